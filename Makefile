@@ -1,0 +1,68 @@
+# ipp-portal: the commands a developer needs. `make run` and `make test` work on a fresh
+# Debian machine with rustup, Node.js and apt: they install whatever is missing first.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(HOME)/.cargo/bin:/usr/local/bin:$(PATH)
+# cargo-leptos compiles the server with this set; plain cargo commands set it too, so
+# both share one build cache instead of rebuilding Leptos in turn.
+export LEPTOS_OUTPUT_NAME := ipp-portal
+export LEPTOS_SITE_ROOT := target/site
+export LEPTOS_SITE_PKG_DIR := pkg
+
+ADDR ?= 127.0.0.1:3000
+DATABASE_URL ?= sqlite://data/ipp-portal.db
+
+.PHONY: help setup run build test test-unit test-integration test-e2e lint fmt bench clean
+
+help:
+	@echo "make run     build and serve the portal at http://$(ADDR) (SQLite, demo login printed)"
+	@echo "make test    every test: lint, unit, integration (SQLite and PostgreSQL), browser"
+	@echo "make build   release build: target/release/ipp-portal and target/site"
+	@echo "make bench   throughput and latency benchmarks on 1,000,000 devices"
+	@echo "make setup   install the toolchain alone"
+
+setup:
+	bash scripts/setup.sh
+
+run:
+	bash scripts/setup.sh run
+	cargo leptos build
+	target/debug/ipp-portal serve --addr $(ADDR) --database-url $(DATABASE_URL) --seed-demo
+
+build:
+	bash scripts/setup.sh run
+	cargo leptos build --release
+	@bash scripts/bundle-size.sh target/site
+
+test: setup lint test-unit test-integration test-e2e
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy -p app --features ssr --all-targets -- -D warnings
+	cargo clippy -p server --all-targets -- -D warnings
+	# The browser bundle: server-only code must not leak into it.
+	cargo clippy -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+test-unit:
+	cargo test -p app --features ssr
+
+test-integration:
+	bash scripts/with-postgres.sh cargo test -p server
+
+test-e2e:
+	cargo leptos build
+	cd end2end && npm test
+
+bench:
+	bash scripts/setup.sh run
+	cargo build --release -p server --bin ipp-portal --bench device_api
+	cargo bench -p server --bench device_api
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf data

@@ -1,0 +1,92 @@
+//! The shapes the Device API returns and the portal shows. Shared with the browser
+//! bundle, so server functions can hand them to components as they are.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::device::Platform;
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::domain::metadata::Metadata;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Enrollment {
+    pub enrollment_id: String,
+    /// `XXXX-XXXX`; only while the enrollment is PENDING.
+    pub enrollment_code: Option<String>,
+    pub status: EnrollmentStatus,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub created_at: String,
+    pub location_id: String,
+    pub metadata: Metadata,
+    /// What the QR code encodes: a link on the portal carrying the code; only while PENDING.
+    pub qr_payload: Option<String>,
+    /// Who created the enrollment: a user's email or an API key's name.
+    pub created_by: String,
+    pub consumed_at: Option<String>,
+    /// The device registered with the code, once CONSUMED.
+    pub device_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Device {
+    pub id: String,
+    pub hardware_id: String,
+    pub merchant_id: String,
+    pub location_id: String,
+    pub name: String,
+    pub platform: Platform,
+    pub metadata: Metadata,
+    pub enrollment_id: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_seen_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeviceCredentials {
+    /// Sent as `Authorization: Bearer <access_token>`; shown this once only.
+    pub access_token: String,
+    pub token_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Registration {
+    pub device: Device,
+    pub credentials: DeviceCredentials,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Location {
+    pub id: String,
+    pub merchant_id: String,
+    pub name: String,
+    pub city: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: String,
+    pub actor: AuditActor,
+    /// e.g. `enrollment.created`, `device.deregistered`.
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub details: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AuditActor {
+    /// `user`, `api_key`, `device` or `system`.
+    pub kind: String,
+    pub id: Option<String>,
+    pub label: String,
+}

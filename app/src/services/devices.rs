@@ -1,0 +1,241 @@
+//! The device fleet: listing, reading, changing and deregistering devices.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::domain::FieldError;
+use crate::domain::device::{self, Platform};
+use crate::domain::metadata::{self, Metadata};
+use crate::domain::paging::{Page, PageRequest};
+use crate::model::Device;
+use crate::store::{DeviceFilter, DeviceRow, DeviceUpdate, Store};
+
+use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
+
+#[derive(Debug, Clone, Default)]
+pub struct DeviceListQuery {
+    pub location_id: Option<String>,
+    pub metadata: Vec<String>,
+    pub platform: Option<String>,
+    pub name_contains: Option<String>,
+    pub page: PageRequest,
+}
+
+/// PUT: the device's name and metadata as given; the location too when given.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceReplacement {
+    pub name: String,
+    pub metadata: Metadata,
+    pub location_id: Option<String>,
+}
+
+/// PATCH (JSON merge patch): only what is given changes; a metadata key set to null is
+/// removed.
+#[derive(Debug, Clone, Default)]
+pub struct DevicePatch {
+    pub name: Option<String>,
+    pub location_id: Option<String>,
+    pub metadata: Option<BTreeMap<String, Option<String>>>,
+    /// `"metadata": null`: remove every key.
+    pub clear_metadata: bool,
+}
+
+pub(crate) fn device_view(row: DeviceRow) -> Device {
+    Device {
+        platform: Platform::parse(&row.platform).unwrap_or(Platform::Android),
+        id: row.id,
+        hardware_id: row.hardware_id,
+        merchant_id: row.merchant_id,
+        location_id: row.location_id,
+        name: row.name,
+        metadata: row.metadata,
+        enrollment_id: row.enrollment_id,
+        created_at: rfc3339(row.created_at),
+        updated_at: rfc3339(row.updated_at),
+        last_seen_at: row.last_seen_at.map(rfc3339),
+    }
+}
+
+impl Services {
+    pub async fn list_devices(
+        &self,
+        actor: &Actor,
+        query: DeviceListQuery,
+    ) -> ServiceResult<Page<Device>> {
+        let metadata = metadata::parse_filters(&query.metadata)?;
+        let platform = match query.platform.as_deref().filter(|p| !p.is_empty()) {
+            Some(raw) => Some(
+                Platform::parse(raw)
+                    .ok_or_else(|| FieldError::new("platform", "platform is IOS or ANDROID"))?
+                    .as_str()
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        let filter = DeviceFilter {
+            merchant_id: actor.merchant_id.clone(),
+            allowed_locations: actor.allowed_locations.clone(),
+            location_id: query.location_id.filter(|id| !id.is_empty()),
+            metadata,
+            platform,
+            name_contains: query
+                .name_contains
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty()),
+        };
+        let (rows, total) = self
+            .store
+            .devices(&filter, query.page.page_size, query.page.offset())
+            .await?;
+        Ok(Page::new(
+            rows.into_iter().map(device_view).collect(),
+            total,
+            query.page,
+        ))
+    }
+
+    pub async fn device(&self, actor: &Actor, id: &str) -> ServiceResult<Device> {
+        Ok(device_view(self.visible_device(actor, id).await?))
+    }
+
+    pub async fn replace_device(
+        &self,
+        actor: &Actor,
+        id: &str,
+        input: DeviceReplacement,
+    ) -> ServiceResult<Device> {
+        let current = self.visible_device(actor, id).await?;
+        let update = DeviceUpdate {
+            name: Some(input.name),
+            location_id: input.location_id,
+            metadata: Some(input.metadata),
+        };
+        self.apply_device_update(actor, current, update).await
+    }
+
+    pub async fn patch_device(
+        &self,
+        actor: &Actor,
+        id: &str,
+        patch: DevicePatch,
+    ) -> ServiceResult<Device> {
+        let current = self.visible_device(actor, id).await?;
+        let base = if patch.clear_metadata {
+            Metadata::new()
+        } else {
+            current.metadata.clone()
+        };
+        let metadata = match patch.metadata {
+            None if patch.clear_metadata => Some(base),
+            None => None,
+            Some(changes) => Some({
+                let mut merged = base;
+                for (key, value) in changes {
+                    match value {
+                        Some(value) => merged.insert(key, value),
+                        None => merged.remove(&key),
+                    };
+                }
+                merged
+            }),
+        };
+        let update = DeviceUpdate {
+            name: patch.name,
+            location_id: patch.location_id,
+            metadata,
+        };
+        self.apply_device_update(actor, current, update).await
+    }
+
+    async fn apply_device_update(
+        &self,
+        actor: &Actor,
+        current: DeviceRow,
+        mut update: DeviceUpdate,
+    ) -> ServiceResult<Device> {
+        let mut errors = Vec::new();
+        if let Some(name) = &update.name {
+            match device::validate_name("name", name) {
+                Ok(valid) => update.name = Some(valid),
+                Err(error) => errors.push(error),
+            }
+        }
+        if let Some(metadata) = &update.metadata {
+            errors.extend(metadata::validate("metadata", metadata));
+        }
+        if let Some(location_id) = &update.location_id {
+            if let Err(error) = self.resolve_location(actor, Some(location_id)).await {
+                errors.push(error);
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
+        let mut changes = serde_json::Map::new();
+        if let Some(name) = update.name.as_ref().filter(|name| **name != current.name) {
+            changes.insert("name".into(), json!({"from": current.name, "to": name}));
+        }
+        if let Some(location_id) = update
+            .location_id
+            .as_ref()
+            .filter(|id| **id != current.location_id)
+        {
+            changes.insert(
+                "location_id".into(),
+                json!({"from": current.location_id, "to": location_id}),
+            );
+        }
+        if let Some(metadata) = update.metadata.as_ref().filter(|m| **m != current.metadata) {
+            changes.insert(
+                "metadata".into(),
+                json!({"from": current.metadata, "to": metadata}),
+            );
+        }
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if !Store::update_device(&mut tx, &actor.merchant_id, &current.id, &update, now).await? {
+            return Err(ServiceError::NotFound("device"));
+        }
+        audit(
+            &mut tx,
+            actor,
+            now,
+            "device.updated",
+            ("device", &current.id),
+            serde_json::Value::Object(changes),
+        )
+        .await?;
+        tx.commit().await?;
+        self.device(actor, &current.id).await
+    }
+
+    /// Removes the device; its token is refused from the moment this returns.
+    pub async fn deregister_device(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        let current = self.visible_device(actor, id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if !Store::delete_device(&mut tx, &actor.merchant_id, id).await? {
+            return Err(ServiceError::NotFound("device"));
+        }
+        audit(
+            &mut tx,
+            actor,
+            now,
+            "device.deregistered",
+            ("device", id),
+            json!({"name": current.name, "hardware_id": current.hardware_id, "location_id": current.location_id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn visible_device(&self, actor: &Actor, id: &str) -> ServiceResult<DeviceRow> {
+        self.store
+            .device(&actor.merchant_id, id)
+            .await?
+            .filter(|row| actor.may_use_location(&row.location_id))
+            .ok_or(ServiceError::NotFound("device"))
+    }
+}

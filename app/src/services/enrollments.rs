@@ -1,0 +1,337 @@
+//! Creating, listing and cancelling enrollments.
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::domain::FieldError;
+use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
+use crate::domain::metadata::{self, Metadata};
+use crate::domain::paging::{Page, PageRequest};
+use crate::domain::pairing_code::PairingCode;
+use crate::model::Enrollment;
+use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError};
+
+use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
+
+/// How many fresh codes to try when a new one happens to equal a live code.
+const CODE_ATTEMPTS: usize = 5;
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateEnrollment {
+    pub metadata: Metadata,
+    pub expires_in: Option<i64>,
+    pub ttl: Option<Ttl>,
+    pub location_id: Option<String>,
+    /// Same key and same request give the same enrollment, however often sent.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnrollmentListQuery {
+    pub location_id: Option<String>,
+    pub metadata: Vec<String>,
+    pub statuses: Vec<EnrollmentStatus>,
+    pub include_consumed: Option<bool>,
+    pub page: PageRequest,
+}
+
+impl Services {
+    /// A new PENDING enrollment. The second value tells whether it was made now (false:
+    /// an earlier request with the same idempotency key made it).
+    pub async fn create_enrollment(
+        &self,
+        actor: &Actor,
+        input: CreateEnrollment,
+    ) -> ServiceResult<(Enrollment, bool)> {
+        let mut errors = metadata::validate("metadata", &input.metadata);
+        let lifetime = enrollment::resolve_lifetime(input.expires_in, input.ttl)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if let Some(key) = &input.idempotency_key {
+            if key.is_empty() || key.len() > 255 {
+                errors.push(FieldError::new(
+                    "Idempotency-Key",
+                    "an idempotency key has 1 to 255 characters",
+                ));
+            }
+        }
+        let location_id = match self
+            .resolve_location(actor, input.location_id.as_deref())
+            .await
+        {
+            Ok(id) => Some(id),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        };
+        let (Some(lifetime), Some(location_id), true) = (lifetime, location_id, errors.is_empty())
+        else {
+            return Err(ServiceError::Validation(errors));
+        };
+        let fingerprint = request_fingerprint(&input.metadata, lifetime, &location_id);
+        if let Some(key) = &input.idempotency_key {
+            if let Some(existing) = self.replay(actor, key, &fingerprint).await? {
+                return Ok((existing, false));
+            }
+        }
+
+        for _ in 0..CODE_ATTEMPTS {
+            let now = self.now();
+            let id = new_id();
+            let code = PairingCode::generate();
+            let mut tx = self.store.begin().await?;
+            let inserted = Store::insert_enrollment(
+                &mut tx,
+                &NewEnrollment {
+                    id: &id,
+                    merchant_id: &actor.merchant_id,
+                    location_id: &location_id,
+                    code: code.as_str(),
+                    expires_at: now + lifetime * 1000,
+                    created_at: now,
+                    created_by_kind: actor.kind.as_str(),
+                    created_by_id: actor.id.as_deref(),
+                    created_by_label: &actor.label,
+                    idempotency_key: input.idempotency_key.as_deref(),
+                    request_fingerprint: Some(&fingerprint),
+                    metadata: &input.metadata,
+                },
+            )
+            .await;
+            match inserted {
+                Ok(()) => {}
+                Err(StoreError::UniqueViolation) => {
+                    drop(tx);
+                    // Either a concurrent request with the same idempotency key won, or the
+                    // code equals a live one: replay the former, draw again for the latter.
+                    if let Some(key) = &input.idempotency_key {
+                        if let Some(existing) = self.replay(actor, key, &fingerprint).await? {
+                            return Ok((existing, false));
+                        }
+                    }
+                    continue;
+                }
+                Err(other) => return Err(other.into()),
+            }
+            audit(
+                &mut tx,
+                actor,
+                now,
+                "enrollment.created",
+                ("enrollment", &id),
+                json!({"location_id": location_id, "expires_in": lifetime, "metadata": input.metadata}),
+            )
+            .await?;
+            tx.commit().await?;
+            let created = self
+                .store
+                .enrollment(&actor.merchant_id, &id)
+                .await?
+                .ok_or(ServiceError::NotFound("enrollment"))?;
+            return Ok((self.enrollment_view(created), true));
+        }
+        Err(ServiceError::Conflict(
+            "could not draw a free pairing code; try again".into(),
+        ))
+    }
+
+    pub async fn enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
+        let row = self.visible_enrollment(actor, id).await?;
+        Ok(self.enrollment_view(row))
+    }
+
+    pub async fn list_enrollments(
+        &self,
+        actor: &Actor,
+        query: EnrollmentListQuery,
+    ) -> ServiceResult<Page<Enrollment>> {
+        let metadata = metadata::parse_filters(&query.metadata)?;
+        let statuses = if query.statuses.is_empty() {
+            enrollment::default_listed_statuses(query.include_consumed.unwrap_or(true))
+        } else {
+            query.statuses
+        };
+        let filter = EnrollmentFilter {
+            merchant_id: actor.merchant_id.clone(),
+            allowed_locations: actor.allowed_locations.clone(),
+            location_id: query.location_id,
+            metadata,
+            statuses,
+        };
+        let (rows, total) = self
+            .store
+            .enrollments(
+                &filter,
+                self.now(),
+                query.page.page_size,
+                query.page.offset(),
+            )
+            .await?;
+        let content = rows
+            .into_iter()
+            .map(|row| self.enrollment_view(row))
+            .collect();
+        Ok(Page::new(content, total, query.page))
+    }
+
+    /// PENDING becomes CANCELLED; cancelling again changes nothing; a used or expired
+    /// enrollment cannot be cancelled.
+    pub async fn cancel_enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
+        self.visible_enrollment(actor, id).await?;
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if Store::cancel_enrollment(&mut tx, &actor.merchant_id, id, now).await? {
+            audit(
+                &mut tx,
+                actor,
+                now,
+                "enrollment.cancelled",
+                ("enrollment", id),
+                json!({}),
+            )
+            .await?;
+            tx.commit().await?;
+            return self.enrollment(actor, id).await;
+        }
+        drop(tx);
+        let row = self.visible_enrollment(actor, id).await?;
+        match row.status_at(now) {
+            EnrollmentStatus::Cancelled => Ok(self.enrollment_view(row)),
+            EnrollmentStatus::Consumed => Err(ServiceError::Conflict(
+                "the enrollment was already used by a device; deregister the device instead".into(),
+            )),
+            EnrollmentStatus::Expired => Err(ServiceError::Conflict(
+                "the enrollment has already expired".into(),
+            )),
+            EnrollmentStatus::Pending => Err(ServiceError::Conflict(
+                "the enrollment changed meanwhile; try again".into(),
+            )),
+        }
+    }
+
+    async fn visible_enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<EnrollmentRow> {
+        self.store
+            .enrollment(&actor.merchant_id, id)
+            .await?
+            .filter(|row| actor.may_use_location(&row.location_id))
+            .ok_or(ServiceError::NotFound("enrollment"))
+    }
+
+    async fn replay(
+        &self,
+        actor: &Actor,
+        key: &str,
+        fingerprint: &str,
+    ) -> ServiceResult<Option<Enrollment>> {
+        let Some(existing) = self
+            .store
+            .enrollment_by_idempotency_key(&actor.merchant_id, key)
+            .await?
+        else {
+            return Ok(None);
+        };
+        if existing.request_fingerprint.as_deref() != Some(fingerprint) {
+            return Err(ServiceError::Conflict(
+                "this Idempotency-Key was already used with a different request".into(),
+            ));
+        }
+        Ok(Some(self.enrollment_view(existing)))
+    }
+
+    /// The location a new enrollment goes to: the one asked for, if the actor may use it,
+    /// or the merchant's only one.
+    pub(crate) async fn resolve_location(
+        &self,
+        actor: &Actor,
+        requested: Option<&str>,
+    ) -> Result<String, FieldError> {
+        let unknown = || FieldError::new("location_id", "no such location at this merchant");
+        let internal = |_| FieldError::new("location_id", "locations cannot be read right now");
+        match requested {
+            Some(id) => {
+                let found = self
+                    .store
+                    .location(&actor.merchant_id, id)
+                    .await
+                    .map_err(internal)?;
+                match found {
+                    Some(location) if actor.may_use_location(&location.id) => Ok(location.id),
+                    _ => Err(unknown()),
+                }
+            }
+            None => {
+                if let Some(allowed) = &actor.allowed_locations {
+                    return match allowed.as_slice() {
+                        [only] => Ok(only.clone()),
+                        _ => Err(FieldError::new(
+                            "location_id",
+                            "choose the location the device will be used at",
+                        )),
+                    };
+                }
+                match self
+                    .store
+                    .sole_location(&actor.merchant_id)
+                    .await
+                    .map_err(internal)?
+                {
+                    Some(id) => Ok(id),
+                    None if self
+                        .store
+                        .count_locations(&actor.merchant_id)
+                        .await
+                        .map_err(internal)?
+                        == 0 =>
+                    {
+                        Err(FieldError::new(
+                            "location_id",
+                            "the merchant has no locations yet; create one first",
+                        ))
+                    }
+                    None => Err(FieldError::new(
+                        "location_id",
+                        "the merchant has several locations: choose the one the device will be used at",
+                    )),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn enrollment_view(&self, row: EnrollmentRow) -> Enrollment {
+        let status = row.status_at(self.now());
+        let live_code = (status == EnrollmentStatus::Pending)
+            .then(|| PairingCode::parse(&row.code).ok())
+            .flatten();
+        Enrollment {
+            enrollment_id: row.id,
+            enrollment_code: live_code.as_ref().map(PairingCode::display),
+            status,
+            expires_at: rfc3339(row.expires_at),
+            created_at: rfc3339(row.created_at),
+            location_id: row.location_id,
+            metadata: row.metadata,
+            qr_payload: live_code.as_ref().map(|code| self.qr_payload(code)),
+            created_by: row.created_by_label,
+            consumed_at: row.consumed_at.map(rfc3339),
+            device_id: row.device_id,
+        }
+    }
+
+    /// What the QR code encodes: a link a phone can open, from which the POS app reads
+    /// the code.
+    pub fn qr_payload(&self, code: &PairingCode) -> String {
+        format!(
+            "{}/pair?code={}",
+            self.settings.public_url.trim_end_matches('/'),
+            code.display()
+        )
+    }
+}
+
+/// Identifies an enrollment request's content, so a replayed idempotency key can be told
+/// from a reused one.
+fn request_fingerprint(metadata: &Metadata, lifetime: i64, location_id: &str) -> String {
+    let canonical = json!({"metadata": metadata, "lifetime": lifetime, "location_id": location_id});
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}

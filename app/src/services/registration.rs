@@ -1,0 +1,230 @@
+//! Device registration: the POS app trades a pairing code for a device record and a
+//! bearer token. Unauthenticated, so guarded by failure limits.
+
+use serde_json::json;
+
+use crate::domain::device::{self, Platform};
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::domain::pairing_code::PairingCode;
+use crate::model::{DeviceCredentials, Registration};
+use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
+use crate::store::{NewDevice, Store, StoreError};
+
+use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit, new_id};
+
+#[derive(Debug, Clone)]
+pub struct RegisterDevice {
+    /// A code as typed (any case, spaces, hyphens) or the QR link carrying it.
+    pub enrollment_code: String,
+    pub hardware_id: String,
+    pub platform: String,
+    pub name: Option<String>,
+}
+
+/// How many failed pairing-code attempts are let through per window, per client address
+/// and over all clients, before registration answers 429.
+#[derive(Debug, Clone, Copy)]
+pub struct RegistrationLimits {
+    pub per_address: i64,
+    pub global: i64,
+    pub window_seconds: i64,
+}
+
+impl Default for RegistrationLimits {
+    fn default() -> Self {
+        Self {
+            per_address: 10,
+            global: 300,
+            window_seconds: 15 * 60,
+        }
+    }
+}
+
+const GLOBAL_BUCKET: &str = "global";
+
+impl Services {
+    pub async fn register_device(
+        &self,
+        client_address: &str,
+        input: RegisterDevice,
+    ) -> ServiceResult<Registration> {
+        let mut errors = Vec::new();
+        let hardware_id = device::validate_hardware_id(&input.hardware_id)
+            .map_err(|e| errors.push(e))
+            .ok();
+        let platform = Platform::parse(&input.platform);
+        if platform.is_none() {
+            errors.push(crate::domain::FieldError::new(
+                "platform",
+                "platform is IOS or ANDROID",
+            ));
+        }
+        let name = match input.name.as_deref() {
+            Some(name) => device::validate_name("name", name)
+                .map_err(|e| errors.push(e))
+                .ok(),
+            None => None,
+        };
+        let code = PairingCode::parse_code_or_link(&input.enrollment_code)
+            .map_err(|e| {
+                errors.push(crate::domain::FieldError::new(
+                    "enrollment_code",
+                    e.to_string(),
+                ))
+            })
+            .ok();
+
+        let address_bucket = format!("addr:{client_address}");
+        self.check_registration_limits(&address_bucket).await?;
+        let (Some(hardware_id), Some(platform), Some(code), true) =
+            (hardware_id, platform, code, errors.is_empty())
+        else {
+            return Err(ServiceError::Validation(errors));
+        };
+
+        let now = self.now();
+        let Some(enrollment) = self.store.enrollment_by_code(code.as_str()).await? else {
+            self.record_registration_failure(&address_bucket).await?;
+            return Err(ServiceError::NotFound("enrollment code"));
+        };
+        match enrollment.status_at(now) {
+            EnrollmentStatus::Pending => {}
+            EnrollmentStatus::Consumed => {
+                return Err(ServiceError::Gone(
+                    "this pairing code was already used".into(),
+                ));
+            }
+            EnrollmentStatus::Expired => {
+                return Err(ServiceError::Gone(
+                    "this pairing code has expired; ask for a new one".into(),
+                ));
+            }
+            EnrollmentStatus::Cancelled => {
+                return Err(ServiceError::Gone("this pairing code was cancelled".into()));
+            }
+        }
+
+        let device_id = new_id();
+        let name = name.unwrap_or_else(|| device::default_name(platform, &hardware_id));
+        let token = secrets::new_secret(DEVICE_TOKEN_PREFIX);
+        let mut tx = self.store.begin().await?;
+        // The status check and the change are one statement: of concurrent registrations
+        // with one code, exactly one passes here.
+        if !Store::consume_enrollment(&mut tx, &enrollment.id, &device_id, now).await? {
+            return Err(ServiceError::Gone(
+                "this pairing code was already used".into(),
+            ));
+        }
+        let inserted = Store::insert_device(
+            &mut tx,
+            &NewDevice {
+                id: &device_id,
+                merchant_id: &enrollment.merchant_id,
+                location_id: &enrollment.location_id,
+                enrollment_id: &enrollment.id,
+                hardware_id: &hardware_id,
+                name: &name,
+                platform: platform.as_str(),
+                metadata: &enrollment.metadata,
+                token_hash: &token.hash,
+                now,
+            },
+        )
+        .await;
+        match inserted {
+            Err(StoreError::UniqueViolation) => {
+                // Rolled back: the code stays usable once the old registration is removed.
+                return Err(ServiceError::Conflict(
+                    "a device with this hardware_id is already registered; deregister it first"
+                        .into(),
+                ));
+            }
+            other => other?,
+        }
+        let actor = Actor {
+            merchant_id: enrollment.merchant_id.clone(),
+            kind: ActorKind::Device,
+            id: Some(device_id.clone()),
+            label: name.clone(),
+            allowed_locations: None,
+        };
+        audit(
+            &mut tx,
+            &actor,
+            now,
+            "device.registered",
+            ("device", &device_id),
+            json!({"enrollment_id": enrollment.id, "hardware_id": hardware_id, "platform": platform.as_str()}),
+        )
+        .await?;
+        tx.commit().await?;
+
+        let device = self
+            .store
+            .device(&enrollment.merchant_id, &device_id)
+            .await?
+            .ok_or(ServiceError::NotFound("device"))?;
+        Ok(Registration {
+            device: super::devices::device_view(device),
+            credentials: DeviceCredentials {
+                access_token: token.plaintext,
+                token_type: "Bearer".into(),
+            },
+        })
+    }
+
+    fn window_start(&self, now: i64) -> i64 {
+        let window = self.settings.registration_limits.window_seconds.max(1) * 1000;
+        now - now.rem_euclid(window)
+    }
+
+    async fn check_registration_limits(&self, address_bucket: &str) -> ServiceResult<()> {
+        let limits = self.settings.registration_limits;
+        let now = self.now();
+        let window_start = self.window_start(now);
+        let address_failures = self
+            .store
+            .registration_failures(address_bucket, window_start)
+            .await?;
+        let global_failures = self
+            .store
+            .registration_failures(GLOBAL_BUCKET, window_start)
+            .await?;
+        if address_failures >= limits.per_address || global_failures >= limits.global {
+            let window_end = window_start + limits.window_seconds * 1000;
+            return Err(ServiceError::RateLimited {
+                retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
+            });
+        }
+        Ok(())
+    }
+
+    async fn record_registration_failure(&self, address_bucket: &str) -> ServiceResult<()> {
+        let window_start = self.window_start(self.now());
+        let forget_before = window_start - self.settings.registration_limits.window_seconds * 1000;
+        self.store
+            .record_registration_failure(
+                &[
+                    (GLOBAL_BUCKET, window_start),
+                    (address_bucket, window_start),
+                ],
+                forget_before,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// The device behind a bearer token; records that it was seen.
+    pub async fn authenticate_device(&self, token: &str) -> ServiceResult<crate::model::Device> {
+        let device = self
+            .store
+            .device_by_token_hash(&secrets::hash_secret(token))
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        let now = self.now();
+        self.store.touch_device(&device.id, now).await?;
+        let mut device = device;
+        device.last_seen_at = Some(now);
+        Ok(super::devices::device_view(device))
+    }
+}

@@ -1,0 +1,293 @@
+use crate::domain::metadata::{Metadata, MetadataFilter};
+
+use super::enrollments::load_metadata;
+use super::{SqlBuilder, Store, StoreError, StoreResult, Tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeviceRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub location_id: String,
+    pub enrollment_id: String,
+    pub hardware_id: String,
+    pub name: String,
+    pub platform: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_seen_at: Option<i64>,
+    #[sqlx(skip)]
+    pub metadata: Metadata,
+}
+
+pub struct NewDevice<'a> {
+    pub id: &'a str,
+    pub merchant_id: &'a str,
+    pub location_id: &'a str,
+    pub enrollment_id: &'a str,
+    pub hardware_id: &'a str,
+    pub name: &'a str,
+    pub platform: &'a str,
+    pub metadata: &'a Metadata,
+    pub token_hash: &'a str,
+    pub now: i64,
+}
+
+/// A device's new state; `None` keeps what is there.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceUpdate {
+    pub name: Option<String>,
+    pub location_id: Option<String>,
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    pub merchant_id: String,
+    /// When set, only devices of these locations (a store manager's view).
+    pub allowed_locations: Option<Vec<String>>,
+    pub location_id: Option<String>,
+    pub metadata: Vec<MetadataFilter>,
+    pub platform: Option<String>,
+    pub name_contains: Option<String>,
+}
+
+const COLUMNS: &str = "d.id, d.merchant_id, d.location_id, d.enrollment_id, d.hardware_id, \
+    d.name, d.platform, d.created_at, d.updated_at, d.last_seen_at";
+
+impl Store {
+    /// The device, its metadata and its first token. A hardware id already registered
+    /// with the merchant fails with [`StoreError::UniqueViolation`].
+    pub async fn insert_device(tx: &mut Tx, new: &NewDevice<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, name, \
+             platform, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(new.id)
+        .bind(new.merchant_id)
+        .bind(new.location_id)
+        .bind(new.enrollment_id)
+        .bind(new.hardware_id)
+        .bind(new.name)
+        .bind(new.platform)
+        .bind(new.now)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::classify)?;
+        insert_device_metadata(tx, new.id, new.merchant_id, new.metadata).await?;
+        sqlx::query(
+            "INSERT INTO device_tokens (token_hash, device_id, created_at) VALUES ($1, $2, $3)",
+        )
+        .bind(new.token_hash)
+        .bind(new.id)
+        .bind(new.now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn device(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeviceRow>> {
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM devices d WHERE d.merchant_id = $1 AND d.id = $2"
+        ))
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_device_metadata(row).await
+    }
+
+    /// The device a bearer token belongs to; none once the device is deregistered.
+    pub async fn device_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<DeviceRow>> {
+        let row: Option<DeviceRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM device_tokens t JOIN devices d ON d.id = t.device_id \
+             WHERE t.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_device_metadata(row).await
+    }
+
+    pub async fn touch_device(&self, id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A page of devices, newest first, with the total count.
+    pub async fn devices(
+        &self,
+        filter: &DeviceFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<DeviceRow>, i64)> {
+        let mut query = SqlBuilder::new(" FROM devices d WHERE d.merchant_id = ");
+        query.bind_text(&filter.merchant_id);
+        if let Some(allowed) = &filter.allowed_locations {
+            if allowed.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            query
+                .push(" AND d.location_id IN (")
+                .bind_list(allowed.iter().cloned())
+                .push(")");
+        }
+        if let Some(location_id) = &filter.location_id {
+            query.push(" AND d.location_id = ").bind_text(location_id);
+        }
+        if let Some(platform) = &filter.platform {
+            query.push(" AND d.platform = ").bind_text(platform);
+        }
+        if let Some(needle) = &filter.name_contains {
+            query
+                .push(" AND LOWER(d.name) LIKE ")
+                .bind_text(like_pattern(needle))
+                .push(" ESCAPE '\\'");
+        }
+        // Each filter is an index range over (merchant, key, value): the query starts
+        // from the few matching devices instead of walking all of them.
+        for wanted in &filter.metadata {
+            query
+                .push(" AND d.id IN (SELECT device_id FROM device_metadata WHERE merchant_id = ")
+                .bind_text(&filter.merchant_id)
+                .push(" AND key = ")
+                .bind_text(&wanted.key)
+                .push(" AND value = ")
+                .bind_text(&wanted.value)
+                .push(")");
+        }
+        let total: i64 = query
+            .with_prefix("SELECT COUNT(*)")
+            .query_scalar()?
+            .fetch_one(self.pool())
+            .await?;
+        let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
+        page.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset);
+        let mut rows: Vec<DeviceRow> = page.query_as()?.fetch_all(self.pool()).await?;
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut metadata = load_metadata(self, "device_metadata", "device_id", &ids).await?;
+        for row in &mut rows {
+            row.metadata = metadata.remove(&row.id).unwrap_or_default();
+        }
+        Ok((rows, total))
+    }
+
+    /// False when the merchant has no such device.
+    pub async fn update_device(
+        tx: &mut Tx,
+        merchant_id: &str,
+        id: &str,
+        update: &DeviceUpdate,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut query = SqlBuilder::new("UPDATE devices SET updated_at = ");
+        query.bind_int(now);
+        if let Some(name) = &update.name {
+            query.push(", name = ").bind_text(name);
+        }
+        if let Some(location_id) = &update.location_id {
+            query.push(", location_id = ").bind_text(location_id);
+        }
+        query.push(" WHERE merchant_id = ").bind_text(merchant_id);
+        query.push(" AND id = ").bind_text(id);
+        if query.query()?.execute(&mut **tx).await?.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(metadata) = &update.metadata {
+            sqlx::query("DELETE FROM device_metadata WHERE device_id = $1")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            insert_device_metadata(tx, id, merchant_id, metadata).await?;
+        }
+        Ok(true)
+    }
+
+    /// Removes the device with its metadata and tokens: its token stops working as this
+    /// transaction commits. False when the merchant has no such device.
+    pub async fn delete_device(tx: &mut Tx, merchant_id: &str, id: &str) -> StoreResult<bool> {
+        sqlx::query(
+            "DELETE FROM device_tokens WHERE device_id IN \
+             (SELECT id FROM devices WHERE merchant_id = $1 AND id = $2)",
+        )
+        .bind(merchant_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM device_metadata WHERE merchant_id = $1 AND device_id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        let result = sqlx::query("DELETE FROM devices WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn with_device_metadata(&self, row: Option<DeviceRow>) -> StoreResult<Option<DeviceRow>> {
+        let Some(mut row) = row else { return Ok(None) };
+        row.metadata = load_metadata(
+            self,
+            "device_metadata",
+            "device_id",
+            std::slice::from_ref(&row.id),
+        )
+        .await?
+        .remove(&row.id)
+        .unwrap_or_default();
+        Ok(Some(row))
+    }
+}
+
+async fn insert_device_metadata(
+    tx: &mut Tx,
+    device_id: &str,
+    merchant_id: &str,
+    metadata: &Metadata,
+) -> StoreResult<()> {
+    for (key, value) in metadata {
+        sqlx::query(
+            "INSERT INTO device_metadata (device_id, merchant_id, key, value) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(device_id)
+        .bind(merchant_id)
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// `%needle%` in lower case, with LIKE's wildcards in the needle taken literally.
+fn like_pattern(needle: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("Till"), "%till%");
+        assert_eq!(like_pattern("50%_off"), "%50\\%\\_off%");
+    }
+}

@@ -1,0 +1,305 @@
+use std::collections::HashMap;
+
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::domain::metadata::{Metadata, MetadataFilter};
+
+use super::{SqlBuilder, Store, StoreError, StoreResult, Tx};
+
+// No Debug: the row holds a live pairing code, which must never reach a log.
+#[derive(Clone, sqlx::FromRow)]
+pub struct EnrollmentRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub location_id: String,
+    /// The canonical code. Kept after use so a late attempt gets "already used" rather
+    /// than "unknown", but shown to nobody once the enrollment is no longer pending.
+    pub code: String,
+    /// As stored: PENDING, CONSUMED or CANCELLED. Use [`EnrollmentRow::status_at`].
+    pub status: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub created_by_kind: String,
+    pub created_by_id: Option<String>,
+    pub created_by_label: String,
+    pub consumed_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    pub device_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_fingerprint: Option<String>,
+    #[sqlx(skip)]
+    pub metadata: Metadata,
+}
+
+impl EnrollmentRow {
+    pub fn status_at(&self, now_ms: i64) -> EnrollmentStatus {
+        EnrollmentStatus::parse(&self.status)
+            .unwrap_or(EnrollmentStatus::Cancelled)
+            .at(self.expires_at, now_ms)
+    }
+}
+
+pub struct NewEnrollment<'a> {
+    pub id: &'a str,
+    pub merchant_id: &'a str,
+    pub location_id: &'a str,
+    pub code: &'a str,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub created_by_kind: &'a str,
+    pub created_by_id: Option<&'a str>,
+    pub created_by_label: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub request_fingerprint: Option<&'a str>,
+    pub metadata: &'a Metadata,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EnrollmentFilter {
+    pub merchant_id: String,
+    /// When set, only enrollments of these locations (a store manager's view).
+    pub allowed_locations: Option<Vec<String>>,
+    pub location_id: Option<String>,
+    pub metadata: Vec<MetadataFilter>,
+    pub statuses: Vec<EnrollmentStatus>,
+}
+
+const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.code, e.status, e.expires_at, \
+    e.created_at, e.created_by_kind, e.created_by_id, e.created_by_label, e.consumed_at, \
+    e.cancelled_at, e.device_id, e.idempotency_key, e.request_fingerprint";
+
+impl Store {
+    /// Fails with [`StoreError::UniqueViolation`] when the code or the idempotency key is
+    /// taken; the caller tells which.
+    pub async fn insert_enrollment(tx: &mut Tx, new: &NewEnrollment<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO enrollments (id, merchant_id, location_id, code, status, expires_at, \
+             created_at, created_by_kind, created_by_id, created_by_label, idempotency_key, \
+             request_fingerprint) \
+             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(new.id)
+        .bind(new.merchant_id)
+        .bind(new.location_id)
+        .bind(new.code)
+        .bind(new.expires_at)
+        .bind(new.created_at)
+        .bind(new.created_by_kind)
+        .bind(new.created_by_id)
+        .bind(new.created_by_label)
+        .bind(new.idempotency_key)
+        .bind(new.request_fingerprint)
+        .execute(&mut **tx)
+        .await
+        .map_err(StoreError::classify)?;
+        for (key, value) in new.metadata {
+            sqlx::query(
+                "INSERT INTO enrollment_metadata (enrollment_id, merchant_id, key, value) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(new.id)
+            .bind(new.merchant_id)
+            .bind(key)
+            .bind(value)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn enrollment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+    ) -> StoreResult<Option<EnrollmentRow>> {
+        let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM enrollments e WHERE e.merchant_id = $1 AND e.id = $2"
+        ))
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_enrollment_metadata(row).await
+    }
+
+    /// The enrollment holding this (canonical) code, whatever its merchant: the live one
+    /// if there is one, else the newest that ever had it.
+    pub async fn enrollment_by_code(&self, code: &str) -> StoreResult<Option<EnrollmentRow>> {
+        let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM enrollments e WHERE e.code = $1 \
+             ORDER BY CASE WHEN e.status = 'PENDING' THEN 0 ELSE 1 END, e.created_at DESC LIMIT 1"
+        ))
+        .bind(code)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_enrollment_metadata(row).await
+    }
+
+    pub async fn enrollment_by_idempotency_key(
+        &self,
+        merchant_id: &str,
+        key: &str,
+    ) -> StoreResult<Option<EnrollmentRow>> {
+        let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM enrollments e WHERE e.merchant_id = $1 AND e.idempotency_key = $2"
+        ))
+        .bind(merchant_id)
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        self.with_enrollment_metadata(row).await
+    }
+
+    /// A page of enrollments, newest first, with the total count.
+    pub async fn enrollments(
+        &self,
+        filter: &EnrollmentFilter,
+        now: i64,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
+        let mut query = SqlBuilder::new(" FROM enrollments e WHERE e.merchant_id = ");
+        query.bind_text(&filter.merchant_id);
+        if let Some(allowed) = &filter.allowed_locations {
+            if allowed.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            query
+                .push(" AND e.location_id IN (")
+                .bind_list(allowed.iter().cloned())
+                .push(")");
+        }
+        if let Some(location_id) = &filter.location_id {
+            query.push(" AND e.location_id = ").bind_text(location_id);
+        }
+        for wanted in &filter.metadata {
+            query
+                .push(" AND e.id IN (SELECT enrollment_id FROM enrollment_metadata WHERE merchant_id = ")
+                .bind_text(&filter.merchant_id)
+                .push(" AND key = ")
+                .bind_text(&wanted.key)
+                .push(" AND value = ")
+                .bind_text(&wanted.value)
+                .push(")");
+        }
+        // Expired is not stored: it is a pending enrollment whose time has passed.
+        query.push(" AND (");
+        for (index, status) in filter.statuses.iter().enumerate() {
+            if index > 0 {
+                query.push(" OR ");
+            }
+            match status {
+                EnrollmentStatus::Pending => query
+                    .push("(e.status = 'PENDING' AND e.expires_at > ")
+                    .bind_int(now)
+                    .push(")"),
+                EnrollmentStatus::Expired => query
+                    .push("(e.status = 'PENDING' AND e.expires_at <= ")
+                    .bind_int(now)
+                    .push(")"),
+                EnrollmentStatus::Consumed => query.push("e.status = 'CONSUMED'"),
+                EnrollmentStatus::Cancelled => query.push("e.status = 'CANCELLED'"),
+            };
+        }
+        if filter.statuses.is_empty() {
+            query.push("1 = 0");
+        }
+        query.push(")");
+
+        let total: i64 = query
+            .with_prefix("SELECT COUNT(*)")
+            .query_scalar()?
+            .fetch_one(self.pool())
+            .await?;
+        let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
+        page.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
+            .bind_int(limit)
+            .push(" OFFSET ")
+            .bind_int(offset);
+        let mut rows: Vec<EnrollmentRow> = page.query_as()?.fetch_all(self.pool()).await?;
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut metadata = self.enrollment_metadata(&ids).await?;
+        for row in &mut rows {
+            row.metadata = metadata.remove(&row.id).unwrap_or_default();
+        }
+        Ok((rows, total))
+    }
+
+    /// PENDING and unexpired becomes CANCELLED. False when the
+    /// enrollment was not in that state.
+    pub async fn cancel_enrollment(
+        tx: &mut Tx,
+        merchant_id: &str,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE enrollments SET status = 'CANCELLED', cancelled_at = $1 \
+             WHERE merchant_id = $2 AND id = $3 AND status = 'PENDING' AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(merchant_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    /// Marks a live enrollment used by `device_id`. Exactly one of any number of concurrent
+    /// callers gets `true`: the status check and the change are one statement.
+    pub async fn consume_enrollment(
+        tx: &mut Tx,
+        id: &str,
+        device_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE enrollments SET status = 'CONSUMED', consumed_at = $1, device_id = $2 \
+             WHERE id = $3 AND status = 'PENDING' AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(device_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn with_enrollment_metadata(
+        &self,
+        row: Option<EnrollmentRow>,
+    ) -> StoreResult<Option<EnrollmentRow>> {
+        let Some(mut row) = row else { return Ok(None) };
+        row.metadata = self
+            .enrollment_metadata(std::slice::from_ref(&row.id))
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
+        Ok(Some(row))
+    }
+
+    async fn enrollment_metadata(&self, ids: &[String]) -> StoreResult<HashMap<String, Metadata>> {
+        load_metadata(self, "enrollment_metadata", "enrollment_id", ids).await
+    }
+}
+
+/// Metadata of many rows in one query, keyed by owner id.
+pub(super) async fn load_metadata(
+    store: &Store,
+    table: &str,
+    owner_column: &str,
+    ids: &[String],
+) -> StoreResult<HashMap<String, Metadata>> {
+    let mut by_owner: HashMap<String, Metadata> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_owner);
+    }
+    let mut query = SqlBuilder::new(&format!(
+        "SELECT {owner_column}, key, value FROM {table} WHERE {owner_column} IN ("
+    ));
+    query.bind_list(ids.iter().cloned()).push(")");
+    let rows: Vec<(String, String, String)> = query.query_as()?.fetch_all(store.pool()).await?;
+    for (owner, key, value) in rows {
+        by_owner.entry(owner).or_default().insert(key, value);
+    }
+    Ok(by_owner)
+}

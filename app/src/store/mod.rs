@@ -1,0 +1,308 @@
+//! Storage: the one place that speaks SQL, for SQLite and PostgreSQL alike.
+//!
+//! Queries are checked at run time (no live database is needed to compile), written once
+//! with `$N` placeholders, which both backends accept. Times are BIGINT milliseconds since
+//! the epoch and ids are TEXT, so the same rows read the same way on either backend.
+//! Each backend has its own migrations folder, since their DDL differs in details.
+
+mod api_keys;
+mod audit;
+mod devices;
+mod enrollments;
+mod locations;
+mod merchants;
+mod rate_limits;
+mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::Arguments;
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions};
+
+pub use api_keys::{ApiKeyRow, NewApiKey};
+pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+pub use devices::{DeviceFilter, DeviceRow, DeviceUpdate, NewDevice};
+pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
+pub use locations::LocationRow;
+pub use merchants::MerchantRow;
+pub use users::{NewUser, UserRow};
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL: use sqlite:// or postgres://")]
+    UnsupportedUrl,
+    /// A unique constraint refused the row: the caller decides what that means.
+    #[error("a unique constraint refused the change")]
+    UniqueViolation,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot create the database folder: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    fn classify(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::UniqueViolation,
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The database, whichever backend the URL names.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens the database named by `url`; a SQLite file (and its folder) is created when
+    /// missing. Does not migrate: call [`Store::migrate`].
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let options = match backend {
+            Backend::Sqlite => {
+                create_sqlite_folder(url)?;
+                sqlite_options(url)?
+            }
+            Backend::Postgres => AnyConnectOptions::from_str(url)?,
+        }
+        .disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // SQLite has one writer at a time; a few readers are plenty beside it.
+                Backend::Sqlite => 8,
+                Backend::Postgres => 16,
+            })
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers work while one writer writes; the busy timeout
+                        // makes concurrent writers queue instead of failing.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA busy_timeout = 10000",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA synchronous = NORMAL",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction whose first statement must be a write: on SQLite that takes
+    /// the write lock at once, so concurrent writers wait for each other instead of
+    /// failing when a read transaction tries to upgrade.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(self.pool.begin().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+fn create_sqlite_folder(url: &str) -> std::io::Result<()> {
+    if let Some(parent) = sqlite_path(url).and_then(|path| Path::new(path).parent()) {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// SQLite URLs get `mode=rwc` unless they say otherwise, so a new file is created.
+fn sqlite_options(url: &str) -> StoreResult<AnyConnectOptions> {
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    Ok(AnyConnectOptions::from_str(&url)?)
+}
+
+/// A SQL statement built piece by piece, numbering `$N` placeholders as values are bound;
+/// used for list queries whose filters vary.
+#[derive(Default)]
+pub(crate) struct SqlBuilder {
+    sql: String,
+    values: Vec<SqlValue>,
+}
+
+#[derive(Clone)]
+pub(crate) enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+impl SqlBuilder {
+    pub fn new(sql: &str) -> Self {
+        Self {
+            sql: sql.to_owned(),
+            values: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    pub fn bind(&mut self, value: SqlValue) -> &mut Self {
+        self.values.push(value);
+        self.sql.push_str(&format!("${}", self.values.len()));
+        self
+    }
+
+    pub fn bind_text(&mut self, value: impl Into<String>) -> &mut Self {
+        self.bind(SqlValue::Text(value.into()))
+    }
+
+    pub fn bind_int(&mut self, value: i64) -> &mut Self {
+        self.bind(SqlValue::Int(value))
+    }
+
+    /// `$1, $2, ...` for each value, for `IN (...)`.
+    pub fn bind_list(&mut self, values: impl IntoIterator<Item = String>) -> &mut Self {
+        for (index, value) in values.into_iter().enumerate() {
+            if index > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind_text(value);
+        }
+        self
+    }
+
+    /// This statement's text behind `prefix`, with the same values: one WHERE clause
+    /// shared by a COUNT and a SELECT.
+    pub fn with_prefix(&self, prefix: &str) -> Self {
+        Self {
+            sql: format!("{prefix}{}", self.sql),
+            values: self.values.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    fn arguments(&self) -> Result<AnyArguments<'_>, sqlx::Error> {
+        let mut arguments = AnyArguments::default();
+        for value in &self.values {
+            match value {
+                SqlValue::Text(text) => arguments.add(text.as_str()),
+                SqlValue::Int(int) => arguments.add(*int),
+            }
+            .map_err(sqlx::Error::Encode)?;
+        }
+        Ok(arguments)
+    }
+
+    pub fn query(&self) -> Result<sqlx::query::Query<'_, Any, AnyArguments<'_>>, sqlx::Error> {
+        Ok(sqlx::query_with(&self.sql, self.arguments()?))
+    }
+
+    pub fn query_as<T>(
+        &self,
+    ) -> Result<sqlx::query::QueryAs<'_, Any, T, AnyArguments<'_>>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        Ok(sqlx::query_as_with(&self.sql, self.arguments()?))
+    }
+
+    pub fn query_scalar<T>(
+        &self,
+    ) -> Result<sqlx::query::QueryScalar<'_, Any, T, AnyArguments<'_>>, sqlx::Error>
+    where
+        (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        Ok(sqlx::query_scalar_with(&self.sql, self.arguments()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_numbers_placeholders_in_order() {
+        let mut sql = SqlBuilder::new("SELECT * FROM t WHERE a = ");
+        sql.bind_text("x")
+            .push(" AND b IN (")
+            .bind_list(["p".into(), "q".into()]);
+        sql.push(") LIMIT ").bind_int(5);
+        assert_eq!(
+            sql.sql(),
+            "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) LIMIT $4"
+        );
+    }
+
+    #[test]
+    fn sqlite_paths_are_found_in_urls() {
+        assert_eq!(sqlite_path("sqlite://data/x.db"), Some("data/x.db"));
+        assert_eq!(sqlite_path("sqlite:data/x.db?mode=rwc"), Some("data/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
+    }
+}

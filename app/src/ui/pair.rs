@@ -1,0 +1,42 @@
+//! `/pair`: where a pairing QR code leads a phone. Shows the code and what to do with it,
+//! and lets a clerk check a code they were given before typing it into the POS app.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::domain::pairing_code::PairingCode;
+
+#[component]
+pub fn PairPage() -> impl IntoView {
+    let query = use_query_map();
+    let initial = query.read_untracked().get("code").unwrap_or_default();
+    let typed = RwSignal::new(initial);
+    let checked = move || PairingCode::parse(&typed.get());
+
+    view! {
+        <main class="narrow">
+            <h1>"Pair a payment terminal"</h1>
+            <ol class="steps">
+                <li>"Open the POS app on the phone or tablet."</li>
+                <li>"Choose " <strong>"Enroll device"</strong> " and enter the pairing code below."</li>
+                <li>"The app registers the device; it is ready to take payments."</li>
+            </ol>
+            <label for="code">"Pairing code"</label>
+            <input
+                id="code"
+                name="code"
+                class="code-input"
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=move || typed.get()
+                on:input=move |ev| typed.set(event_target_value(&ev))
+            />
+            <p class="code-check" aria-live="polite" data-testid="code-check">
+                {move || match checked() {
+                    Ok(code) => view! { <span class="ok">"Valid code: " <strong class="code">{code.display()}</strong></span> }.into_any(),
+                    Err(error) => view! { <span class="hint">{error.to_string()}</span> }.into_any(),
+                }}
+            </p>
+        </main>
+    }
+}

@@ -1,0 +1,44 @@
+import { test, expect } from '@playwright/test';
+
+test.describe('without JavaScript', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the server renders the pairing page in full', async ({ page }) => {
+    const response = await page.goto('/pair?code=bcdf-ghjk');
+    expect(response.status()).toBe(200);
+    await expect(page.getByRole('heading', { name: 'Pair a payment terminal' })).toBeVisible();
+    await expect(page.getByTestId('code-check')).toHaveText('Valid code: BCDF-GHJK');
+  });
+
+  test('an unknown page is a 404 with a way back', async ({ page }) => {
+    const response = await page.goto('/no/such/page');
+    expect(response.status()).toBe(404);
+    await expect(page.getByRole('link', { name: 'Back to the portal' })).toBeVisible();
+  });
+});
+
+test('the page hydrates and answers typing from WebAssembly, with no console errors', async ({ page }) => {
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+
+  await page.goto('/pair');
+  const input = page.getByLabel('Pairing code');
+  const check = page.getByTestId('code-check');
+  await expect(check).toHaveText('the pairing code is empty');
+
+  // Only the hydrated WASM can answer typing: retry until hydration has attached handlers.
+  await expect(async () => {
+    await input.fill('');
+    await input.pressSequentially('bcdf ghj');
+    await expect(check).toHaveText('a pairing code has 8 letters', { timeout: 500 });
+  }).toPass({ timeout: 20_000 });
+
+  await input.pressSequentially('k');
+  await expect(check).toHaveText('Valid code: BCDF-GHJK');
+  await input.pressSequentially('1');
+  await expect(check).toContainText('uses only the letters');
+  expect(problems).toEqual([]);
+});

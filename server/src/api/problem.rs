@@ -1,0 +1,287 @@
+//! Errors as `application/problem+json` (RFC 7807), and the body and query readers that
+//! turn malformed input into such errors, naming the field at fault.
+
+use axum::body::Bytes;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use app::domain::FieldError;
+use app::services::ServiceError;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URN naming the kind of problem.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// One entry per invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// Every error an API handler returns.
+#[derive(Debug)]
+pub struct ApiError(pub ServiceError);
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        ApiError(error)
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError(ServiceError::Validation(vec![error]))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn problem(
+    status: StatusCode,
+    slug: &str,
+    title: &str,
+    detail: String,
+    errors: Vec<FieldError>,
+) -> Response {
+    let body = Problem {
+        kind: format!("urn:ipp-portal:problem:{slug}"),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors,
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            ServiceError::Validation(errors) => {
+                let detail = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid-request",
+                    "Invalid request",
+                    detail,
+                    errors,
+                )
+            }
+            ServiceError::NotFound(what) => problem(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("no {what} with this id or code"),
+                vec![],
+            ),
+            ServiceError::Conflict(detail) => {
+                problem(StatusCode::CONFLICT, "conflict", "Conflict", detail, vec![])
+            }
+            ServiceError::Gone(detail) => problem(StatusCode::GONE, "gone", "Gone", detail, vec![]),
+            ServiceError::RateLimited {
+                retry_after_seconds,
+            } => {
+                let mut response = problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many failed attempts",
+                    format!(
+                        "too many failed pairing attempts; try again in {retry_after_seconds} seconds"
+                    ),
+                    vec![],
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+                response
+            }
+            ServiceError::Unauthorized => {
+                let mut response = problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "Unauthorized",
+                    "send a valid API key (Bearer, or Basic with the merchant id as user) or device token".into(),
+                    vec![],
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"ipp\", Basic realm=\"ipp\""),
+                );
+                response
+            }
+            ServiceError::Forbidden => problem(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Forbidden",
+                "these credentials may not do this".into(),
+                vec![],
+            ),
+            ServiceError::Internal(error) => {
+                // The cause goes to the log only; clients never see database text.
+                tracing::error!(error = %error, "request failed");
+                problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "the request could not be completed; try again".into(),
+                    vec![],
+                )
+            }
+        }
+    }
+}
+
+/// Reads a JSON body; an empty body reads as `{}`. A malformed body is a 400 naming the
+/// field (`metadata.store`, `expires_in`) that failed.
+pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let message = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::from(FieldError::new(
+                "body",
+                format!("the body is not valid JSON: {message}"),
+            ));
+        }
+        let field = missing_field(&message)
+            .map(|missing| {
+                if path == "." {
+                    missing.to_owned()
+                } else {
+                    format!("{path}.{missing}")
+                }
+            })
+            .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path });
+        let message = strip_position(&message);
+        ApiError::from(FieldError::new(field, message))
+    })
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// serde_json appends " at line 1 column 17"; the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query parameters, repeatable ones included (`metadata=a:b&metadata=c:d`).
+pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    pub fn parse(raw: Option<&str>) -> Self {
+        let pairs = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+        Self(pairs)
+    }
+
+    pub fn one(&self, name: &str) -> Option<String> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+
+    pub fn int(&self, name: &str) -> Result<Option<i64>, FieldError> {
+        self.one(name)
+            .map(|value| {
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| FieldError::new(name, format!("{name} is a whole number")))
+            })
+            .transpose()
+    }
+
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, FieldError> {
+        self.one(name)
+            .map(|value| match value.to_ascii_lowercase().as_str() {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(FieldError::new(name, format!("{name} is true or false"))),
+            })
+            .transpose()
+    }
+
+    pub fn page(&self) -> Result<app::domain::paging::PageRequest, FieldError> {
+        app::domain::paging::PageRequest::new(self.int("page_number")?, self.int("page_size")?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        expires_in: Option<i64>,
+        metadata: Option<std::collections::BTreeMap<String, String>>,
+    }
+
+    fn field_of(body: &str) -> String {
+        match parse_json::<Body>(&Bytes::from(body.to_owned())) {
+            Err(ApiError(ServiceError::Validation(errors))) => errors[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn body_errors_name_the_field() {
+        assert_eq!(field_of(r#"{"expires_in": 10}"#), "name");
+        assert_eq!(
+            field_of(r#"{"name": "x", "expires_in": "soon"}"#),
+            "expires_in"
+        );
+        assert_eq!(
+            field_of(r#"{"name": "x", "metadata": {"a": 1}}"#),
+            "metadata.a"
+        );
+        assert_eq!(field_of(r#"{"name": "#), "body");
+        assert_eq!(field_of(""), "name");
+    }
+
+    #[test]
+    fn query_params_repeat_and_validate() {
+        let params = QueryParams::parse(Some("metadata=a%3Ab&metadata=c:d&page_size=x&flag=TRUE"));
+        assert_eq!(params.all("metadata"), vec!["a:b", "c:d"]);
+        assert_eq!(params.int("page_size").unwrap_err().field, "page_size");
+        assert_eq!(params.bool("flag"), Ok(Some(true)));
+        assert_eq!(params.one("absent"), None);
+    }
+}

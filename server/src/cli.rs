@@ -1,0 +1,343 @@
+//! The command line: serving, migrating, and the bootstrap commands operators and scripts
+//! use. Bootstrap commands print what they create as one JSON line on stdout (secrets
+//! included, this once) and everything else on stderr.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use app::clock::SystemClock;
+use app::domain::role::Role;
+use app::services::{Actor, NewUserInput, RegistrationLimits, ServiceError, Services, Settings};
+
+use crate::{pos, startup};
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ipp-portal.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ipp-portal",
+    version,
+    about = "Enroll payment terminals and manage the device fleet"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DatabaseArgs {
+    /// sqlite://path/to/file.db or postgres://user:password@host/database
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the portal and the Device API.
+    Serve(ServeArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate(DatabaseArgs),
+    /// Merchants.
+    #[command(subcommand)]
+    Merchant(MerchantCommand),
+    /// A merchant's locations (stores).
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// Portal users (merchant staff).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API keys for merchant systems.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Act as the POS app does, over HTTP, to test a setup.
+    #[command(subcommand)]
+    Pos(pos::PosCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "IPP_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The address people use to reach the portal; QR codes link here. Defaults to
+    /// http://<addr>.
+    #[arg(long, env = "IPP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Failed pairing-code attempts allowed per client address and window.
+    #[arg(long, env = "IPP_REGISTRATION_FAILURES_PER_ADDRESS", default_value_t = RegistrationLimits::default().per_address)]
+    pub registration_failures_per_address: i64,
+    /// Failed pairing-code attempts allowed over all clients per window.
+    #[arg(long, env = "IPP_REGISTRATION_FAILURES_GLOBAL", default_value_t = RegistrationLimits::default().global)]
+    pub registration_failures_global: i64,
+    /// Length of the failure-counting window, in seconds.
+    #[arg(long, env = "IPP_REGISTRATION_WINDOW_SECONDS", default_value_t = RegistrationLimits::default().window_seconds)]
+    pub registration_window_seconds: i64,
+    /// On a new, empty database, create a demo merchant, location and admin login and
+    /// print the login.
+    #[arg(long)]
+    pub seed_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocationCommand {
+    /// Create a location for a merchant.
+    Create {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        city: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Ops,
+    StoreManager,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Ops => Role::Ops,
+            RoleArg::StoreManager => Role::StoreManager,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a portal user; the password is read from standard input.
+    Create {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// A location the user manages (store managers; repeatable).
+        #[arg(long = "location")]
+        locations: Vec<String>,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key; the key is printed once and stored only as a hash.
+    Create {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        /// What the key is for, e.g. "ERP integration".
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// A failure to show the operator; the process exits non-zero.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl From<ServiceError> for CliError {
+    fn from(error: ServiceError) -> Self {
+        CliError(match error {
+            ServiceError::Validation(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+            ServiceError::Internal(inner) => format!("database error: {inner}"),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl From<app::store::StoreError> for CliError {
+    fn from(error: app::store::StoreError) -> Self {
+        CliError(format!("database error: {error}"))
+    }
+}
+
+fn print_json(value: &impl Serialize) -> Result<(), CliError> {
+    let line = serde_json::to_string(value).map_err(|e| CliError(e.to_string()))?;
+    println!("{line}");
+    Ok(())
+}
+
+async fn open(database: &DatabaseArgs) -> Result<Services, CliError> {
+    Ok(startup::services(
+        &database.database_url,
+        Arc::new(SystemClock),
+        Settings::default(),
+    )
+    .await?)
+}
+
+/// The merchant named on the command line, which must exist.
+async fn merchant_actor(services: &Services, merchant_id: &str) -> Result<Actor, CliError> {
+    services
+        .store
+        .merchant(merchant_id)
+        .await?
+        .ok_or_else(|| CliError(format!("no merchant with id {merchant_id}")))?;
+    Ok(Actor::system(merchant_id))
+}
+
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(database) => {
+            open(&database).await?;
+            eprintln!("database is up to date");
+            Ok(())
+        }
+        Command::Merchant(MerchantCommand::Create { name, database }) => {
+            let services = open(&database).await?;
+            print_json(&services.create_merchant(&name).await?)
+        }
+        Command::Location(LocationCommand::Create {
+            merchant,
+            name,
+            city,
+            database,
+        }) => {
+            let services = open(&database).await?;
+            let actor = merchant_actor(&services, &merchant).await?;
+            print_json(
+                &services
+                    .create_location(&actor, &name, city.as_deref())
+                    .await?,
+            )
+        }
+        Command::User(UserCommand::Create {
+            merchant,
+            email,
+            role,
+            locations,
+            password_stdin: _,
+            database,
+        }) => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .map_err(|e| {
+                    CliError(format!("cannot read the password from standard input: {e}"))
+                })?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let services = open(&database).await?;
+            let actor = merchant_actor(&services, &merchant).await?;
+            let input = NewUserInput {
+                merchant_id: merchant,
+                email,
+                password,
+                role: role.into(),
+                location_ids: locations,
+            };
+            print_json(&services.create_user(&actor, input).await?)
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            merchant,
+            name,
+            database,
+        }) => {
+            let services = open(&database).await?;
+            let actor = merchant_actor(&services, &merchant).await?;
+            print_json(&services.create_api_key(&actor, &name).await?)
+        }
+        Command::Pos(command) => pos::run(command).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.addr));
+    let settings = Settings {
+        public_url,
+        registration_limits: RegistrationLimits {
+            per_address: args.registration_failures_per_address,
+            global: args.registration_failures_global,
+            window_seconds: args.registration_window_seconds,
+        },
+    };
+    let services =
+        startup::services(&args.database.database_url, Arc::new(SystemClock), settings).await?;
+    if args.seed_demo {
+        seed_demo(&services).await?;
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {}: {e}", args.addr)))?;
+    let router = startup::router(services, startup::leptos_options(args.addr));
+    tracing::info!("serving the portal at http://{}", args.addr);
+    startup::serve(listener, router)
+        .await
+        .map_err(|e| CliError(format!("server stopped: {e}")))
+}
+
+/// Gives a brand-new database something to log in to.
+async fn seed_demo(services: &Services) -> Result<(), CliError> {
+    if services.store.count_merchants().await? > 0 {
+        return Ok(());
+    }
+    let merchant = services.create_merchant("Demo Coffee Roasters").await?;
+    let actor = Actor::system(&merchant.id);
+    services
+        .create_location(&actor, "Flagship Store", Some("Stockholm"))
+        .await?;
+    let password = app::secrets::new_secret("").plaintext[..20].to_owned();
+    let email = "admin@demo.example";
+    services
+        .create_user(
+            &actor,
+            NewUserInput {
+                merchant_id: merchant.id.clone(),
+                email: email.into(),
+                password: password.clone(),
+                role: Role::Admin,
+                location_ids: Vec::new(),
+            },
+        )
+        .await?;
+    eprintln!();
+    eprintln!(
+        "  Demo merchant created: {} ({})",
+        merchant.name, merchant.id
+    );
+    eprintln!("  Log in with   email: {email}");
+    eprintln!("             password: {password}");
+    eprintln!();
+    Ok(())
+}

@@ -1,0 +1,7 @@
+//! The ipp-portal server: the Device API and the portal behind one axum router, and the
+//! command line that serves them and bootstraps merchants.
+
+pub mod api;
+pub mod cli;
+pub mod pos;
+pub mod startup;

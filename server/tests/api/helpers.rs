@@ -1,0 +1,316 @@
+//! Each test gets the real application on a random port with a database of its own, on
+//! SQLite or PostgreSQL, and a merchant with one location and an API key to call it with.
+
+use std::sync::Arc;
+
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+use app::clock::ManualClock;
+use app::services::{Actor, RegistrationLimits, Services, Settings};
+use app::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(TestApp)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                super::$name(&app).await;
+                app.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                super::$name(&app).await;
+                app.cleanup().await;
+            }
+        }
+    )*};
+}
+
+/// A merchant of the test, with what it takes to call the API as it.
+pub struct Merchant {
+    pub id: String,
+    pub location_id: String,
+    pub api_key: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: ManualClock,
+    pub services: Services,
+    pub merchant: Merchant,
+    /// The test's own database, for other processes (the command line) to open.
+    pub database_url: String,
+    database: TestDatabase,
+    server: tokio::task::JoinHandle<()>,
+}
+
+enum TestDatabase {
+    Sqlite(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create(backend: Backend) -> (Self, String) {
+        match backend {
+            Backend::Sqlite => {
+                let dir =
+                    std::env::temp_dir().join(format!("ipp-portal-test-{}", uuid::Uuid::new_v4()));
+                std::fs::create_dir_all(&dir).expect("create the test database folder");
+                let url = format!("sqlite://{}/test.db", dir.display());
+                (TestDatabase::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("TEST_POSTGRES_URL").expect(
+                    "TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts a PostgreSQL",
+                );
+                let name = format!("ipp_test_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to TEST_POSTGRES_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create the test database");
+                let url = database_url_with_name(&admin_url, &name);
+                (TestDatabase::Postgres { admin_url, name }, url)
+            }
+        }
+    }
+
+    async fn drop_database(&self) {
+        match self {
+            TestDatabase::Sqlite(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDatabase::Postgres { admin_url, name } => {
+                if let Ok(mut admin) =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url).await
+                {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut admin)
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// The same server and credentials, another database name.
+pub fn database_url_with_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Limits loose enough that no ordinary test trips them.
+pub fn test_settings() -> Settings {
+    Settings {
+        public_url: "https://portal.test".into(),
+        registration_limits: RegistrationLimits {
+            per_address: 10_000,
+            global: 100_000,
+            window_seconds: 900,
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, test_settings()).await
+    }
+
+    pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
+        let (database, url) = TestDatabase::create(backend).await;
+        let store = Store::connect(&url)
+            .await
+            .expect("connect to the test database");
+        store.migrate().await.expect("migrate the test database");
+        // A fixed start in the recent past, so times read like real ones.
+        let clock = ManualClock::starting_at(1_790_000_000_000);
+        let services = Services::new(store, Arc::new(clock.clone()), settings);
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a random port");
+        let addr = listener.local_addr().expect("local address");
+        let router =
+            server::startup::router(services.clone(), server::startup::leptos_options(addr));
+        let server = tokio::spawn(async move {
+            let _ = server::startup::serve(listener, router).await;
+        });
+
+        let merchant = create_merchant(&services, "Test Merchant").await;
+        Self {
+            address: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            clock,
+            services,
+            merchant,
+            database_url: url,
+            database,
+            server,
+        }
+    }
+
+    pub async fn cleanup(self) {
+        self.server.abort();
+        self.services.store.close().await;
+        self.database.drop_database().await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A request as the test merchant, with its API key.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_as(&self.merchant, method, path)
+    }
+
+    pub fn request_as(&self, merchant: &Merchant, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(&merchant.api_key)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("send")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// A new enrollment of the test merchant; panics unless it is created.
+    pub async fn create_enrollment(&self, body: Value) -> Value {
+        let response = self.post_json("/ipp/v1/enrollments", &body).await;
+        expect_json(response, StatusCode::CREATED).await
+    }
+
+    /// Registers a device as the POS app would, with no credentials.
+    pub async fn register(&self, code: &str, hardware_id: &str) -> Response {
+        self.client
+            .post(self.url("/ipp/v1/devices/register"))
+            .json(&json!({"enrollment_code": code, "hardware_id": hardware_id, "platform": "ANDROID"}))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// An enrollment with `metadata`, used by a new device; returns the registration.
+    pub async fn enroll_device(&self, metadata: Value, hardware_id: &str) -> Value {
+        let enrollment = self.create_enrollment(json!({"metadata": metadata})).await;
+        let code = enrollment["enrollment_code"]
+            .as_str()
+            .expect("a pending code");
+        expect_json(self.register(code, hardware_id).await, StatusCode::CREATED).await
+    }
+
+    pub async fn create_location(&self, name: &str) -> String {
+        let actor = Actor::system(&self.merchant.id);
+        self.services
+            .create_location(&actor, name, None)
+            .await
+            .expect("create location")
+            .id
+    }
+
+    pub async fn other_merchant(&self) -> Merchant {
+        create_merchant(&self.services, "Other Merchant").await
+    }
+}
+
+async fn create_merchant(services: &Services, name: &str) -> Merchant {
+    let merchant = services
+        .create_merchant(name)
+        .await
+        .expect("create merchant");
+    let actor = Actor::system(&merchant.id);
+    let location = services
+        .create_location(&actor, "Main Street", Some("Stockholm"))
+        .await
+        .expect("create location");
+    let key = services
+        .create_api_key(&actor, "tests")
+        .await
+        .expect("create API key");
+    Merchant {
+        id: merchant.id,
+        location_id: location.id,
+        api_key: key.key,
+    }
+}
+
+/// The body of a response that must have `status`; shows the body when it has not.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    if !status.is_success() {
+        assert_eq!(
+            content_type, "application/problem+json",
+            "errors are problem documents"
+        );
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// The field names of a 400 problem's `errors`.
+pub async fn expect_invalid_fields(response: Response) -> Vec<String> {
+    let body = expect_json(response, StatusCode::BAD_REQUEST).await;
+    body["errors"]
+        .as_array()
+        .expect("errors array")
+        .iter()
+        .map(|error| error["field"].as_str().expect("field").to_owned())
+        .collect()
+}
+
+#[test]
+fn database_urls_get_another_name() {
+    assert_eq!(
+        database_url_with_name(
+            "postgres://u:p@127.0.0.1:5432/postgres?sslmode=disable",
+            "t1"
+        ),
+        "postgres://u:p@127.0.0.1:5432/t1?sslmode=disable"
+    );
+    assert_eq!(
+        database_url_with_name("postgres://127.0.0.1:5433", "t2"),
+        "postgres://127.0.0.1:5433/t2"
+    );
+}

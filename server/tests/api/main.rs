@@ -1,0 +1,10 @@
+//! Integration tests of the Device API and the command line. One binary, so the
+//! application is linked once; every test runs on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod devices;
+mod enrollments;
+mod registration;

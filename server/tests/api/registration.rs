@@ -1,0 +1,305 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use app::services::RegistrationLimits;
+
+use crate::helpers::{Backend, TestApp, expect_invalid_fields, expect_json, test_settings};
+use crate::on_both_databases;
+
+on_both_databases!(
+    registration_returns_the_device_with_metadata_and_a_working_token,
+    registration_reads_codes_as_people_type_them,
+    registration_errors_tell_unknown_from_used,
+    a_second_registration_of_the_same_hardware_is_refused,
+    one_code_registers_exactly_one_device_under_concurrency,
+    deregistering_revokes_the_token_at_once,
+);
+
+async fn registration_returns_the_device_with_metadata_and_a_working_token(app: &TestApp) {
+    let enrollment = app
+        .create_enrollment(json!({"metadata": {"store": "s1", "type": "android"}}))
+        .await;
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    let response = app
+        .client
+        .post(app.url("/ipp/v1/devices/register"))
+        .json(&json!({"enrollment_code": code, "hardware_id": "SN-0012345678", "platform": "ANDROID", "name": "Till 1"}))
+        .send()
+        .await
+        .unwrap();
+    let registration = expect_json(response, StatusCode::CREATED).await;
+    let device = &registration["device"];
+    assert_eq!(device["name"], "Till 1");
+    assert_eq!(device["platform"], "ANDROID");
+    assert_eq!(device["hardware_id"], "SN-0012345678");
+    assert_eq!(device["merchant_id"], app.merchant.id.as_str());
+    assert_eq!(device["location_id"], app.merchant.location_id.as_str());
+    assert_eq!(
+        device["metadata"],
+        json!({"store": "s1", "type": "android"})
+    );
+    assert_eq!(device["enrollment_id"], enrollment["enrollment_id"]);
+    assert_eq!(device["last_seen_at"], serde_json::Value::Null);
+    let credentials = &registration["credentials"];
+    assert_eq!(credentials["token_type"], "Bearer");
+    let token = credentials["access_token"].as_str().unwrap();
+    assert!(token.len() >= 32, "at least 128 bits");
+
+    // The enrollment is now consumed and points at the device.
+    let id = enrollment["enrollment_id"].as_str().unwrap();
+    let consumed = expect_json(
+        app.get(&format!("/ipp/v1/enrollments/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(consumed["status"], "CONSUMED");
+    assert_eq!(consumed["device_id"], device["id"]);
+
+    app.clock.advance_seconds(30);
+    let me = app
+        .client
+        .get(app.url("/ipp/v1/devices/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let me = expect_json(me, StatusCode::OK).await;
+    assert_eq!(me["id"], device["id"]);
+    assert_eq!(me["last_seen_at"], "2026-09-21T14:13:50Z");
+    let path = format!("/ipp/v1/devices/{}", device["id"].as_str().unwrap());
+    let seen = expect_json(app.get(&path).await, StatusCode::OK).await;
+    assert_eq!(seen["last_seen_at"], "2026-09-21T14:13:50Z");
+
+    // A device token is no API key.
+    let response = app
+        .client
+        .get(app.url("/ipp/v1/devices"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::UNAUTHORIZED).await;
+
+    let events = expect_json(
+        app.get("/ipp/v1/audit-events?action=device.registered")
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(events["content"][0]["actor"]["kind"], "device");
+    assert_eq!(events["content"][0]["target_id"], device["id"]);
+}
+
+async fn registration_reads_codes_as_people_type_them(app: &TestApp) {
+    for (index, shape) in ["lower", "spaced", "link"].into_iter().enumerate() {
+        let enrollment = app.create_enrollment(json!({})).await;
+        let code = enrollment["enrollment_code"].as_str().unwrap();
+        let typed = match shape {
+            "lower" => code.to_lowercase(),
+            "spaced" => format!(" {} {} ", &code[..4], &code[5..]),
+            _ => enrollment["qr_payload"].as_str().unwrap().to_owned(),
+        };
+        let response = app.register(&typed, &format!("hw-{index}")).await;
+        expect_json(response, StatusCode::CREATED).await;
+    }
+}
+
+async fn registration_errors_tell_unknown_from_used(app: &TestApp) {
+    expect_json(
+        app.register("BBBB-BBBB", "hw-1").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(
+        expect_invalid_fields(app.register("AEIO-U123", "hw-1").await).await,
+        vec!["enrollment_code"]
+    );
+    assert_eq!(
+        expect_invalid_fields(app.register("BCD", "hw-1").await).await,
+        vec!["enrollment_code"]
+    );
+
+    let enrollment = app.create_enrollment(json!({})).await;
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    let bad_fields = app
+        .client
+        .post(app.url("/ipp/v1/devices/register"))
+        .json(&json!({"enrollment_code": code, "hardware_id": " ", "platform": "WINDOWS", "name": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_invalid_fields(bad_fields).await,
+        vec!["hardware_id", "platform", "name"]
+    );
+    let missing = app
+        .client
+        .post(app.url("/ipp/v1/devices/register"))
+        .json(&json!({"enrollment_code": code, "platform": "IOS"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_invalid_fields(missing).await, vec!["hardware_id"]);
+
+    // None of that used the code up.
+    expect_json(app.register(code, "hw-1").await, StatusCode::CREATED).await;
+    let problem = expect_json(app.register(code, "hw-2").await, StatusCode::GONE).await;
+    assert!(problem["detail"].as_str().unwrap().contains("already used"));
+}
+
+async fn a_second_registration_of_the_same_hardware_is_refused(app: &TestApp) {
+    app.enroll_device(json!({}), "hw-same").await;
+    let enrollment = app.create_enrollment(json!({})).await;
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    expect_json(app.register(code, "hw-same").await, StatusCode::CONFLICT).await;
+    // The refused attempt left the code usable.
+    let id = enrollment["enrollment_id"].as_str().unwrap();
+    let still = expect_json(
+        app.get(&format!("/ipp/v1/enrollments/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(still["status"], "PENDING");
+    expect_json(app.register(code, "hw-other").await, StatusCode::CREATED).await;
+}
+
+async fn one_code_registers_exactly_one_device_under_concurrency(app: &TestApp) {
+    let enrollment = app.create_enrollment(json!({})).await;
+    let code = enrollment["enrollment_code"].as_str().unwrap().to_owned();
+    let attempts = (0..100).map(|i| {
+        let code = code.clone();
+        async move { app.register(&code, &format!("hw-race-{i}")).await.status() }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let gone = statuses.iter().filter(|s| **s == StatusCode::GONE).count();
+    assert_eq!(created, 1, "statuses: {statuses:?}");
+    assert_eq!(gone, 99, "statuses: {statuses:?}");
+    let devices = expect_json(app.get("/ipp/v1/devices").await, StatusCode::OK).await;
+    assert_eq!(devices["total_elements"], 1);
+}
+
+async fn deregistering_revokes_the_token_at_once(app: &TestApp) {
+    let registration = app.enroll_device(json!({"store": "s1"}), "hw-1").await;
+    let token = registration["credentials"]["access_token"]
+        .as_str()
+        .unwrap();
+    let id = registration["device"]["id"].as_str().unwrap();
+    let me = || async {
+        app.client
+            .get(app.url("/ipp/v1/devices/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    };
+    expect_json(me().await, StatusCode::OK).await;
+
+    let response = app
+        .request(Method::DELETE, &format!("/ipp/v1/devices/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let refused = me().await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.headers().get("www-authenticate").is_some());
+    expect_json(
+        app.get(&format!("/ipp/v1/devices/{id}")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let response = app
+        .request(Method::DELETE, &format!("/ipp/v1/devices/{id}"))
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::NOT_FOUND).await;
+
+    // The same hardware can be enrolled again, as a new device.
+    let again = app.enroll_device(json!({}), "hw-1").await;
+    assert_ne!(again["device"]["id"], id);
+    let events = expect_json(
+        app.get(&format!(
+            "/ipp/v1/audit-events?action=device.deregistered&target_id={id}"
+        ))
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(events["total_elements"], 1);
+    assert_eq!(events["content"][0]["details"]["hardware_id"], "hw-1");
+}
+
+async fn failed_attempts_are_limited_per_address(backend: Backend) {
+    let mut settings = test_settings();
+    settings.registration_limits = RegistrationLimits {
+        per_address: 3,
+        global: 1000,
+        window_seconds: 600,
+    };
+    let app = TestApp::spawn_with(backend, settings).await;
+    let enrollment = app.create_enrollment(json!({})).await;
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    for _ in 0..3 {
+        expect_json(app.register("BBBB-BBBB", "hw").await, StatusCode::NOT_FOUND).await;
+    }
+    // Now even the right code waits: the limit is on trying, not on failing.
+    let limited = app.register(code, "hw").await;
+    let retry_after: i64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=600).contains(&retry_after),
+        "Retry-After: {retry_after}"
+    );
+    expect_json(limited, StatusCode::TOO_MANY_REQUESTS).await;
+
+    app.clock.advance_seconds(600);
+    expect_json(app.register(code, "hw").await, StatusCode::CREATED).await;
+    app.cleanup().await;
+}
+
+async fn failed_attempts_are_limited_overall(backend: Backend) {
+    let mut settings = test_settings();
+    settings.registration_limits = RegistrationLimits {
+        per_address: 100,
+        global: 2,
+        window_seconds: 600,
+    };
+    let app = TestApp::spawn_with(backend, settings).await;
+    for _ in 0..2 {
+        expect_json(app.register("BBBB-BBBB", "hw").await, StatusCode::NOT_FOUND).await;
+    }
+    expect_json(
+        app.register("BBBB-BBBB", "hw").await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn failed_attempts_are_limited_per_address_on_sqlite() {
+    failed_attempts_are_limited_per_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn failed_attempts_are_limited_per_address_on_postgres() {
+    failed_attempts_are_limited_per_address(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn failed_attempts_are_limited_overall_on_sqlite() {
+    failed_attempts_are_limited_overall(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn failed_attempts_are_limited_overall_on_postgres() {
+    failed_attempts_are_limited_overall(Backend::Postgres).await;
+}
