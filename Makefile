@@ -4,16 +4,11 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 export PATH := $(HOME)/.cargo/bin:/usr/local/bin:$(PATH)
-# cargo-leptos compiles the server with this set; plain cargo commands set it too, so
-# both share one build cache instead of rebuilding Leptos in turn.
-export LEPTOS_OUTPUT_NAME := ipp-portal
-export LEPTOS_SITE_ROOT := target/site
-export LEPTOS_SITE_PKG_DIR := pkg
 
 ADDR ?= 127.0.0.1:3000
 DATABASE_URL ?= sqlite://data/ipp-portal.db
 
-.PHONY: help setup run build test test-unit test-integration test-e2e lint fmt bench clean
+.PHONY: help setup run build test test-rust test-e2e lint fmt bench clean
 
 help:
 	@echo "make run     build and serve the portal at http://$(ADDR) (SQLite, demo login printed)"
@@ -35,21 +30,18 @@ build:
 	cargo leptos build --release
 	@bash scripts/bundle-size.sh target/site
 
-test: setup lint test-unit test-integration test-e2e
+test: setup lint test-rust test-e2e
 
+# app and server are always built together, so both share one set of dependency builds.
 lint:
 	cargo fmt --all -- --check
-	cargo clippy -p app --features ssr --all-targets -- -D warnings
-	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p app -p server --all-targets -- -D warnings
 	# The browser bundle: server-only code must not leak into it.
-	cargo clippy -p app --features hydrate --target wasm32-unknown-unknown -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-test-unit:
-	cargo test -p app --features ssr
-
-test-integration:
-	bash scripts/with-postgres.sh cargo test -p server
+# Unit tests, and the integration tests on SQLite and on PostgreSQL.
+test-rust:
+	bash scripts/with-postgres.sh cargo test -p app -p server
 
 test-e2e:
 	cargo leptos build

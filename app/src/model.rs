@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::device::Platform;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::metadata::Metadata;
+use crate::domain::role::Role;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -89,4 +90,41 @@ pub struct AuditActor {
     pub kind: String,
     pub id: Option<String>,
     pub label: String,
+}
+
+/// The signed-in member of staff, as the portal shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaffUser {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub merchant_id: String,
+    pub merchant_name: String,
+    /// The locations a store manager manages; empty for other roles.
+    pub location_ids: Vec<String>,
+    /// Signed in with a one-time password: must choose a password first.
+    pub must_change_password: bool,
+}
+
+/// A user as the users page lists them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSummary {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub location_ids: Vec<String>,
+    pub created_at: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeySummary {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters, to tell keys apart.
+    pub key_prefix: String,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
 }

@@ -10,10 +10,11 @@ test.describe('without JavaScript', () => {
     await expect(page.getByTestId('code-check')).toHaveText('Valid code: BCDF-GHJK');
   });
 
-  test('an unknown page is a 404 with a way back', async ({ page }) => {
-    const response = await page.goto('/no/such/page');
-    expect(response.status()).toBe(404);
-    await expect(page.getByRole('link', { name: 'Back to the portal' })).toBeVisible();
+  test('a page behind sign-in leads to the login form', async ({ page }) => {
+    const response = await page.goto('/users');
+    expect(response.status()).toBe(200);
+    await expect(page).toHaveURL(/\/login\?next=%2Fusers$/);
+    await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
   });
 });
 

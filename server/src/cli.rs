@@ -78,6 +78,9 @@ pub struct ServeArgs {
     /// Length of the failure-counting window, in seconds.
     #[arg(long, env = "IPP_REGISTRATION_WINDOW_SECONDS", default_value_t = RegistrationLimits::default().window_seconds)]
     pub registration_window_seconds: i64,
+    /// Send the session cookie over HTTPS only; on by default when --public-url is https.
+    #[arg(long, env = "IPP_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
     /// On a new, empty database, create a demo merchant, location and admin login and
     /// print the login.
     #[arg(long)]
@@ -284,6 +287,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", args.addr));
+    let secure_cookies = args
+        .secure_cookies
+        .unwrap_or(public_url.starts_with("https://"));
     let settings = Settings {
         public_url,
         registration_limits: RegistrationLimits {
@@ -300,7 +306,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .map_err(|e| CliError(format!("cannot listen on {}: {e}", args.addr)))?;
-    let router = startup::router(services, startup::leptos_options(args.addr));
+    let router = startup::router(
+        services,
+        startup::leptos_options(args.addr),
+        startup::SessionSettings { secure_cookies },
+    )
+    .await?;
     tracing::info!("serving the portal at http://{}", args.addr);
     startup::serve(listener, router)
         .await

@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod portal_guard;
 pub mod pos;
 pub mod startup;

@@ -3,19 +3,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session_store::ExpiredDeletion;
+use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 
 use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
-use crate::api;
-use app::store::{Store, StoreError};
+use crate::{api, portal_guard};
+use app::store::{SessionStorage, Store, StoreError};
 
 /// Leptos' settings: those cargo-leptos compiled in when it built the server, otherwise
 /// the project's defaults (the site in `target/site`).
@@ -35,8 +38,20 @@ pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
     options
 }
 
+/// How portal sessions behave.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Send the cookie over HTTPS only.
+    pub secure_cookies: bool,
+}
+
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
-pub fn router(services: Services, leptos_options: LeptosOptions) -> Router {
+pub async fn router(
+    services: Services,
+    leptos_options: LeptosOptions,
+    sessions: SessionSettings,
+) -> Result<Router, StoreError> {
+    let storage = services.store.session_storage().await?;
     let state = AppState {
         leptos_options: leptos_options.clone(),
         services,
@@ -57,12 +72,47 @@ pub fn router(services: Services, leptos_options: LeptosOptions) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
-        ));
-    Router::new()
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            portal_guard::require_sign_in,
+        ))
+        .layer(middleware::from_fn(portal_guard::same_origin_only));
+    let portal = match storage {
+        SessionStorage::Sqlite(store) => with_sessions(portal, store, sessions),
+        SessionStorage::Postgres(store) => with_sessions(portal, store, sessions),
+    };
+    // The API authenticates by header alone: no session layer, no cookies.
+    Ok(Router::new()
         .nest("/ipp/v1", api::router())
         .merge(portal)
         .layer(CompressionLayer::new())
-        .with_state(state)
+        .with_state(state))
+}
+
+/// Sessions in the database: idle ones end after 12 hours, and every session a week after
+/// sign-in however active (checked by the services).
+fn with_sessions<S>(
+    portal: Router<AppState>,
+    store: S,
+    settings: SessionSettings,
+) -> Router<AppState>
+where
+    S: SessionStore + ExpiredDeletion + Clone,
+{
+    let cleaner = store.clone();
+    tokio::spawn(async move {
+        let _ = cleaner
+            .continuously_delete_expired(std::time::Duration::from_secs(3600))
+            .await;
+    });
+    let layer = SessionManagerLayer::new(store)
+        .with_name("ipp_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies)
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+    portal.layer(layer)
 }
 
 /// Opens and migrates the database and puts the services together.

@@ -23,7 +23,8 @@ CREATE TABLE users (
     password_hash        TEXT NOT NULL,          -- argon2id PHC string
     role                 TEXT NOT NULL CHECK (role IN ('admin', 'ops', 'store_manager')),
     created_at           BIGINT NOT NULL,
-    password_changed_at  BIGINT NOT NULL,        -- sessions older than this are void
+    password_changed_at  BIGINT NOT NULL,        -- sessions from before this are void
+    must_change_password BIGINT NOT NULL DEFAULT 0,  -- 1 after a one-time password
     disabled_at          BIGINT
 );
 CREATE INDEX users_by_merchant ON users (merchant_id, email);
@@ -34,12 +35,7 @@ CREATE TABLE user_locations (
     PRIMARY KEY (user_id, location_id)
 );
 
-CREATE TABLE sessions (
-    id           TEXT PRIMARY KEY,
-    data         BYTEA NOT NULL,
-    expiry_date  BIGINT NOT NULL
-);
-CREATE INDEX sessions_by_expiry ON sessions (expiry_date);
+-- Portal sessions live in table `sessions`, created and read by tower-sessions' sqlx store.
 
 CREATE TABLE api_keys (
     id                  TEXT PRIMARY KEY,
@@ -135,9 +131,9 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_by_merchant ON audit_events (merchant_id, id DESC);
 CREATE INDEX audit_events_by_target ON audit_events (merchant_id, target_id, id DESC);
 
--- Failed pairing-code attempts per fixed window, shared by every server instance.
-CREATE TABLE registration_failures (
-    bucket        TEXT NOT NULL,                 -- 'global' or 'addr:<client address>'
+-- Failed attempts (pairing codes, sign-ins) per fixed window, shared by every server instance.
+CREATE TABLE attempt_failures (
+    bucket        TEXT NOT NULL,                 -- e.g. 'register:global', 'login:email:<email>'
     window_start  BIGINT NOT NULL,
     failures      BIGINT NOT NULL,
     PRIMARY KEY (bucket, window_start)

@@ -138,10 +138,20 @@ impl Services {
         Ok(location_view(row))
     }
 
+    /// A new user with the password given.
     pub async fn create_user(
         &self,
         actor: &Actor,
         input: NewUserInput,
+    ) -> ServiceResult<CreatedUser> {
+        self.create_user_inner(actor, input, false).await
+    }
+
+    pub(crate) async fn create_user_inner(
+        &self,
+        actor: &Actor,
+        input: NewUserInput,
+        one_time_password: bool,
     ) -> ServiceResult<CreatedUser> {
         let email = input.email.trim().to_lowercase();
         let mut errors = Vec::new();
@@ -206,6 +216,7 @@ impl Services {
                 password_hash: &password_hash,
                 role: input.role.as_str(),
                 location_ids: &location_ids,
+                must_change_password: one_time_password,
                 now,
             },
         )

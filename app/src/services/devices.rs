@@ -164,10 +164,10 @@ impl Services {
         if let Some(metadata) = &update.metadata {
             errors.extend(metadata::validate("metadata", metadata));
         }
-        if let Some(location_id) = &update.location_id {
-            if let Err(error) = self.resolve_location(actor, Some(location_id)).await {
-                errors.push(error);
-            }
+        if let Some(location_id) = &update.location_id
+            && let Err(error) = self.resolve_location(actor, Some(location_id)).await
+        {
+            errors.push(error);
         }
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));

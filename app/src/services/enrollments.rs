@@ -47,13 +47,13 @@ impl Services {
         let lifetime = enrollment::resolve_lifetime(input.expires_in, input.ttl)
             .map_err(|e| errors.push(e))
             .ok();
-        if let Some(key) = &input.idempotency_key {
-            if key.is_empty() || key.len() > 255 {
-                errors.push(FieldError::new(
-                    "Idempotency-Key",
-                    "an idempotency key has 1 to 255 characters",
-                ));
-            }
+        if let Some(key) = &input.idempotency_key
+            && (key.is_empty() || key.len() > 255)
+        {
+            errors.push(FieldError::new(
+                "Idempotency-Key",
+                "an idempotency key has 1 to 255 characters",
+            ));
         }
         let location_id = match self
             .resolve_location(actor, input.location_id.as_deref())
@@ -70,10 +70,10 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         };
         let fingerprint = request_fingerprint(&input.metadata, lifetime, &location_id);
-        if let Some(key) = &input.idempotency_key {
-            if let Some(existing) = self.replay(actor, key, &fingerprint).await? {
-                return Ok((existing, false));
-            }
+        if let Some(key) = &input.idempotency_key
+            && let Some(existing) = self.replay(actor, key, &fingerprint).await?
+        {
+            return Ok((existing, false));
         }
 
         for _ in 0..CODE_ATTEMPTS {
@@ -105,10 +105,10 @@ impl Services {
                     drop(tx);
                     // Either a concurrent request with the same idempotency key won, or the
                     // code equals a live one: replay the former, draw again for the latter.
-                    if let Some(key) = &input.idempotency_key {
-                        if let Some(existing) = self.replay(actor, key, &fingerprint).await? {
-                            return Ok((existing, false));
-                        }
+                    if let Some(key) = &input.idempotency_key
+                        && let Some(existing) = self.replay(actor, key, &fingerprint).await?
+                    {
+                        return Ok((existing, false));
                     }
                     continue;
                 }

@@ -3,11 +3,13 @@
 //! rules, and changes the store in one transaction together with its audit event.
 
 mod accounts;
+mod attempts;
 mod audit;
 mod devices;
 mod enrollments;
 mod locations;
 mod registration;
+mod staff;
 
 use std::sync::Arc;
 
@@ -19,6 +21,7 @@ pub use accounts::{CreatedApiKey, CreatedUser, NewUserInput};
 pub use devices::{DeviceListQuery, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
 pub use registration::{RegisterDevice, RegistrationLimits};
+pub use staff::{LoginError, SessionGrant};
 
 /// Settings the services need from the deployment.
 #[derive(Debug, Clone)]

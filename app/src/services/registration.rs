@@ -10,6 +10,7 @@ use crate::model::{DeviceCredentials, Registration};
 use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
 use crate::store::{NewDevice, Store, StoreError};
 
+use super::attempts::AttemptLimit;
 use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit, new_id};
 
 #[derive(Debug, Clone)]
@@ -40,7 +41,7 @@ impl Default for RegistrationLimits {
     }
 }
 
-const GLOBAL_BUCKET: &str = "global";
+const GLOBAL_BUCKET: &str = "register:global";
 
 impl Services {
     pub async fn register_device(
@@ -74,8 +75,22 @@ impl Services {
             })
             .ok();
 
-        let address_bucket = format!("addr:{client_address}");
-        self.check_registration_limits(&address_bucket).await?;
+        let address_bucket = format!("register:addr:{client_address}");
+        let limits = self.settings.registration_limits;
+        self.check_attempt_limits(
+            &[
+                AttemptLimit {
+                    bucket: &address_bucket,
+                    max: limits.per_address,
+                },
+                AttemptLimit {
+                    bucket: GLOBAL_BUCKET,
+                    max: limits.global,
+                },
+            ],
+            limits.window_seconds,
+        )
+        .await?;
         let (Some(hardware_id), Some(platform), Some(code), true) =
             (hardware_id, platform, code, errors.is_empty())
         else {
@@ -84,7 +99,8 @@ impl Services {
 
         let now = self.now();
         let Some(enrollment) = self.store.enrollment_by_code(code.as_str()).await? else {
-            self.record_registration_failure(&address_bucket).await?;
+            self.record_failed_attempt(&[GLOBAL_BUCKET, &address_bucket], limits.window_seconds)
+                .await?;
             return Err(ServiceError::NotFound("enrollment code"));
         };
         match enrollment.status_at(now) {
@@ -171,47 +187,6 @@ impl Services {
                 token_type: "Bearer".into(),
             },
         })
-    }
-
-    fn window_start(&self, now: i64) -> i64 {
-        let window = self.settings.registration_limits.window_seconds.max(1) * 1000;
-        now - now.rem_euclid(window)
-    }
-
-    async fn check_registration_limits(&self, address_bucket: &str) -> ServiceResult<()> {
-        let limits = self.settings.registration_limits;
-        let now = self.now();
-        let window_start = self.window_start(now);
-        let address_failures = self
-            .store
-            .registration_failures(address_bucket, window_start)
-            .await?;
-        let global_failures = self
-            .store
-            .registration_failures(GLOBAL_BUCKET, window_start)
-            .await?;
-        if address_failures >= limits.per_address || global_failures >= limits.global {
-            let window_end = window_start + limits.window_seconds * 1000;
-            return Err(ServiceError::RateLimited {
-                retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
-            });
-        }
-        Ok(())
-    }
-
-    async fn record_registration_failure(&self, address_bucket: &str) -> ServiceResult<()> {
-        let window_start = self.window_start(self.now());
-        let forget_before = window_start - self.settings.registration_limits.window_seconds * 1000;
-        self.store
-            .record_registration_failure(
-                &[
-                    (GLOBAL_BUCKET, window_start),
-                    (address_bucket, window_start),
-                ],
-                forget_before,
-            )
-            .await?;
-        Ok(())
     }
 
     /// The device behind a bearer token; records that it was seen.

@@ -7,6 +7,8 @@ pub struct ApiKeyRow {
     pub name: String,
     pub key_prefix: String,
     pub created_by_user_id: Option<String>,
+    /// The email of the user who created the key, if a user did.
+    pub created_by_email: Option<String>,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -22,8 +24,9 @@ pub struct NewApiKey<'a> {
     pub now: i64,
 }
 
-const COLUMNS: &str =
-    "id, merchant_id, name, key_prefix, created_by_user_id, created_at, last_used_at, revoked_at";
+const SELECT: &str = "SELECT k.id, k.merchant_id, k.name, k.key_prefix, k.created_by_user_id, \
+    u.email AS created_by_email, k.created_at, k.last_used_at, k.revoked_at \
+    FROM api_keys k LEFT JOIN users u ON u.id = k.created_by_user_id";
 
 /// How stale `last_used_at` may get before a request writes it again: keeps a busy
 /// integration from turning every read into a write.
@@ -51,7 +54,7 @@ impl Store {
     /// The live (not revoked) key with this hash.
     pub async fn active_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+            "{SELECT} WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
         ))
         .bind(key_hash)
         .fetch_optional(self.pool())
@@ -61,7 +64,7 @@ impl Store {
     /// The merchant's keys, revoked ones included, newest first.
     pub async fn api_keys(&self, merchant_id: &str) -> StoreResult<Vec<ApiKeyRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM api_keys WHERE merchant_id = $1 ORDER BY created_at DESC, id DESC"
+            "{SELECT} WHERE k.merchant_id = $1 ORDER BY k.created_at DESC, k.id DESC"
         ))
         .bind(merchant_id)
         .fetch_all(self.pool())

@@ -12,6 +12,7 @@ mod enrollments;
 mod locations;
 mod merchants;
 mod rate_limits;
+mod sessions;
 mod users;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use devices::{DeviceFilter, DeviceRow, DeviceUpdate, NewDevice};
 pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
 pub use locations::LocationRow;
 pub use merchants::MerchantRow;
+pub use sessions::{SESSIONS_TABLE, SessionStorage};
 pub use users::{NewUser, UserRow};
 
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -68,6 +70,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    url: String,
 }
 
 impl Store {
@@ -115,7 +118,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: url.to_owned(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -160,10 +167,10 @@ fn sqlite_path(url: &str) -> Option<&str> {
 }
 
 fn create_sqlite_folder(url: &str) -> std::io::Result<()> {
-    if let Some(parent) = sqlite_path(url).and_then(|path| Path::new(path).parent()) {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent)?;
-        }
+    if let Some(parent) = sqlite_path(url).and_then(|path| Path::new(path).parent())
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
     }
     Ok(())
 }

@@ -1,11 +1,20 @@
 //! The merchant portal's pages and components.
 
+mod account;
+mod api_keys;
+pub mod errors;
+mod forms;
+mod home;
+mod layout;
+mod login;
 mod pair;
+pub mod session;
+mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
-use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -34,9 +43,17 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/ipp-portal.css"/>
         <Title text="ipp-portal"/>
         <Router>
+            // Async: pages arrive whole, so they work with JavaScript off (streamed
+            // fragments would need a script to be put in place).
             <Routes fallback=|| view! { <NotFound/> }>
-                <Route path=path!("/") view=pair::PairPage/>
-                <Route path=path!("/pair") view=pair::PairPage/>
+                <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/pair") view=pair::PairPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=layout::PortalLayout ssr=SsrMode::Async>
+                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=users::UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
+                </ParentRoute>
             </Routes>
         </Router>
     }

@@ -10,7 +10,7 @@ use crate::domain::pairing_code::PairingCode;
 pub fn PairPage() -> impl IntoView {
     let query = use_query_map();
     let initial = query.read_untracked().get("code").unwrap_or_default();
-    let typed = RwSignal::new(initial);
+    let typed = RwSignal::new(initial.clone());
     let checked = move || PairingCode::parse(&typed.get());
 
     view! {
@@ -28,6 +28,7 @@ pub fn PairPage() -> impl IntoView {
                 class="code-input"
                 autocomplete="off"
                 spellcheck="false"
+                value=initial
                 prop:value=move || typed.get()
                 on:input=move |ev| typed.set(event_target_value(&ev))
             />

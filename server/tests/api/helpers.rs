@@ -157,8 +157,15 @@ impl TestApp {
             .await
             .expect("bind a random port");
         let addr = listener.local_addr().expect("local address");
-        let router =
-            server::startup::router(services.clone(), server::startup::leptos_options(addr));
+        let router = server::startup::router(
+            services.clone(),
+            server::startup::leptos_options(addr),
+            server::startup::SessionSettings {
+                secure_cookies: false,
+            },
+        )
+        .await
+        .expect("build the router");
         let server = tokio::spawn(async move {
             let _ = server::startup::serve(listener, router).await;
         });
@@ -314,3 +321,126 @@ fn database_urls_get_another_name() {
         "postgres://127.0.0.1:5433/t2"
     );
 }
+
+/// A browser's view of the portal: a cookie jar, and server functions called as the
+/// portal's own pages call them.
+pub struct PortalClient {
+    pub client: reqwest::Client,
+    pub address: String,
+}
+
+impl PortalClient {
+    pub fn new(address: &str) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            client,
+            address: address.to_owned(),
+        }
+    }
+
+    /// Calls a server function with form fields, as a page does; returns status and body.
+    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .form(fields)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.call("login", &[("email", email), ("password", password)])
+            .await
+    }
+
+    /// GET a page; returns status and the Location it redirects to, if any.
+    pub async fn page(&self, path: &str) -> (StatusCode, Option<String>) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("send");
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status(), location)
+    }
+}
+
+impl TestApp {
+    /// A portal user of the test merchant with this role, signed in.
+    pub async fn signed_in(
+        &self,
+        email: &str,
+        role: app::domain::role::Role,
+        locations: &[String],
+    ) -> PortalClient {
+        self.create_user(&self.merchant.id, email, role, locations)
+            .await;
+        let portal = PortalClient::new(&self.address);
+        let (status, body) = portal.login(email, PASSWORD).await;
+        assert!(
+            status.is_success() || status.is_redirection(),
+            "login failed: {status} {body}"
+        );
+        portal
+    }
+
+    pub async fn create_user(
+        &self,
+        merchant_id: &str,
+        email: &str,
+        role: app::domain::role::Role,
+        locations: &[String],
+    ) {
+        let input = app::services::NewUserInput {
+            merchant_id: merchant_id.to_owned(),
+            email: email.to_owned(),
+            password: PASSWORD.to_owned(),
+            role,
+            location_ids: locations.to_vec(),
+        };
+        self.services
+            .create_user(&Actor::system(merchant_id), input)
+            .await
+            .expect("create user");
+    }
+
+    /// Another server instance on the same database, as a second machine behind a load
+    /// balancer would be.
+    pub async fn second_instance(&self) -> (String, tokio::task::JoinHandle<()>) {
+        let store = Store::connect(&self.database_url).await.expect("connect");
+        let services = Services::new(store, Arc::new(self.clock.clone()), test_settings());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let router = server::startup::router(
+            services,
+            server::startup::leptos_options(addr),
+            server::startup::SessionSettings {
+                secure_cookies: false,
+            },
+        )
+        .await
+        .expect("router");
+        let handle = tokio::spawn(async move {
+            let _ = server::startup::serve(listener, router).await;
+        });
+        (format!("http://{addr}"), handle)
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";

@@ -7,4 +7,5 @@ mod auth;
 mod cli;
 mod devices;
 mod enrollments;
+mod portal;
 mod registration;

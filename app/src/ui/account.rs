@@ -1,0 +1,87 @@
+//! `/account`: who I am, and changing my password.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use super::errors::PortalError;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::{CurrentUser, role_label};
+
+/// Changes the signed-in user's password; their other sessions end, this one stays.
+#[server(endpoint = "change_password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    confirm_password: String,
+) -> Result<(), PortalError> {
+    use crate::domain::FieldError;
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, renew_grant, require, services, set_status};
+
+    let (user, _) = require(&Role::ALL).await?;
+    if new_password != confirm_password {
+        set_status(axum::http::StatusCode::BAD_REQUEST);
+        return Err(PortalError::Invalid(vec![FieldError::new(
+            "confirm_password",
+            "the two new passwords differ",
+        )]));
+    }
+    let grant = services()?
+        .change_own_password(&user, &current_password, &new_password)
+        .await
+        .map_err(refuse)?;
+    renew_grant(&grant).await
+}
+
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let CurrentUser(user) = expect_context::<CurrentUser>();
+    let change = ServerAction::<ChangePassword>::new();
+    let error = last_error(change.value());
+    let done = move || matches!(change.value().get(), Some(Ok(())));
+
+    view! {
+        <h1>"My account"</h1>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                user.await.map(|user| {
+                    let must_change = user.must_change_password;
+                    view! {
+                        <dl class="facts">
+                            <dt>"Email"</dt><dd>{user.email}</dd>
+                            <dt>"Role"</dt><dd>{role_label(user.role)}</dd>
+                            <dt>"Merchant"</dt><dd>{user.merchant_name}</dd>
+                        </dl>
+                        <Show when=move || must_change && !done()>
+                            <div class="notice" role="status">
+                                "You signed in with a one-time password. Choose your own password to go on."
+                            </div>
+                        </Show>
+                    }
+                })
+            })}
+        </Transition>
+        <section class="card">
+            <h2>"Change password"</h2>
+            <ActionForm action=change>
+                <label for="current_password">"Current password"</label>
+                <input id="current_password" name="current_password" type="password" autocomplete="current-password" required aria-describedby="current_password-error"/>
+                <FieldMessage field="current_password" error/>
+                <label for="new_password">"New password (at least 12 characters)"</label>
+                <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="new_password-error"/>
+                <FieldMessage field="new_password" error/>
+                <label for="confirm_password">"New password again"</label>
+                <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-describedby="confirm_password-error"/>
+                <FieldMessage field="confirm_password" error/>
+                <FormMessage error/>
+                <Show when=done>
+                    <p class="form-ok" role="status">"Password changed. Your other sessions have ended."</p>
+                </Show>
+                <button type="submit" disabled=move || change.pending().get()>
+                    {move || if change.pending().get() { "Saving…" } else { "Change password" }}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}

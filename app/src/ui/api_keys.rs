@@ -1,0 +1,175 @@
+//! `/api-keys` (admins): keys for merchant systems calling the Device API.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+
+use super::errors::PortalError;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::Refusal;
+use crate::model::ApiKeySummary;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ApiKeysPageData {
+    pub keys: Vec<ApiKeySummary>,
+    /// A key just created by a plain form post, to show this once.
+    pub new_key: Option<String>,
+}
+
+#[server(endpoint = "api_keys")]
+pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
+    use super::session::{refuse, require, services, take_flash};
+    use crate::domain::role::Role;
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    let keys = services()?.list_api_keys(&actor).await.map_err(refuse)?;
+    Ok(ApiKeysPageData {
+        keys,
+        new_key: take_flash().await,
+    })
+}
+
+/// A new key; the secret is in the answer this once and never again.
+#[server(endpoint = "create_api_key")]
+pub async fn create_api_key(name: String) -> Result<String, PortalError> {
+    use super::session::{is_plain_form_post, put_flash, refuse, require, services};
+    use crate::domain::role::Role;
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    let created = services()?
+        .create_api_key(&actor, &name)
+        .await
+        .map_err(refuse)?;
+    if is_plain_form_post() {
+        put_flash(&created.key).await;
+    }
+    Ok(created.key)
+}
+
+#[server(endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(key_id: String) -> Result<(), PortalError> {
+    use super::session::{refuse, require, services};
+    use crate::domain::role::Role;
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    services()?
+        .revoke_api_key(&actor, &key_id)
+        .await
+        .map_err(refuse)
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| api_keys(),
+    );
+    let create_error = last_error(create.value());
+    let revoke_error = last_error(revoke.value());
+    let copied = RwSignal::new(false);
+
+    view! {
+        <h1>"API keys"</h1>
+        <p class="muted">"Merchant systems send a key as " <code>"Authorization: Bearer <key>"</code> " to the Device API."</p>
+        <section class="card">
+            <h2>"Create a key"</h2>
+            <ActionForm action=create>
+                <label for="key-name">"Name (what the key is for)"</label>
+                <input id="key-name" name="name" required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
+                <FieldMessage field="name" error=create_error/>
+                <FormMessage error=create_error/>
+                <button type="submit" disabled=move || create.pending().get()>"Create key"</button>
+            </ActionForm>
+            {move || create.value().get().and_then(Result::ok).map(|secret| view! { <NewKey secret copied/> })}
+        </section>
+        <FormMessage error=revoke_error/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (keys, flashed) = match keys.await {
+                    Ok(data) => (Ok(data.keys), data.new_key),
+                    Err(error) => (Err(error), None),
+                };
+                let flashed = flashed.map(|secret| view! { <NewKey secret copied/> });
+                let list = match keys {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(keys) if keys.is_empty() => view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any(),
+                    Ok(keys) => view! {
+                        <table class="list">
+                            <caption class="visually-hidden">"API keys"</caption>
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Created by"</th>
+                                <th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Status"</th>
+                            </tr></thead>
+                            <tbody>
+                                {keys.into_iter().map(|key| {
+                                    let revoked = key.revoked_at.is_some();
+                                    view! {
+                                        <tr class:disabled=revoked>
+                                            <td>{key.name.clone()}</td>
+                                            <td><code>{format!("{}…", key.key_prefix)}</code></td>
+                                            <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
+                                            <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
+                                            <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                                            <td>{if revoked {
+                                                view! { <span>"Revoked"</span> }.into_any()
+                                            } else {
+                                                view! {
+                                                    <details>
+                                                        <summary>"Revoke…"</summary>
+                                                        <ActionForm action=revoke>
+                                                            <input type="hidden" name="key_id" value=key.id.clone()/>
+                                                            <p>"Systems using " <strong>{key.name.clone()}</strong> " are refused from now on."</p>
+                                                            <button type="submit" class="danger">"Revoke key"</button>
+                                                        </ActionForm>
+                                                    </details>
+                                                }.into_any()
+                                            }}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                };
+                view! { {flashed} {list} }
+            })}
+        </Transition>
+    }
+}
+
+/// A key just created: shown this once, with a copy button.
+#[component]
+fn NewKey(secret: String, copied: RwSignal<bool>) -> impl IntoView {
+    let for_copy = secret.clone();
+    view! {
+        <div class="secret" role="status">
+            <p><strong>"Copy this key now."</strong>" It is shown only once; only a hash of it is kept."</p>
+            <code data-testid="new-api-key">{secret}</code>
+            <button type="button" class="secondary" on:click=move |_| {
+                copy_to_clipboard(&for_copy);
+                copied.set(true);
+            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+        </div>
+    }
+}
+
+/// `2026-11-26T12:00:00Z` as `2026-11-26 12:00 UTC`.
+pub fn short_time(rfc3339: &str) -> String {
+    match (rfc3339.get(..10), rfc3339.get(11..16)) {
+        (Some(date), Some(time)) => format!("{date} {time} UTC"),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+fn copy_to_clipboard(_text: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys_window() {
+        let _ = window.navigator().clipboard().write_text(_text);
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn web_sys_window() -> Option<web_sys::Window> {
+    web_sys::window()
+}

@@ -1,0 +1,40 @@
+//! Small pieces every form uses.
+
+use leptos::prelude::*;
+
+use super::errors::PortalError;
+
+/// The error of the last submission, if any: `Some(error)`.
+pub fn last_error<T, S>(value: S) -> impl Fn() -> Option<PortalError> + Copy + Send + Sync + 'static
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, PortalError>>> + Copy + Send + Sync + 'static,
+{
+    move || value.get().and_then(Result::err)
+}
+
+/// The message next to a field, when the last submission failed because of it.
+#[component]
+pub fn FieldMessage(
+    #[prop(into)] field: String,
+    error: impl Fn() -> Option<PortalError> + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = format!("{field}-error");
+    view! {
+        <p class="field-error" id=id>
+            {move || error().and_then(|e| e.for_field(&field))}
+        </p>
+    }
+}
+
+/// The message of a failure that is not about one field.
+#[component]
+pub fn FormMessage(
+    error: impl Fn() -> Option<PortalError> + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <p class="form-error" role="alert">
+            {move || error().filter(|e| !matches!(e, PortalError::Invalid(_))).map(|e| e.to_string())}
+        </p>
+    }
+}

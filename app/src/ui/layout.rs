@@ -1,0 +1,121 @@
+//! The frame of every signed-in page: the navigation (only what the role may use), who is
+//! signed in, and sign-out.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::components::{A, Outlet};
+
+use super::session::{Logout, current_user};
+use crate::domain::role::Role;
+use crate::model::StaffUser;
+
+/// The signed-in user, for pages inside the layout.
+#[derive(Clone, Copy)]
+pub struct CurrentUser(pub Resource<Option<StaffUser>>);
+
+struct NavItem {
+    href: &'static str,
+    label: &'static str,
+    roles: &'static [Role],
+}
+
+const ALL: &[Role] = &[Role::Admin, Role::Ops, Role::StoreManager];
+const ADMIN: &[Role] = &[Role::Admin];
+
+const NAV: &[NavItem] = &[
+    NavItem {
+        href: "/",
+        label: "Overview",
+        roles: ALL,
+    },
+    NavItem {
+        href: "/users",
+        label: "Users",
+        roles: ADMIN,
+    },
+    NavItem {
+        href: "/api-keys",
+        label: "API keys",
+        roles: ADMIN,
+    },
+    NavItem {
+        href: "/account",
+        label: "My account",
+        roles: ALL,
+    },
+];
+
+#[component]
+pub fn PortalLayout() -> impl IntoView {
+    let user = Resource::new(|| (), |_| async { current_user().await.ok().flatten() });
+    provide_context(CurrentUser(user));
+    let logout = ServerAction::<Logout>::new();
+
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"ipp-portal"</a>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match user.await {
+                        Some(user) => {
+                            let role = user.role;
+                            view! {
+                                <nav aria-label="Main">
+                                    <ul>
+                                        {NAV
+                                            .iter()
+                                            .filter(|item| item.roles.contains(&role))
+                                            .map(|item| view! { <li><A href=item.href exact=true>{item.label}</A></li> })
+                                            .collect_view()}
+                                    </ul>
+                                </nav>
+                                <div class="who">
+                                    <span class="merchant">{user.merchant_name.clone()}</span>
+                                    <span class="email">{user.email.clone()}</span>
+                                    <span class="role">{role_label(role)}</span>
+                                    <ActionForm action=logout>
+                                        <button type="submit" class="link">"Sign out"</button>
+                                    </ActionForm>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        None => view! { <a href="/login">"Sign in"</a> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+        <main class="page">
+            <Outlet/>
+        </main>
+    }
+}
+
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Admin",
+        Role::Ops => "Merchant ops",
+        Role::StoreManager => "Store manager",
+    }
+}
+
+/// What a page shows when its server function refused: sign in again, or not allowed.
+#[component]
+pub fn Refusal(error: super::errors::PortalError) -> impl IntoView {
+    use super::errors::PortalError;
+    match error {
+        PortalError::NotSignedIn => view! {
+            <div class="notice" role="alert">
+                "Your session has ended. " <a href="/login">"Sign in again"</a>
+            </div>
+        }
+        .into_any(),
+        PortalError::Forbidden => view! {
+            <div class="notice" role="alert">"Your role does not give access to this page."</div>
+        }
+        .into_any(),
+        other => {
+            view! { <div class="notice error" role="alert">{other.to_string()}</div> }.into_any()
+        }
+    }
+}

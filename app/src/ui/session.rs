@@ -1,0 +1,213 @@
+//! Who is signed in: the server functions for signing in and out, and (on the server) the
+//! checks every other server function starts with.
+
+use leptos::prelude::*;
+
+use super::errors::PortalError;
+use crate::model::StaffUser;
+
+#[cfg(feature = "ssr")]
+pub use server::*;
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "current_user")]
+pub async fn current_user() -> Result<Option<StaffUser>, PortalError> {
+    signed_in_user().await
+}
+
+/// Signs in and goes on to `next` (a path of this portal), or to the start page.
+#[server(endpoint = "login")]
+pub async fn login(
+    email: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), PortalError> {
+    use axum::http::StatusCode;
+
+    use crate::services::LoginError;
+
+    let services = services()?;
+    let session = session().await?;
+    let address = client_address().await;
+    let grant = services
+        .login(&email, &password, &address)
+        .await
+        .map_err(|error| {
+            set_status(match error {
+                LoginError::WrongCredentials | LoginError::Disabled => StatusCode::UNAUTHORIZED,
+                LoginError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            });
+            PortalError::Refused(error.to_string())
+        })?;
+    // A new id at sign-in: an id planted before cannot ride on this session.
+    session
+        .cycle_id()
+        .await
+        .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
+    session
+        .insert(GRANT_KEY, &grant)
+        .await
+        .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), PortalError> {
+    let session = session().await?;
+    let _ = session.flush().await;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+/// Only paths of this portal: never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod server {
+    use axum::http::StatusCode;
+    use leptos::prelude::*;
+    use tower_sessions::Session;
+
+    use crate::domain::role::Role;
+    use crate::model::StaffUser;
+    use crate::services::{Actor, Services, SessionGrant};
+    use crate::ui::errors::PortalError;
+
+    pub const GRANT_KEY: &str = "grant";
+
+    pub fn services() -> Result<Services, PortalError> {
+        use_context::<crate::state::AppState>()
+            .map(|state| state.services)
+            .ok_or_else(|| PortalError::Refused("the portal is not set up".into()))
+    }
+
+    /// Sets the status of a server function's answer. A plain HTML form (JavaScript off)
+    /// is answered with a redirect back to its page instead, which must keep its 303.
+    pub fn set_status(status: StatusCode) {
+        if is_plain_form_post() {
+            return;
+        }
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(status);
+        }
+    }
+
+    /// Whether the request came from an HTML form submitted without JavaScript.
+    pub fn is_plain_form_post() -> bool {
+        use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.headers.get(axum::http::header::ACCEPT).cloned())
+            .and_then(|accept| accept.to_str().ok().map(|a| a.contains("text/html")))
+            .unwrap_or(false)
+    }
+
+    const FLASH_KEY: &str = "flash";
+
+    /// Keeps a value for the next page this session loads, once: how a secret made by a
+    /// plain form post (JavaScript off) reaches the page the browser is sent back to.
+    pub async fn put_flash(value: &str) {
+        if let Ok(session) = session().await {
+            let _ = session.insert(FLASH_KEY, value).await;
+        }
+    }
+
+    pub async fn take_flash() -> Option<String> {
+        session()
+            .await
+            .ok()?
+            .remove::<String>(FLASH_KEY)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    pub async fn session() -> Result<Session, PortalError> {
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))
+    }
+
+    /// The client's address as the server saw it.
+    pub async fn client_address() -> String {
+        use axum::extract::ConnectInfo;
+        leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+            .await
+            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    }
+
+    pub async fn signed_in_user() -> Result<Option<StaffUser>, PortalError> {
+        let session = session().await?;
+        let Ok(Some(grant)) = session.get::<SessionGrant>(GRANT_KEY).await else {
+            return Ok(None);
+        };
+        let user = services()?.session_user(&grant).await?;
+        if user.is_none() {
+            // Disabled, password changed, or too old: this session is over.
+            let _ = session.flush().await;
+        }
+        Ok(user)
+    }
+
+    /// The signed-in user if their role is one of `roles`, with the actor to act as.
+    /// Sets 401 or 403 on the response otherwise.
+    pub async fn require(roles: &[Role]) -> Result<(StaffUser, Actor), PortalError> {
+        let Some(user) = signed_in_user().await? else {
+            set_status(StatusCode::UNAUTHORIZED);
+            return Err(PortalError::NotSignedIn);
+        };
+        if !roles.contains(&user.role) {
+            set_status(StatusCode::FORBIDDEN);
+            return Err(PortalError::Forbidden);
+        }
+        let actor = Services::staff_actor(&user);
+        Ok((user, actor))
+    }
+
+    /// Turns a service error into the portal's, with a fitting status code.
+    pub fn refuse(error: crate::services::ServiceError) -> PortalError {
+        let error = PortalError::from(error);
+        set_status(error.status());
+        error
+    }
+
+    /// Stores the grant of a session whose password just changed, so it stays signed in.
+    pub async fn renew_grant(grant: &SessionGrant) -> Result<(), PortalError> {
+        let session = session().await?;
+        session
+            .cycle_id()
+            .await
+            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))?;
+        session
+            .insert(GRANT_KEY, grant)
+            .await
+            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_the_portal() {
+        assert_eq!(
+            safe_next(Some("/devices?platform=IOS")),
+            "/devices?platform=IOS"
+        );
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

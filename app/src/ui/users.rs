@@ -1,0 +1,274 @@
+//! `/users` (admins): who may use the portal, with which role and at which locations.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::errors::PortalError;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::{Refusal, role_label};
+use crate::domain::role::Role;
+use crate::model::{Location, UserSummary};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsersPageData {
+    pub users: Vec<UserSummary>,
+    pub locations: Vec<Location>,
+    pub me: String,
+    /// A one-time password just made by a plain form post, to show this once.
+    pub new_password: Option<String>,
+}
+
+#[server(endpoint = "users")]
+pub async fn users_page() -> Result<UsersPageData, PortalError> {
+    use crate::domain::paging::PageRequest;
+
+    use super::session::{refuse, require, services, take_flash};
+
+    let (user, actor) = require(&[Role::Admin]).await?;
+    let services = services()?;
+    let users = services.list_users(&actor).await.map_err(refuse)?;
+    let page = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let locations = services
+        .list_locations(&actor, page)
+        .await
+        .map_err(refuse)?
+        .content;
+    Ok(UsersPageData {
+        users,
+        locations,
+        me: user.id,
+        new_password: take_flash().await,
+    })
+}
+
+/// Creates a user. With no password given, a one-time password is made and returned,
+/// to be handed over once; the user chooses their own at first sign-in.
+#[server(endpoint = "create_user")]
+pub async fn create_user(
+    email: String,
+    role: String,
+    #[server(default)] location_ids: Vec<String>,
+    #[server(default)] password: String,
+) -> Result<Option<String>, PortalError> {
+    use crate::domain::FieldError;
+    use crate::services::NewUserInput;
+
+    use super::session::{is_plain_form_post, put_flash, refuse, require, services, set_status};
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    let Some(role) = Role::parse(&role) else {
+        set_status(axum::http::StatusCode::BAD_REQUEST);
+        return Err(PortalError::Invalid(vec![FieldError::new(
+            "role",
+            "choose a role",
+        )]));
+    };
+    let services = services()?;
+    if password.is_empty() {
+        let (_, one_time) = services
+            .create_user_with_one_time_password(&actor, &email, role, location_ids)
+            .await
+            .map_err(refuse)?;
+        if is_plain_form_post() {
+            put_flash(&one_time).await;
+        }
+        Ok(Some(one_time))
+    } else {
+        let input = NewUserInput {
+            merchant_id: actor.merchant_id.clone(),
+            email,
+            password,
+            role,
+            location_ids,
+        };
+        services.create_user(&actor, input).await.map_err(refuse)?;
+        Ok(None)
+    }
+}
+
+#[server(endpoint = "update_user_access")]
+pub async fn update_user_access(
+    user_id: String,
+    role: String,
+    #[server(default)] location_ids: Vec<String>,
+) -> Result<(), PortalError> {
+    use crate::domain::FieldError;
+
+    use super::session::{refuse, require, services, set_status};
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    let Some(role) = Role::parse(&role) else {
+        set_status(axum::http::StatusCode::BAD_REQUEST);
+        return Err(PortalError::Invalid(vec![FieldError::new(
+            "role",
+            "choose a role",
+        )]));
+    };
+    services()?
+        .update_user_access(&actor, &user_id, role, location_ids)
+        .await
+        .map_err(refuse)
+}
+
+#[server(endpoint = "set_user_disabled")]
+pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), PortalError> {
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&[Role::Admin]).await?;
+    services()?
+        .set_user_disabled(&actor, &user_id, disabled)
+        .await
+        .map_err(refuse)
+}
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let create = ServerAction::<CreateUser>::new();
+    let update = ServerAction::<UpdateUserAccess>::new();
+    let disable = ServerAction::<SetUserDisabled>::new();
+    let data = Resource::new(
+        move || {
+            (
+                create.version().get(),
+                update.version().get(),
+                disable.version().get(),
+            )
+        },
+        |_| users_page(),
+    );
+    let create_error = last_error(create.value());
+    let update_error = last_error(update.value());
+    let disable_error = last_error(disable.value());
+
+    view! {
+        <h1>"Users"</h1>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(UsersPageData { users, locations, me, new_password }) => {
+                        let location_name = {
+                            let locations = locations.clone();
+                            move |id: &str| {
+                                locations.iter().find(|l| l.id == id).map_or_else(|| id.to_owned(), |l| l.name.clone())
+                            }
+                        };
+                        let locations_for_new = locations.clone();
+                        view! {
+                            <section class="card">
+                                <h2>"Add a user"</h2>
+                                <ActionForm action=create>
+                                    <label for="new-email">"Email"</label>
+                                    <input id="new-email" name="email" type="email" required aria-describedby="email-error"/>
+                                    <FieldMessage field="email" error=create_error/>
+                                    <RoleAndLocations id_prefix="new".to_string() role=Role::Ops selected=vec![] locations=locations_for_new/>
+                                    <FieldMessage field="location" error=create_error/>
+                                    <label for="new-password">"Password (leave empty for a one-time password)"</label>
+                                    <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
+                                    <FieldMessage field="password" error=create_error/>
+                                    <FormMessage error=create_error/>
+                                    {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
+                                    {move || match create.value().get() {
+                                        Some(Ok(Some(one_time))) => Some(view! { <OneTimePassword one_time/> }.into_any()),
+                                        Some(Ok(None)) => Some(view! { <p class="form-ok" role="status">"User added."</p> }.into_any()),
+                                        _ => None,
+                                    }}
+                                    <button type="submit" disabled=move || create.pending().get()>"Add user"</button>
+                                </ActionForm>
+                            </section>
+                            <FormMessage error=update_error/>
+                            <FieldMessage field="location" error=update_error/>
+                            <FormMessage error=disable_error/>
+                            <table class="list">
+                                <caption class="visually-hidden">"Users of this merchant"</caption>
+                                <thead>
+                                    <tr><th scope="col">"Email"</th><th scope="col">"Access"</th><th scope="col">"Status"</th><th scope="col">"Change"</th></tr>
+                                </thead>
+                                <tbody>
+                                    {users.into_iter().map(|user| {
+                                        let is_me = user.id == me;
+                                        let places = user.location_ids.iter().map(|id| location_name(id)).collect::<Vec<_>>().join(", ");
+                                        let prefix = format!("u-{}", user.id);
+                                        let user_id_for_access = user.id.clone();
+                                        let user_id_for_status = user.id.clone();
+                                        let row_locations = locations.clone();
+                                        view! {
+                                            <tr class:disabled=user.disabled>
+                                                <td>{user.email.clone()}{is_me.then_some(" (you)")}</td>
+                                                <td>{role_label(user.role)}{(!places.is_empty()).then(|| format!(": {places}"))}</td>
+                                                <td>{if user.disabled { "Disabled" } else { "Active" }}</td>
+                                                <td>
+                                                    <details>
+                                                        <summary>"Change access"</summary>
+                                                        <ActionForm action=update>
+                                                            <input type="hidden" name="user_id" value=user_id_for_access/>
+                                                            <RoleAndLocations id_prefix=prefix role=user.role selected=user.location_ids.clone() locations=row_locations/>
+                                                            <button type="submit">"Save access"</button>
+                                                        </ActionForm>
+                                                    </details>
+                                                    {(!is_me).then(|| view! {
+                                                        <ActionForm action=disable>
+                                                            <input type="hidden" name="user_id" value=user_id_for_status/>
+                                                            <input type="hidden" name="disabled" value=(!user.disabled).to_string()/>
+                                                            <button type="submit" class=if user.disabled { "secondary" } else { "danger" }>
+                                                                {if user.disabled { "Enable" } else { "Disable" }}
+                                                            </button>
+                                                        </ActionForm>
+                                                    })}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn OneTimePassword(one_time: String) -> impl IntoView {
+    view! {
+        <div class="secret" role="status">
+            <p>"One-time password, shown only now. Hand it over in person; the user chooses their own at first sign-in:"</p>
+            <code data-testid="one-time-password">{one_time}</code>
+        </div>
+    }
+}
+
+/// A role select and, for store managers, the locations they manage.
+#[component]
+fn RoleAndLocations(
+    id_prefix: String,
+    role: Role,
+    selected: Vec<String>,
+    locations: Vec<Location>,
+) -> impl IntoView {
+    let role_id = format!("{id_prefix}-role");
+    view! {
+        <label for=role_id.clone()>"Role"</label>
+        <select id=role_id name="role">
+            {Role::ALL.into_iter().map(|option| view! {
+                <option value=option.as_str() selected=option == role>{role_label(option)}</option>
+            }).collect_view()}
+        </select>
+        <fieldset class="locations">
+            <legend>"Locations (store managers only)"</legend>
+            {locations.into_iter().enumerate().map(|(index, location)| {
+                let id = format!("{id_prefix}-loc-{index}");
+                let checked = selected.contains(&location.id);
+                view! {
+                    <label class="check" for=id.clone()>
+                        <input id=id.clone() type="checkbox" name=format!("location_ids[{index}]") value=location.id checked=checked/>
+                        {location.name}
+                    </label>
+                }
+            }).collect_view()}
+        </fieldset>
+    }
+}

@@ -1,0 +1,474 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use app::domain::role::Role;
+
+use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
+use crate::on_both_databases;
+
+on_both_databases!(
+    sign_in_out_and_the_same_answer_for_any_wrong_credentials,
+    pages_need_a_session_and_come_back_after_sign_in,
+    repeated_failures_lock_an_account_for_a_while,
+    server_functions_check_session_role_and_merchant,
+    store_managers_see_only_their_locations,
+    an_api_key_made_in_the_portal_works_until_revoked,
+    disabling_a_user_ends_their_sessions_at_once,
+    changing_the_password_ends_the_other_sessions,
+    a_one_time_password_must_be_replaced_first,
+    cross_site_changes_are_refused,
+    sessions_survive_a_restart_and_are_shared_by_instances,
+);
+
+async fn sign_in_out_and_the_same_answer_for_any_wrong_credentials(app: &TestApp) {
+    app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
+        .await;
+    let portal = PortalClient::new(&app.address);
+
+    let (status, unknown) = portal.login("nobody@shop.example", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, wrong) = portal.login("ops@shop.example", "wrong password!").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown, wrong,
+        "unknown email and wrong password answer alike"
+    );
+    assert_eq!(portal.call("current_user", &[]).await.1, Value::Null);
+
+    let (status, _) = portal.login(" OPS@Shop.Example ", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection());
+    let (status, user) = portal.call("current_user", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(user["email"], "ops@shop.example");
+    assert_eq!(user["role"], "ops");
+    assert_eq!(user["merchant_name"], "Test Merchant");
+
+    portal.call("logout", &[]).await;
+    assert_eq!(portal.call("current_user", &[]).await.1, Value::Null);
+    assert_eq!(portal.page("/").await.0, StatusCode::SEE_OTHER);
+}
+
+async fn pages_need_a_session_and_come_back_after_sign_in(app: &TestApp) {
+    let anonymous = PortalClient::new(&app.address);
+    let (status, location) = anonymous.page("/users?x=1").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(location.as_deref(), Some("/login?next=%2Fusers%3Fx%3D1"));
+    assert_eq!(anonymous.page("/login").await.0, StatusCode::OK);
+    assert_eq!(
+        anonymous.page("/pair?code=BCDF-GHJK").await.0,
+        StatusCode::OK
+    );
+
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    assert_eq!(admin.page("/users").await.0, StatusCode::OK);
+    assert_eq!(admin.page("/").await.0, StatusCode::OK);
+
+    // The login form's `next` decides where sign-in leads, but only within the portal.
+    let portal = PortalClient::new(&app.address);
+    let response = portal
+        .client
+        .post(format!("{}/api/login", app.address))
+        .header("accept", "text/html")
+        .form(&[
+            ("email", "admin@shop.example"),
+            ("password", PASSWORD),
+            ("next", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/");
+}
+
+async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
+    app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
+        .await;
+    let portal = PortalClient::new(&app.address);
+    for _ in 0..10 {
+        assert_eq!(
+            portal.login("ops@shop.example", "not the password").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Now even the right password waits until the window has passed.
+    let (status, body) = portal.login("ops@shop.example", PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        body.to_string().contains("too many failed sign-ins"),
+        "{body}"
+    );
+    app.clock.advance_seconds(15 * 60);
+    let (status, _) = portal.login("ops@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+}
+
+async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
+    let anonymous = PortalClient::new(&app.address);
+    for endpoint in ["users", "api_keys", "overview"] {
+        assert_eq!(
+            anonymous.call(endpoint, &[]).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
+    }
+    assert_eq!(
+        anonymous.call("create_api_key", &[("name", "x")]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
+    for (endpoint, fields) in [
+        ("users", vec![]),
+        ("api_keys", vec![]),
+        ("create_api_key", vec![("name", "sneaky")]),
+        (
+            "create_user",
+            vec![("email", "x@shop.example"), ("role", "admin")],
+        ),
+    ] {
+        assert_eq!(
+            ops.call(endpoint, &fields).await.0,
+            StatusCode::FORBIDDEN,
+            "{endpoint}"
+        );
+    }
+    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    assert_eq!(keys.len(), 1, "no key was created by the refused calls");
+
+    // An admin of another merchant cannot touch this merchant's users.
+    let other = app.other_merchant().await;
+    app.create_user(&other.id, "admin@other.example", Role::Admin, &[])
+        .await;
+    let outsider = PortalClient::new(&app.address);
+    outsider.login("admin@other.example", PASSWORD).await;
+    let victim = app
+        .services
+        .store
+        .user_by_email("ops@shop.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _) = outsider
+        .call(
+            "set_user_disabled",
+            &[("user_id", &victim.id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = outsider
+        .call(
+            "update_user_access",
+            &[("user_id", &victim.id), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let victim = app.services.store.user(&victim.id).await.unwrap().unwrap();
+    assert_eq!(victim.disabled_at, None);
+    assert_eq!(victim.role, "ops");
+    let (_, users) = outsider.call("users", &[]).await;
+    let emails: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, vec!["admin@other.example"]);
+}
+
+async fn store_managers_see_only_their_locations(app: &TestApp) {
+    app.enroll_device(json!({"store": "main"}), "hw-main").await;
+    let kiosk = app.create_location("Kiosk").await;
+    let kiosk_enrollment = app.create_enrollment(json!({"location_id": kiosk})).await;
+    expect_json(
+        app.register(
+            kiosk_enrollment["enrollment_code"].as_str().unwrap(),
+            "hw-kiosk",
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    let manager = app
+        .signed_in(
+            "kiosk@shop.example",
+            Role::StoreManager,
+            std::slice::from_ref(&kiosk),
+        )
+        .await;
+    let (status, overview) = manager.call("overview", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(overview["devices"], 1, "only the kiosk's device");
+    assert_eq!(overview["locations"], 1);
+    assert_eq!(manager.call("users", &[]).await.0, StatusCode::FORBIDDEN);
+
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    assert_eq!(ops.call("overview", &[]).await.1["devices"], 2);
+}
+
+async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    let (status, error) = admin.call("create_api_key", &[("name", "  ")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["Invalid"][0]["field"], "name");
+
+    let (status, key) = admin.call("create_api_key", &[("name", "ERP")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let key = key.as_str().unwrap().to_owned();
+    let with_key =
+        |method: Method, path: &str| app.client.request(method, app.url(path)).bearer_auth(&key);
+    expect_json(
+        with_key(Method::GET, "/ipp/v1/devices")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+
+    let (_, keys) = admin.call("api_keys", &[]).await;
+    let listed = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "ERP")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["created_by"], "admin@shop.example");
+    assert!(listed["last_used_at"].is_string());
+    assert!(
+        !keys.to_string().contains(&key),
+        "the secret is never listed"
+    );
+
+    let (status, _) = admin
+        .call(
+            "revoke_api_key",
+            &[("key_id", listed["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    expect_json(
+        with_key(Method::GET, "/ipp/v1/devices")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+
+    let events = expect_json(
+        app.get("/ipp/v1/audit-events?action=api_key.revoked").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(events["content"][0]["actor"]["label"], "admin@shop.example");
+}
+
+async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
+    let ops_id = app
+        .services
+        .store
+        .user_by_email("ops@shop.example")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+
+    let (status, _) = admin
+        .call(
+            "set_user_disabled",
+            &[("user_id", &ops_id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(ops.page("/").await.0, StatusCode::SEE_OTHER);
+    let (status, body) = ops.login("ops@shop.example", PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.to_string().contains("disabled"), "{body}");
+
+    // Admins cannot lock themselves out.
+    let admin_id = app
+        .services
+        .store
+        .user_by_email("admin@shop.example")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (status, _) = admin
+        .call(
+            "set_user_disabled",
+            &[("user_id", &admin_id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    let (status, _) = admin
+        .call(
+            "set_user_disabled",
+            &[("user_id", &ops_id), ("disabled", "false")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = ops.login("ops@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection());
+}
+
+async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
+    let laptop = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    let phone = PortalClient::new(&app.address);
+    phone.login("ops@shop.example", PASSWORD).await;
+    assert_eq!(phone.call("overview", &[]).await.0, StatusCode::OK);
+
+    let new = "a brand new passphrase";
+    let (status, error) = laptop
+        .call(
+            "change_password",
+            &[
+                ("current_password", "wrong one!!"),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["Invalid"][0]["field"], "current_password");
+    let (status, error) = laptop
+        .call(
+            "change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["Invalid"][0]["field"], "new_password");
+
+    let (status, _) = laptop
+        .call(
+            "change_password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        laptop.call("overview", &[]).await.0,
+        StatusCode::OK,
+        "this session goes on"
+    );
+    assert_eq!(
+        phone.call("overview", &[]).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the other one ended"
+    );
+    assert_eq!(
+        phone.login("ops@shop.example", PASSWORD).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = phone.login("ops@shop.example", new).await;
+    assert!(status.is_success() || status.is_redirection());
+}
+
+async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    let kiosk = app.create_location("Kiosk").await;
+    let (status, one_time) = admin
+        .call(
+            "create_user",
+            &[
+                ("email", "new@shop.example"),
+                ("role", "store_manager"),
+                ("location_ids[0]", &kiosk),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let one_time = one_time.as_str().unwrap().to_owned();
+    let (_, users) = admin.call("users", &[]).await;
+    let created = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "new@shop.example")
+        .unwrap()
+        .clone();
+    assert_eq!(created["role"], "store_manager");
+    assert_eq!(created["location_ids"], json!([kiosk]));
+
+    let newcomer = PortalClient::new(&app.address);
+    let (status, _) = newcomer.login("new@shop.example", &one_time).await;
+    assert!(status.is_success() || status.is_redirection());
+    assert_eq!(newcomer.page("/").await.1.as_deref(), Some("/account"));
+    let new = "my very own password";
+    let (status, _) = newcomer
+        .call(
+            "change_password",
+            &[
+                ("current_password", &one_time),
+                ("new_password", new),
+                ("confirm_password", new),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(newcomer.page("/").await.0, StatusCode::OK);
+
+    let (status, error) = admin
+        .call(
+            "create_user",
+            &[("email", "sm@shop.example"), ("role", "store_manager")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["Invalid"][0]["field"], "location");
+}
+
+async fn cross_site_changes_are_refused(app: &TestApp) {
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    let forged = admin
+        .client
+        .post(format!("{}/api/create_api_key", app.address))
+        .header("origin", "https://evil.example")
+        .form(&[("name", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let fetched = admin
+        .client
+        .post(format!("{}/api/create_api_key", app.address))
+        .header("sec-fetch-site", "cross-site")
+        .form(&[("name", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::FORBIDDEN);
+    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    assert!(keys.iter().all(|k| k.name != "forged"));
+}
+
+async fn sessions_survive_a_restart_and_are_shared_by_instances(app: &TestApp) {
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    let (second, handle) = app.second_instance().await;
+    // The same cookie jar, another server process on the same database.
+    let on_second = PortalClient {
+        client: ops.client.clone(),
+        address: second,
+    };
+    let (status, user) = on_second.call("current_user", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(user["email"], "ops@shop.example");
+    handle.abort();
+}
