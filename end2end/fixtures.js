@@ -2,6 +2,8 @@
 // database of the server under test.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import AxeBuilder from '@axe-core/playwright';
 import { test as base, expect } from '@playwright/test';
 import { binary } from './server.js';
 
@@ -55,12 +57,19 @@ export async function hydrated(page) {
   await page.locator('body[data-hydrated="true"]').waitFor({ timeout: 20_000 });
 }
 
-export async function signIn(page, email, password = PASSWORD) {
+/** Fills in and sends the login form, whatever the outcome. */
+export async function attemptSignIn(page, email, password = PASSWORD) {
   await page.goto('/login');
   await hydrated(page);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Signs in and waits until the portal has let the user in. */
+export async function signIn(page, email, password = PASSWORD) {
+  await attemptSignIn(page, email, password);
+  await page.waitForURL((url) => url.pathname !== '/login');
 }
 
 /**
@@ -89,3 +98,34 @@ export const test = base.extend({
 });
 
 export { expect };
+
+/** Reads the QR code drawn in `selector` (an inline SVG) the way a phone camera would. */
+export async function decodeQr(page, selector) {
+  const require = createRequire(import.meta.url);
+  await page.addScriptTag({ path: require.resolve('jsqr/dist/jsQR.js') });
+  return page.evaluate(async (sel) => {
+    const svg = document.querySelector(`${sel} svg`);
+    const xml = new XMLSerializer().serializeToString(svg);
+    const image = new Image();
+    image.src = `data:image/svg+xml;base64,${btoa(xml)}`;
+    await image.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = 400;
+    canvas.height = 400;
+    const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';
+    context.fillRect(0, 0, 400, 400);
+    context.drawImage(image, 0, 0, 400, 400);
+    const pixels = context.getImageData(0, 0, 400, 400);
+    return window.jsQR(pixels.data, 400, 400)?.data ?? null;
+  }, selector);
+}
+
+/** No serious or critical accessibility violations on the page as it is now. */
+export async function expectAccessible(page) {
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  expect(serious).toEqual([]);
+}

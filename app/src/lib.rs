@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The portal application: domain rules, and (server side) storage and services, plus the
 //! Leptos components and server functions of the merchant portal.
 //!

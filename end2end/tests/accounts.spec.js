@@ -1,4 +1,4 @@
-import { test, expect, createMerchant, signIn, api, hydrated, PASSWORD } from '../fixtures.js';
+import { test, expect, createMerchant, signIn, attemptSignIn, api, PASSWORD } from '../fixtures.js';
 
 test('sign in, see the portal, sign out', async ({ page }) => {
   const merchant = createMerchant('Sign-in Bakery');
@@ -19,10 +19,10 @@ test('sign in, see the portal, sign out', async ({ page }) => {
 test('a wrong password is refused with a clear message', async ({ page }) => {
   const merchant = createMerchant();
   const email = merchant.addUser('ops');
-  await signIn(page, email, 'not my password');
+  await attemptSignIn(page, email, 'not my password');
   await expect(page.getByRole('alert')).toHaveText('wrong email or password');
   await expect(page).toHaveURL(/\/login/);
-  await signIn(page, 'nobody@e2e.example', PASSWORD);
+  await attemptSignIn(page, 'nobody@e2e.example', PASSWORD);
   await expect(page.getByRole('alert')).toHaveText('wrong email or password');
 });
 

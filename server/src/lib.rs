@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The ipp-portal server: the Device API and the portal behind one axum router, and the
 //! command line that serves them and bootstraps merchants.
 

@@ -65,7 +65,8 @@ CREATE TABLE enrollments (
     cancelled_at         BIGINT,
     device_id            TEXT,
     idempotency_key      TEXT,
-    request_fingerprint  TEXT
+    request_fingerprint  TEXT,
+    batch_id             TEXT                    -- set for codes created together on one sheet
 );
 -- A live code is unique; used, cancelled and expired ones may repeat later.
 CREATE UNIQUE INDEX enrollments_pending_code ON enrollments (code) WHERE status = 'PENDING';
@@ -73,6 +74,7 @@ CREATE INDEX enrollments_by_code ON enrollments (code, created_at DESC);
 CREATE UNIQUE INDEX enrollments_by_idempotency_key
     ON enrollments (merchant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX enrollments_by_merchant ON enrollments (merchant_id, created_at DESC, id DESC);
+CREATE INDEX enrollments_by_batch ON enrollments (merchant_id, batch_id) WHERE batch_id IS NOT NULL;
 
 CREATE TABLE enrollment_metadata (
     enrollment_id  TEXT NOT NULL REFERENCES enrollments(id) ON DELETE CASCADE,

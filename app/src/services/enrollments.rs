@@ -15,6 +15,8 @@ use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339
 
 /// How many fresh codes to try when a new one happens to equal a live code.
 const CODE_ATTEMPTS: usize = 5;
+/// The most codes one pairing sheet holds.
+pub const MAX_BATCH: i64 = 50;
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateEnrollment {
@@ -32,6 +34,7 @@ pub struct EnrollmentListQuery {
     pub metadata: Vec<String>,
     pub statuses: Vec<EnrollmentStatus>,
     pub include_consumed: Option<bool>,
+    pub batch_id: Option<String>,
     pub page: PageRequest,
 }
 
@@ -43,32 +46,7 @@ impl Services {
         actor: &Actor,
         input: CreateEnrollment,
     ) -> ServiceResult<(Enrollment, bool)> {
-        let mut errors = metadata::validate("metadata", &input.metadata);
-        let lifetime = enrollment::resolve_lifetime(input.expires_in, input.ttl)
-            .map_err(|e| errors.push(e))
-            .ok();
-        if let Some(key) = &input.idempotency_key
-            && (key.is_empty() || key.len() > 255)
-        {
-            errors.push(FieldError::new(
-                "Idempotency-Key",
-                "an idempotency key has 1 to 255 characters",
-            ));
-        }
-        let location_id = match self
-            .resolve_location(actor, input.location_id.as_deref())
-            .await
-        {
-            Ok(id) => Some(id),
-            Err(error) => {
-                errors.push(error);
-                None
-            }
-        };
-        let (Some(lifetime), Some(location_id), true) = (lifetime, location_id, errors.is_empty())
-        else {
-            return Err(ServiceError::Validation(errors));
-        };
+        let (lifetime, location_id) = self.validate_new_enrollment(actor, &input).await?;
         let fingerprint = request_fingerprint(&input.metadata, lifetime, &location_id);
         if let Some(key) = &input.idempotency_key
             && let Some(existing) = self.replay(actor, key, &fingerprint).await?
@@ -95,6 +73,7 @@ impl Services {
                     created_by_label: &actor.label,
                     idempotency_key: input.idempotency_key.as_deref(),
                     request_fingerprint: Some(&fingerprint),
+                    batch_id: None,
                     metadata: &input.metadata,
                 },
             )
@@ -136,6 +115,113 @@ impl Services {
         ))
     }
 
+    /// Up to [`MAX_BATCH`] enrollments with the same location, metadata and lifetime, made
+    /// together (all or none) to be printed as one pairing sheet. Returns the batch id.
+    pub async fn create_enrollment_batch(
+        &self,
+        actor: &Actor,
+        input: CreateEnrollment,
+        count: i64,
+    ) -> ServiceResult<String> {
+        if !(1..=MAX_BATCH).contains(&count) {
+            return Err(ServiceError::field(
+                "count",
+                format!("a sheet has 1 to {MAX_BATCH} codes"),
+            ));
+        }
+        let (lifetime, location_id) = self.validate_new_enrollment(actor, &input).await?;
+        let batch_id = new_id();
+        // A drawn code may equal a live one; the whole sheet is then drawn again.
+        for _ in 0..CODE_ATTEMPTS {
+            let now = self.now();
+            let mut tx = self.store.begin().await?;
+            let mut collided = false;
+            for _ in 0..count {
+                let id = new_id();
+                let code = PairingCode::generate();
+                let inserted = Store::insert_enrollment(
+                    &mut tx,
+                    &NewEnrollment {
+                        id: &id,
+                        merchant_id: &actor.merchant_id,
+                        location_id: &location_id,
+                        code: code.as_str(),
+                        expires_at: now + lifetime * 1000,
+                        created_at: now,
+                        created_by_kind: actor.kind.as_str(),
+                        created_by_id: actor.id.as_deref(),
+                        created_by_label: &actor.label,
+                        idempotency_key: None,
+                        request_fingerprint: None,
+                        batch_id: Some(&batch_id),
+                        metadata: &input.metadata,
+                    },
+                )
+                .await;
+                match inserted {
+                    Ok(()) => {}
+                    Err(StoreError::UniqueViolation) => {
+                        collided = true;
+                        break;
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+                audit(
+                    &mut tx,
+                    actor,
+                    now,
+                    "enrollment.created",
+                    ("enrollment", &id),
+                    json!({"location_id": location_id, "expires_in": lifetime, "metadata": input.metadata, "batch_id": batch_id}),
+                )
+                .await?;
+            }
+            if collided {
+                drop(tx);
+                continue;
+            }
+            tx.commit().await?;
+            return Ok(batch_id);
+        }
+        Err(ServiceError::Conflict(
+            "could not draw free pairing codes; try again".into(),
+        ))
+    }
+
+    /// The lifetime and location of a new enrollment, or every problem with the input.
+    async fn validate_new_enrollment(
+        &self,
+        actor: &Actor,
+        input: &CreateEnrollment,
+    ) -> ServiceResult<(i64, String)> {
+        let mut errors = metadata::validate("metadata", &input.metadata);
+        let lifetime = enrollment::resolve_lifetime(input.expires_in, input.ttl)
+            .map_err(|e| errors.push(e))
+            .ok();
+        if let Some(key) = &input.idempotency_key
+            && (key.is_empty() || key.len() > 255)
+        {
+            errors.push(FieldError::new(
+                "Idempotency-Key",
+                "an idempotency key has 1 to 255 characters",
+            ));
+        }
+        let location_id = match self
+            .resolve_location(actor, input.location_id.as_deref())
+            .await
+        {
+            Ok(id) => Some(id),
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        };
+        match (lifetime, location_id, errors.is_empty()) {
+            (Some(lifetime), Some(location_id), true) => Ok((lifetime, location_id)),
+            _ => Err(ServiceError::Validation(errors)),
+        }
+    }
+
     pub async fn enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
         let row = self.visible_enrollment(actor, id).await?;
         Ok(self.enrollment_view(row))
@@ -158,6 +244,7 @@ impl Services {
             location_id: query.location_id,
             metadata,
             statuses,
+            batch_id: query.batch_id,
         };
         let (rows, total) = self
             .store

@@ -26,6 +26,7 @@ pub struct EnrollmentRow {
     pub device_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub request_fingerprint: Option<String>,
+    pub batch_id: Option<String>,
     #[sqlx(skip)]
     pub metadata: Metadata,
 }
@@ -50,6 +51,7 @@ pub struct NewEnrollment<'a> {
     pub created_by_label: &'a str,
     pub idempotency_key: Option<&'a str>,
     pub request_fingerprint: Option<&'a str>,
+    pub batch_id: Option<&'a str>,
     pub metadata: &'a Metadata,
 }
 
@@ -61,11 +63,13 @@ pub struct EnrollmentFilter {
     pub location_id: Option<String>,
     pub metadata: Vec<MetadataFilter>,
     pub statuses: Vec<EnrollmentStatus>,
+    /// Only the codes created together as one sheet.
+    pub batch_id: Option<String>,
 }
 
 const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.code, e.status, e.expires_at, \
     e.created_at, e.created_by_kind, e.created_by_id, e.created_by_label, e.consumed_at, \
-    e.cancelled_at, e.device_id, e.idempotency_key, e.request_fingerprint";
+    e.cancelled_at, e.device_id, e.idempotency_key, e.request_fingerprint, e.batch_id";
 
 impl Store {
     /// Fails with [`StoreError::UniqueViolation`] when the code or the idempotency key is
@@ -74,8 +78,8 @@ impl Store {
         sqlx::query(
             "INSERT INTO enrollments (id, merchant_id, location_id, code, status, expires_at, \
              created_at, created_by_kind, created_by_id, created_by_label, idempotency_key, \
-             request_fingerprint) \
-             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11)",
+             request_fingerprint, batch_id) \
+             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(new.id)
         .bind(new.merchant_id)
@@ -88,6 +92,7 @@ impl Store {
         .bind(new.created_by_label)
         .bind(new.idempotency_key)
         .bind(new.request_fingerprint)
+        .bind(new.batch_id)
         .execute(&mut **tx)
         .await
         .map_err(StoreError::classify)?;
@@ -170,6 +175,9 @@ impl Store {
         }
         if let Some(location_id) = &filter.location_id {
             query.push(" AND e.location_id = ").bind_text(location_id);
+        }
+        if let Some(batch_id) = &filter.batch_id {
+            query.push(" AND e.batch_id = ").bind_text(batch_id);
         }
         for wanted in &filter.metadata {
             query

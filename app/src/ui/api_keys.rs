@@ -3,7 +3,9 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
+use super::browser::copy_to_clipboard;
 use super::errors::PortalError;
+use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
 use crate::model::ApiKeySummary;
@@ -152,24 +154,4 @@ fn NewKey(secret: String, copied: RwSignal<bool>) -> impl IntoView {
             }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
         </div>
     }
-}
-
-/// `2026-11-26T12:00:00Z` as `2026-11-26 12:00 UTC`.
-pub fn short_time(rfc3339: &str) -> String {
-    match (rfc3339.get(..10), rfc3339.get(11..16)) {
-        (Some(date), Some(time)) => format!("{date} {time} UTC"),
-        _ => rfc3339.to_owned(),
-    }
-}
-
-fn copy_to_clipboard(_text: &str) {
-    #[cfg(feature = "hydrate")]
-    if let Some(window) = web_sys_window() {
-        let _ = window.navigator().clipboard().write_text(_text);
-    }
-}
-
-#[cfg(feature = "hydrate")]
-fn web_sys_window() -> Option<web_sys::Window> {
-    web_sys::window()
 }

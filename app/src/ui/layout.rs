@@ -22,27 +22,16 @@ struct NavItem {
 const ALL: &[Role] = &[Role::Admin, Role::Ops, Role::StoreManager];
 const ADMIN: &[Role] = &[Role::Admin];
 
+const fn item(href: &'static str, label: &'static str, roles: &'static [Role]) -> NavItem {
+    NavItem { href, label, roles }
+}
+
 const NAV: &[NavItem] = &[
-    NavItem {
-        href: "/",
-        label: "Overview",
-        roles: ALL,
-    },
-    NavItem {
-        href: "/users",
-        label: "Users",
-        roles: ADMIN,
-    },
-    NavItem {
-        href: "/api-keys",
-        label: "API keys",
-        roles: ADMIN,
-    },
-    NavItem {
-        href: "/account",
-        label: "My account",
-        roles: ALL,
-    },
+    item("/", "Overview", ALL),
+    item("/enrollments", "Enrollments", ALL),
+    item("/users", "Users", ADMIN),
+    item("/api-keys", "API keys", ADMIN),
+    item("/account", "My account", ALL),
 ];
 
 #[component]

@@ -2,12 +2,18 @@
 
 mod account;
 mod api_keys;
+mod browser;
+mod enrollments;
 pub mod errors;
+mod format;
 mod forms;
 mod home;
 mod layout;
 mod login;
 mod pair;
+mod pairing;
+#[cfg(feature = "ssr")]
+mod qr;
 pub mod session;
 mod users;
 
@@ -50,6 +56,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/pair") view=pair::PairPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=layout::PortalLayout ssr=SsrMode::Async>
                     <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments") view=enrollments::EnrollmentsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/new-sheet") view=enrollments::NewSheetPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/sheet/:batch") view=pairing::SheetPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/:id") view=pairing::PairingPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>

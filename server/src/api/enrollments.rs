@@ -106,6 +106,7 @@ pub async fn list(
         metadata: params.all("metadata"),
         statuses,
         include_consumed: params.bool("include_consumed")?,
+        batch_id: None,
         page: params.page()?,
     };
     Ok(Json(services.list_enrollments(&actor, query).await?))

@@ -8,4 +8,5 @@ mod cli;
 mod devices;
 mod enrollments;
 mod portal;
+mod portal_enrollments;
 mod registration;

@@ -228,7 +228,12 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     .await;
 
     let (_, keys) = admin.call("api_keys", &[]).await;
-    let listed = keys
+    assert_eq!(
+        keys["new_key"],
+        Value::Null,
+        "a key shown in the page's answer is not kept for later"
+    );
+    let listed = keys["keys"]
         .as_array()
         .unwrap()
         .iter()

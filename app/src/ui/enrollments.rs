@@ -1,0 +1,463 @@
+//! `/enrollments`: create pairing codes, and the list of codes with filters.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::errors::PortalError;
+use super::format::short_time;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::Refusal;
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::domain::paging::Page;
+use crate::model::{Enrollment, Location};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollmentsPageData {
+    pub page: Page<Enrollment>,
+    pub locations: Vec<Location>,
+}
+
+/// Which enrollments the list shows.
+pub const VIEWS: [(&str, &str); 4] = [
+    ("", "Live and used"),
+    ("live", "Live only"),
+    ("history", "Cancelled and expired"),
+    ("all", "All"),
+];
+
+#[cfg(feature = "ssr")]
+fn statuses_of(view: &str) -> Vec<EnrollmentStatus> {
+    use EnrollmentStatus::*;
+    match view {
+        "live" => vec![Pending],
+        "history" => vec![Cancelled, Expired],
+        "all" => EnrollmentStatus::ALL.to_vec(),
+        _ => vec![Pending, Consumed],
+    }
+}
+
+/// The metadata filter as typed: `store:s1 type:ios` (all must match).
+#[cfg(feature = "ssr")]
+pub fn metadata_filters(typed: &str) -> Vec<String> {
+    typed.split_whitespace().map(str::to_owned).collect()
+}
+
+#[server(endpoint = "enrollments")]
+pub async fn enrollments_page(
+    #[server(default)] view: String,
+    #[server(default)] location: String,
+    #[server(default)] metadata: String,
+    #[server(default)] page: i64,
+) -> Result<EnrollmentsPageData, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+    use crate::services::EnrollmentListQuery;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let request =
+        PageRequest::new(Some(page.max(0)), Some(25)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let query = EnrollmentListQuery {
+        location_id: Some(location).filter(|l| !l.is_empty()),
+        metadata: metadata_filters(&metadata),
+        statuses: statuses_of(&view),
+        include_consumed: None,
+        batch_id: None,
+        page: request,
+    };
+    let page = services
+        .list_enrollments(&actor, query)
+        .await
+        .map_err(refuse)?;
+    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let locations = services
+        .list_locations(&actor, all)
+        .await
+        .map_err(refuse)?
+        .content;
+    Ok(EnrollmentsPageData { page, locations })
+}
+
+/// The lifetime chosen in the form: a named one, or a number of minutes.
+#[cfg(feature = "ssr")]
+fn lifetime(
+    expiry: &str,
+    custom_minutes: &str,
+) -> Result<(Option<i64>, Option<crate::domain::enrollment::Ttl>), PortalError> {
+    use crate::domain::FieldError;
+    use crate::domain::enrollment::Ttl;
+    Ok(match expiry {
+        "24h" => (None, Some(Ttl::TwentyFourHours)),
+        "48h" => (None, Some(Ttl::FortyEightHours)),
+        "72h" => (None, Some(Ttl::SeventyTwoHours)),
+        "custom" => {
+            let minutes: i64 = custom_minutes.trim().parse().map_err(|_| {
+                PortalError::Invalid(vec![FieldError::new(
+                    "expires_in",
+                    "enter the lifetime in whole minutes",
+                )])
+            })?;
+            (Some(minutes.saturating_mul(60)), None)
+        }
+        _ => (None, Some(Ttl::TwoHours)),
+    })
+}
+
+/// Metadata from the form's key and value rows; empty rows are skipped.
+#[cfg(feature = "ssr")]
+fn metadata_from_rows(
+    keys: &[String],
+    values: &[String],
+) -> Result<crate::domain::metadata::Metadata, PortalError> {
+    use crate::domain::FieldError;
+    let mut metadata = crate::domain::metadata::Metadata::new();
+    for (index, key) in keys.iter().enumerate() {
+        let key = key.trim();
+        let value = values.get(index).map(|v| v.trim()).unwrap_or_default();
+        if key.is_empty() && value.is_empty() {
+            continue;
+        }
+        if key.is_empty() {
+            return Err(PortalError::Invalid(vec![FieldError::new(
+                "metadata",
+                "every value needs a key",
+            )]));
+        }
+        if metadata.insert(key.to_owned(), value.to_owned()).is_some() {
+            return Err(PortalError::Invalid(vec![FieldError::new(
+                "metadata",
+                format!("the key '{key}' is given twice"),
+            )]));
+        }
+    }
+    Ok(metadata)
+}
+
+/// Creates one enrollment (or, with `count`, a sheet of them) and goes to its page.
+#[server(endpoint = "create_enrollment")]
+pub async fn create_enrollment(
+    #[server(default)] location_id: String,
+    #[server(default)] expiry: String,
+    #[server(default)] custom_minutes: String,
+    #[server(default)] metadata_keys: Vec<String>,
+    #[server(default)] metadata_values: Vec<String>,
+    #[server(default)] count: Option<i64>,
+) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+    use crate::services::CreateEnrollment;
+
+    use super::session::{refuse, require, services, set_status};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let fail = |error: PortalError| {
+        set_status(error.status());
+        error
+    };
+    let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(fail)?;
+    let metadata = metadata_from_rows(&metadata_keys, &metadata_values).map_err(fail)?;
+    let input = CreateEnrollment {
+        metadata,
+        expires_in,
+        ttl,
+        location_id: Some(location_id).filter(|l| !l.is_empty()),
+        idempotency_key: None,
+    };
+    let services = services()?;
+    match count {
+        Some(count) => {
+            let batch = services
+                .create_enrollment_batch(&actor, input, count)
+                .await
+                .map_err(refuse)?;
+            leptos_axum::redirect(&format!("/enrollments/sheet/{batch}"));
+        }
+        None => {
+            let (created, _) = services
+                .create_enrollment(&actor, input)
+                .await
+                .map_err(refuse)?;
+            leptos_axum::redirect(&format!("/enrollments/{}", created.enrollment_id));
+        }
+    }
+    Ok(())
+}
+
+#[server(endpoint = "cancel_enrollment")]
+pub async fn cancel_enrollment(id: String) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    services()?
+        .cancel_enrollment(&actor, &id)
+        .await
+        .map_err(refuse)?;
+    Ok(())
+}
+
+#[component]
+pub fn EnrollmentsPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let cancel = ServerAction::<CancelEnrollment>::new();
+    let data = Resource::new(
+        move || {
+            (
+                param("view"),
+                param("location"),
+                param("metadata"),
+                param("page"),
+                cancel.version().get(),
+            )
+        },
+        |(view, location, metadata, page, _)| {
+            enrollments_page(view, location, metadata, page.parse().unwrap_or(0))
+        },
+    );
+    let cancel_error = last_error(cancel.value());
+
+    view! {
+        <div class="page-head">
+            <h1>"Enrollments"</h1>
+            <a class="button secondary" href="/enrollments/new-sheet">"Print a pairing sheet"</a>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(EnrollmentsPageData { page, locations }) => {
+                        let for_form = locations.clone();
+                        let options = locations.iter().map(|l| view! {
+                            <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
+                        }).collect_view();
+                        view! {
+                        <CreateEnrollmentForm locations=for_form sheet=false/>
+                        <h2>"Pairing codes"</h2>
+                        <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
+                            <label for="f-view">"Show"</label>
+                            <select id="f-view" name="view">
+                                {VIEWS.into_iter().map(|(value, label)| view! {
+                                    <option value=value selected=param("view") == value>{label}</option>
+                                }).collect_view()}
+                            </select>
+                            <label for="f-location">"Location"</label>
+                            <select id="f-location" name="location">
+                                <option value="">"All locations"</option>
+                                {options}
+                            </select>
+                            <label for="f-metadata">"Metadata (key:value)"</label>
+                            <input id="f-metadata" name="metadata" value=param("metadata") placeholder="store:berlin-01"/>
+                            <button type="submit" class="secondary">"Filter"</button>
+                        </Form>
+                        <FormMessage error=cancel_error/>
+                        <EnrollmentTable page locations cancel/>
+                    }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn EnrollmentTable(
+    page: Page<Enrollment>,
+    locations: Vec<Location>,
+    cancel: ServerAction<CancelEnrollment>,
+) -> impl IntoView {
+    if page.content.is_empty() {
+        return view! { <p class="empty">"No pairing codes here. Create one above, or change the filter."</p> }.into_any();
+    }
+    let name_of = move |id: &str| {
+        locations
+            .iter()
+            .find(|l| l.id == id)
+            .map_or_else(|| "—".to_owned(), |l| l.name.clone())
+    };
+    let query = use_query_map();
+    let page_link = move |number: i64| {
+        let mut params = query.read().clone();
+        params.replace("page", number.to_string());
+        format!("/enrollments{}", params.to_query_string())
+    };
+    let (number, total_pages, total) = (page.page_number, page.total_pages, page.total_elements);
+    view! {
+        <table class="list">
+            <caption class="visually-hidden">"Pairing codes"</caption>
+            <thead><tr>
+                <th scope="col">"Code"</th><th scope="col">"Status"</th><th scope="col">"Location"</th>
+                <th scope="col">"Metadata"</th><th scope="col">"Created by"</th><th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th>
+            </tr></thead>
+            <tbody>
+                {page.content.into_iter().map(|e| {
+                    let href = format!("/enrollments/{}", e.enrollment_id);
+                    let pending = e.status == EnrollmentStatus::Pending;
+                    let id = e.enrollment_id.clone();
+                    view! {
+                        <tr>
+                            <td><a class="code" href=href>{e.enrollment_code.clone().unwrap_or_else(|| "view".into())}</a></td>
+                            <td><StatusBadge status=e.status/></td>
+                            <td>{name_of(&e.location_id)}</td>
+                            <td><MetadataChips metadata=e.metadata.clone()/></td>
+                            <td>{e.created_by.clone()}</td>
+                            <td>{if pending { short_time(&e.expires_at) } else { "—".into() }}</td>
+                            <td>{pending.then(|| view! {
+                                <details>
+                                    <summary>"Cancel…"</summary>
+                                    <ActionForm action=cancel>
+                                        <input type="hidden" name="id" value=id/>
+                                        <p>"The code stops working at once."</p>
+                                        <button type="submit" class="danger">"Cancel code"</button>
+                                    </ActionForm>
+                                </details>
+                            })}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+        <nav class="pager" aria-label="Pages">
+            <span>{format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))}</span>
+            {(number > 0).then(|| view! { <a href=page_link(number - 1)>"Previous"</a> })}
+            {(number + 1 < total_pages).then(|| view! { <a href=page_link(number + 1)>"Next"</a> })}
+        </nav>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn StatusBadge(status: EnrollmentStatus) -> impl IntoView {
+    let (class, label) = match status {
+        EnrollmentStatus::Pending => ("badge live", "Waiting for device"),
+        EnrollmentStatus::Consumed => ("badge ok", "Device registered"),
+        EnrollmentStatus::Expired => ("badge muted", "Expired"),
+        EnrollmentStatus::Cancelled => ("badge muted", "Cancelled"),
+    };
+    view! { <span class=class data-status=status.as_str()>{label}</span> }
+}
+
+#[component]
+pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoView {
+    view! {
+        <ul class="chips">
+            {metadata.into_iter().map(|(k, v)| view! { <li><span class="k">{k}</span>{v}</li> }).collect_view()}
+        </ul>
+    }
+}
+
+/// The create form: one code, or (with `sheet`) a number of codes to print together.
+#[component]
+pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoView {
+    let create = ServerAction::<CreateEnrollment>::new();
+    let error = last_error(create.value());
+    let expiry = RwSignal::new(String::from("2h"));
+    // Three rows without JavaScript; with it, rows come and go.
+    let rows = RwSignal::new(vec![0usize, 1, 2]);
+    let next_row = StoredValue::new(3usize);
+    let single_location = locations.len() == 1;
+
+    view! {
+        <section class="card">
+            <h2>{if sheet { "New pairing sheet" } else { "New pairing code" }}</h2>
+            <ActionForm action=create attr:class="create-enrollment">
+                {sheet.then(|| view! {
+                    <label for="count">"How many codes (1 to 50)"</label>
+                    <input id="count" name="count" type="number" min="1" max="50" value="12" required aria-describedby="count-error"/>
+                    <FieldMessage field="count" error/>
+                })}
+                <label for="location_id">"Location"</label>
+                <select id="location_id" name="location_id" required=!single_location aria-describedby="location_id-error">
+                    {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
+                    {locations.into_iter().map(|l| {
+                        let label = match &l.city { Some(city) => format!("{} ({city})", l.name), None => l.name.clone() };
+                        view! { <option value=l.id>{label}</option> }
+                    }).collect_view()}
+                </select>
+                <FieldMessage field="location_id" error/>
+                <label for="expiry">"Expires after"</label>
+                <select id="expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
+                    <option value="2h" selected>"2 hours"</option>
+                    <option value="24h">"24 hours"</option>
+                    <option value="48h">"48 hours"</option>
+                    <option value="72h">"72 hours"</option>
+                    <option value="custom">"Custom…"</option>
+                </select>
+                <div class="custom-expiry" class:hidden-until-chosen=move || expiry.get() != "custom">
+                    <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
+                    <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" aria-describedby="expires_in-error"/>
+                </div>
+                <FieldMessage field="expires_in" error/>
+                <fieldset class="metadata-rows" aria-describedby="metadata-error">
+                    <legend>"Metadata (carried over to the device, used to find it later)"</legend>
+                    <For each=move || rows.get() key=|row| *row let:row>
+                        <div class="metadata-row">
+                            <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
+                            <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") placeholder="key, e.g. store" maxlength="40"/>
+                            <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
+                            <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") placeholder="value, e.g. berlin-01" maxlength="500"/>
+                            <button type="button" class="secondary" aria-label="Remove this row"
+                                on:click=move |_| rows.update(|r| r.retain(|x| *x != row))>"Remove"</button>
+                        </div>
+                    </For>
+                    <button type="button" class="secondary" on:click=move |_| {
+                        let row = next_row.get_value();
+                        next_row.set_value(row + 1);
+                        rows.update(|r| r.push(row));
+                    }>"Add metadata"</button>
+                </fieldset>
+                <FieldMessage field="metadata" error/>
+                <FormMessage error/>
+                <button type="submit" disabled=move || create.pending().get()>
+                    {move || match (create.pending().get(), sheet) {
+                        (true, _) => "Creating…",
+                        (false, true) => "Create and print sheet",
+                        (false, false) => "Create pairing code",
+                    }}
+                </button>
+            </ActionForm>
+        </section>
+    }
+}
+
+#[server(endpoint = "sheet_locations")]
+pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    Ok(services()?
+        .list_locations(&actor, all)
+        .await
+        .map_err(refuse)?
+        .content)
+}
+
+/// `/enrollments/new-sheet`: many codes for one store at once, printed as a sheet.
+#[component]
+pub fn NewSheetPage() -> impl IntoView {
+    let locations = Resource::new(|| (), |_| sheet_locations());
+    view! {
+        <div class="page-head">
+            <h1>"Print a pairing sheet"</h1>
+            <a href="/enrollments">"All pairing codes"</a>
+        </div>
+        <p class="muted">"Setting up a store? Create a code for each device at once and print them as cards."</p>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match locations.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,279 @@
+//! `/enrollments/{id}`: one pairing code, large, as text and QR code, with a countdown;
+//! it turns into "registered" as soon as a device uses the code. Prints as one card.
+//! `/enrollments/sheet/{batch}`: many codes printed as cards to cut apart.
+
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use super::browser::{copy_to_clipboard, print_page};
+use super::enrollments::{MetadataChips, StatusBadge};
+use super::errors::PortalError;
+use super::format::{remaining, short_time};
+use super::layout::Refusal;
+use crate::domain::enrollment::EnrollmentStatus;
+use crate::model::Enrollment;
+
+/// Everything a pairing card shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingCardData {
+    pub enrollment: Enrollment,
+    pub location_name: String,
+    /// The QR code of `qr_payload`, as inline SVG; only while the code is live.
+    pub qr_svg: Option<String>,
+    /// Seconds until expiry at the time the card was made.
+    pub seconds_left: i64,
+    /// The device that used the code, once one has: id and name.
+    pub device: Option<(String, String)>,
+}
+
+#[cfg(feature = "ssr")]
+async fn card_of(
+    services: &crate::services::Services,
+    actor: &crate::services::Actor,
+    enrollment: Enrollment,
+) -> Result<PairingCardData, PortalError> {
+    use super::session::refuse;
+
+    let location_name = services
+        .store
+        .location(&actor.merchant_id, &enrollment.location_id)
+        .await
+        .map_err(|e| refuse(e.into()))?
+        .map_or_else(|| "—".to_owned(), |l| l.name);
+    let qr_svg = enrollment.qr_payload.as_deref().and_then(super::qr::qr_svg);
+    let expires_at = time::OffsetDateTime::parse(
+        &enrollment.expires_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+    .unwrap_or_default();
+    let seconds_left = (expires_at - services.now()) / 1000;
+    let device = match &enrollment.device_id {
+        Some(id) => services
+            .device(actor, id)
+            .await
+            .ok()
+            .map(|d| (d.id, d.name)),
+        None => None,
+    };
+    Ok(PairingCardData {
+        enrollment,
+        location_name,
+        qr_svg,
+        seconds_left,
+        device,
+    })
+}
+
+#[server(endpoint = "pairing_card")]
+pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
+    card_of(&services, &actor, enrollment).await
+}
+
+#[server(endpoint = "pairing_sheet")]
+pub async fn pairing_sheet(batch: String) -> Result<Vec<PairingCardData>, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+    use crate::services::EnrollmentListQuery;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let query = EnrollmentListQuery {
+        statuses: EnrollmentStatus::ALL.to_vec(),
+        batch_id: Some(batch),
+        page: PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?,
+        ..Default::default()
+    };
+    let page = services
+        .list_enrollments(&actor, query)
+        .await
+        .map_err(refuse)?;
+    let mut cards = Vec::new();
+    // Oldest first: the order they were made in.
+    for enrollment in page.content.into_iter().rev() {
+        cards.push(card_of(&services, &actor, enrollment).await?);
+    }
+    Ok(cards)
+}
+
+#[component]
+pub fn PairingPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let card = Resource::new(id, pairing_card);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match card.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(card) => view! { <LivePairingCard card/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The card, kept up to date in the browser: the countdown ticks, and the status is asked
+/// for every two seconds until a device has used the code.
+#[component]
+fn LivePairingCard(card: PairingCardData) -> impl IntoView {
+    let id = card.enrollment.enrollment_id.clone();
+    let status = RwSignal::new(card.enrollment.status);
+    let device = RwSignal::new(card.device.clone());
+    let seconds_left = RwSignal::new(card.seconds_left);
+    let copied = RwSignal::new(false);
+
+    #[cfg(feature = "hydrate")]
+    {
+        use std::time::Duration;
+        if let Ok(tick) = set_interval_with_handle(
+            move || seconds_left.update(|s| *s -= 1),
+            Duration::from_secs(1),
+        ) {
+            on_cleanup(move || tick.clear());
+        }
+        let polled_id = id.clone();
+        if let Ok(poll) = set_interval_with_handle(
+            move || {
+                if status.get_untracked() != EnrollmentStatus::Pending {
+                    return;
+                }
+                let id = polled_id.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(fresh) = pairing_card(id).await {
+                        status.set(fresh.enrollment.status);
+                        device.set(fresh.device);
+                    }
+                });
+            },
+            Duration::from_secs(2),
+        ) {
+            on_cleanup(move || poll.clear());
+        }
+    }
+    let _ = &id;
+
+    let code = card.enrollment.enrollment_code.clone();
+    let code_for_copy = code.clone().unwrap_or_default();
+    let live = move || status.get() == EnrollmentStatus::Pending && seconds_left.get() > 0;
+    let shown_status = move || {
+        let current = status.get();
+        if current == EnrollmentStatus::Pending && seconds_left.get() <= 0 {
+            EnrollmentStatus::Expired
+        } else {
+            current
+        }
+    };
+
+    view! {
+        <div class="page-head no-print">
+            <h1>"Pairing code"</h1>
+            <a href="/enrollments">"All pairing codes"</a>
+        </div>
+        <article class="pairing-card" aria-live="polite">
+            <p class="status-line no-print">{move || view! { <StatusBadge status=shown_status()/> }}</p>
+            <Show
+                when=live
+                fallback=move || view! {
+                    <div class="pairing-done">
+                        {move || match (status.get(), device.get()) {
+                            (EnrollmentStatus::Consumed, Some((id, name))) => view! {
+                                <p>"Registered by device " <a href=format!("/devices/{id}")>{name}</a> "."</p>
+                            }.into_any(),
+                            (EnrollmentStatus::Consumed, None) => view! { <p>"A device registered with this code."</p> }.into_any(),
+                            (EnrollmentStatus::Cancelled, _) => view! { <p>"This code was cancelled. Create a new one if a device still needs pairing."</p> }.into_any(),
+                            _ => view! { <p>"This code has expired. " <a href="/enrollments">"Create a new one"</a> "."</p> }.into_any(),
+                        }}
+                    </div>
+                }
+            >
+                <div class="pairing-body">
+                    <div class="pairing-text">
+                        <p class="label">"Pairing code"</p>
+                        <p class="big-code" data-testid="pairing-code">{code.clone()}</p>
+                        <p class="expiry">
+                            "Expires " <time datetime=card.enrollment.expires_at.clone()>{short_time(&card.enrollment.expires_at)}</time>
+                            <span class="no-print">" · in " <span data-testid="countdown">{move || remaining(seconds_left.get())}</span></span>
+                        </p>
+                        <p class="location">"Location: " <strong>{card.location_name.clone()}</strong></p>
+                        <MetadataChips metadata=card.enrollment.metadata.clone()/>
+                        <ol class="clerk-steps">
+                            <li>"Open the POS app and choose " <strong>"Enroll device"</strong> "."</li>
+                            <li>"Scan this QR code, or type the code above."</li>
+                            <li>"Wait for the app to confirm: the device is ready to take payments."</li>
+                        </ol>
+                    </div>
+                    <div class="qr" data-testid="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
+                </div>
+                <div class="actions no-print">
+                    <button type="button" on:click=move |_| print_page()>"Print"</button>
+                    <button type="button" class="secondary" on:click={
+                        let code = code_for_copy.clone();
+                        move |_| { copy_to_clipboard(&code); copied.set(true); }
+                    }>{move || if copied.get() { "Copied" } else { "Copy code" }}</button>
+                </div>
+            </Show>
+        </article>
+    }
+}
+
+#[component]
+pub fn SheetPage() -> impl IntoView {
+    let params = use_params_map();
+    let batch = move || params.read().get("batch").unwrap_or_default();
+    let cards = Resource::new(batch, pairing_sheet);
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match cards.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(cards) => {
+                        let live = cards.iter().filter(|c| c.enrollment.enrollment_code.is_some()).count();
+                        view! {
+                            <div class="page-head no-print">
+                                <h1>"Pairing sheet"</h1>
+                                <button type="button" on:click=move |_| print_page()>"Print sheet"</button>
+                            </div>
+                            <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
+                            <div class="sheet">
+                                {cards.into_iter().map(|card| view! { <SheetCard card/> }).collect_view()}
+                            </div>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn SheetCard(card: PairingCardData) -> impl IntoView {
+    let code = card.enrollment.enrollment_code.clone();
+    view! {
+        <article class="sheet-card" data-testid="sheet-card">
+            {match code {
+                Some(code) => view! {
+                    <div class="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
+                    <p class="big-code">{code}</p>
+                    <p class="small">{card.location_name.clone()} " · expires " {short_time(&card.enrollment.expires_at)}</p>
+                    <ol class="clerk-steps small">
+                        <li>"POS app → Enroll device"</li>
+                        <li>"Scan the QR code or type the code"</li>
+                        <li>"Wait for the confirmation"</li>
+                    </ol>
+                }.into_any(),
+                None => view! { <p class="muted">"No longer live"</p> }.into_any(),
+            }}
+        </article>
+    }
+}

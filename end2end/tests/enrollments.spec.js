@@ -1,0 +1,135 @@
+import { test, expect, createMerchant, signIn, hydrated, decodeQr, expectAccessible, PASSWORD } from '../fixtures.js';
+
+test('create a code with metadata, read its QR, and see it used by a device', async ({ page, request }) => {
+  const merchant = createMerchant('QR Roasters');
+  await signIn(page, merchant.addUser('ops'));
+  await page.getByRole('link', { name: 'Enrollments' }).click();
+  await expect(page.getByRole('heading', { name: 'Enrollments' })).toBeVisible();
+  await expectAccessible(page);
+
+  await page.locator('#mk-0').fill('store');
+  await page.locator('#mv-0').fill('malmo-01');
+  await page.getByRole('button', { name: 'Add metadata' }).click();
+  await page.locator('#mk-3').fill('till');
+  await page.locator('#mv-3').fill('3');
+  await page.getByLabel('Expires after').selectOption('24h');
+  await page.getByRole('button', { name: 'Create pairing code' }).click();
+  await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+
+  const code = (await page.getByTestId('pairing-code').textContent()).trim();
+  expect(code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  const payload = await page.getByTestId('qr').getAttribute('data-payload');
+  expect(payload).toContain(`/pair?code=${code}`);
+  expect(await decodeQr(page, '[data-testid="qr"]')).toBe(payload);
+  await expect(page.getByTestId('countdown')).toHaveText(/^23 h 5\d min$/);
+  await expect(page.locator('.pairing-card')).toContainText('malmo-01');
+  await expectAccessible(page);
+
+  // A clerk types the code into the POS app: the open page follows without a reload.
+  const response = await request.post('/ipp/v1/devices/register', {
+    data: { enrollment_code: code.toLowerCase(), hardware_id: 'e2e-till-3', platform: 'IOS', name: 'Till 3' },
+  });
+  expect(response.status()).toBe(201);
+  const device = (await response.json()).device;
+  expect(device.metadata).toEqual({ store: 'malmo-01', till: '3' });
+  await expect(page.locator('[data-status="CONSUMED"]')).toBeVisible({ timeout: 10_000 });
+  await expect(page.getByRole('link', { name: 'Till 3' })).toHaveAttribute('href', `/devices/${device.id}`);
+});
+
+test('the printed pairing card has the code and QR and no buttons', async ({ page }) => {
+  const merchant = createMerchant();
+  await signIn(page, merchant.addUser('ops'));
+  await page.goto('/enrollments');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Create pairing code' }).click();
+  await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+  const code = (await page.getByTestId('pairing-code').textContent()).trim();
+
+  await page.emulateMedia({ media: 'print' });
+  await expect(page.getByTestId('pairing-code')).toBeVisible();
+  await expect(page.getByTestId('pairing-code')).toHaveText(code);
+  await expect(page.locator('[data-testid="qr"] svg')).toBeVisible();
+  await expect(page.getByText('Open the POS app')).toBeVisible();
+  for (const button of await page.getByRole('button').all()) {
+    await expect(button).toBeHidden();
+  }
+  await expect(page.getByRole('navigation')).toBeHidden();
+  await expect(page.getByTestId('countdown')).toBeHidden();
+});
+
+test('a store manager prints a sheet of 12 cards', async ({ page }) => {
+  const merchant = createMerchant('Sheet Store');
+  const kiosk = merchant.addLocation('New Kiosk');
+  await signIn(page, merchant.addUser('store_manager', [kiosk]));
+  await page.goto('/enrollments/new-sheet');
+  await hydrated(page);
+  await page.getByLabel('How many codes (1 to 50)').fill('12');
+  await page.locator('#mk-0').fill('batch');
+  await page.locator('#mv-0').fill('opening');
+  await page.getByRole('button', { name: 'Create and print sheet' }).click();
+  await expect(page).toHaveURL(/\/enrollments\/sheet\/[0-9a-f-]{36}$/);
+  const cards = page.getByTestId('sheet-card');
+  await expect(cards).toHaveCount(12);
+  const codes = await page.locator('.sheet-card .big-code').allTextContents();
+  expect(new Set(codes).size).toBe(12);
+  await expect(cards.first()).toContainText('New Kiosk');
+  await expectAccessible(page);
+  await page.emulateMedia({ media: 'print' });
+  await expect(cards.nth(11)).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Print sheet' })).toBeHidden();
+});
+
+test('cancelling removes a code from the list and keeps it in history', async ({ page }) => {
+  const merchant = createMerchant();
+  await signIn(page, merchant.addUser('ops'));
+  await page.goto('/enrollments');
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Create pairing code' }).click();
+  await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+  const code = (await page.getByTestId('pairing-code').textContent()).trim();
+
+  await page.goto('/enrollments');
+  const row = page.getByRole('row', { name: new RegExp(code) });
+  await row.getByText('Cancel…').click();
+  await row.getByRole('button', { name: 'Cancel code' }).click();
+  await expect(page.getByRole('row', { name: new RegExp(code) })).toHaveCount(0);
+
+  await page.getByLabel('Show').selectOption('history');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await expect(page).toHaveURL(/view=history/);
+  await expect(page.locator('[data-status="CANCELLED"]')).toHaveCount(1);
+});
+
+test.describe('with JavaScript disabled', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('create and cancel work with plain forms', async ({ page }) => {
+    const merchant = createMerchant();
+    merchant.addLocation('Second Store');
+    const email = merchant.addUser('ops');
+    await page.goto('/login');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.goto('/enrollments');
+
+    await page.locator('#location_id').selectOption({ label: 'Second Store' });
+    await page.locator('#mk-0').fill('bad key');
+    await page.locator('#mv-0').fill('x');
+    await page.getByRole('button', { name: 'Create pairing code' }).click();
+    await expect(page.locator('#metadata-error')).toContainText('letters, digits');
+
+    await page.locator('#location_id').selectOption({ label: 'Second Store' });
+    await page.locator('#mk-0').fill('store');
+    await page.locator('#mv-0').fill('two');
+    await page.getByRole('button', { name: 'Create pairing code' }).click();
+    await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+    const code = (await page.getByTestId('pairing-code').textContent()).trim();
+
+    await page.goto('/enrollments');
+    const row = page.getByRole('row', { name: new RegExp(code) });
+    await row.getByText('Cancel…').click();
+    await row.getByRole('button', { name: 'Cancel code' }).click();
+    await expect(page.getByRole('row', { name: new RegExp(code) })).toHaveCount(0);
+  });
+});
