@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod export;
 pub mod portal_guard;
 pub mod pos;
 pub mod startup;

@@ -17,7 +17,7 @@ use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
-use crate::{api, portal_guard};
+use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
 /// Leptos' settings: those cargo-leptos compiled in when it built the server, otherwise
@@ -58,6 +58,7 @@ pub async fn router(
     };
     let routes = generate_route_list(app::App);
     let portal = Router::new()
+        .route("/devices.csv", axum::routing::get(export::devices_csv))
         .leptos_routes_with_context(
             &state,
             routes,

@@ -99,6 +99,8 @@ CREATE TABLE devices (
 );
 CREATE INDEX devices_by_merchant ON devices (merchant_id, created_at DESC, id DESC);
 CREATE INDEX devices_by_location ON devices (merchant_id, location_id, created_at DESC, id DESC);
+CREATE INDEX devices_by_name ON devices (merchant_id, name, id);
+CREATE INDEX devices_by_last_seen ON devices (merchant_id, (COALESCE(last_seen_at, 0)), id);
 CREATE UNIQUE INDEX devices_by_hardware ON devices (merchant_id, hardware_id);
 
 -- Metadata as rows, not JSON, so a key:value filter is an index range, not a scan.

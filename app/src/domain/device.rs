@@ -32,6 +32,37 @@ impl Platform {
     }
 }
 
+/// How the portal's device list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceSort {
+    /// Newest registration first.
+    #[default]
+    Registered,
+    /// By name, A to Z.
+    Name,
+    /// Most recently seen first; never seen last.
+    LastSeen,
+}
+
+impl DeviceSort {
+    pub fn parse(value: &str) -> Self {
+        match value {
+            "name" => DeviceSort::Name,
+            "last_seen" => DeviceSort::LastSeen,
+            _ => DeviceSort::Registered,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceSort::Registered => "registered",
+            DeviceSort::Name => "name",
+            DeviceSort::LastSeen => "last_seen",
+        }
+    }
+}
+
 /// A device name as people see it in lists: trimmed, 1 to 100 characters.
 pub fn validate_name(field: &str, name: &str) -> Result<String, FieldError> {
     let trimmed = name.trim();

@@ -49,7 +49,18 @@ pub struct CreatedApiKey {
     pub created_at: String,
 }
 
-fn required_text(field: &str, value: &str, max: usize) -> ServiceResult<String> {
+pub(crate) fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> ServiceResult<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(value) => Ok(Some(required_text(field, value, max)?)),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn required_text(field: &str, value: &str, max: usize) -> ServiceResult<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() || trimmed.chars().count() > max {
         return Err(ServiceError::field(
@@ -106,10 +117,7 @@ impl Services {
         city: Option<&str>,
     ) -> ServiceResult<Location> {
         let name = required_text("name", name, 200)?;
-        let city = match city.map(str::trim).filter(|city| !city.is_empty()) {
-            Some(city) => Some(required_text("city", city, 200)?),
-            None => None,
-        };
+        let city = optional_text("city", city, 200)?;
         self.store
             .merchant(&actor.merchant_id)
             .await?

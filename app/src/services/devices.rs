@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::domain::FieldError;
+use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
 use crate::model::Device;
-use crate::store::{DeviceFilter, DeviceRow, DeviceUpdate, Store};
+use crate::store::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, Store};
 
 use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
 
@@ -57,12 +58,47 @@ pub(crate) fn device_view(row: DeviceRow) -> Device {
     }
 }
 
+/// One page of the portal's device list: the devices, how many match in all, and where
+/// the next page starts.
+#[derive(Debug, Clone)]
+pub struct DevicePage {
+    pub devices: Vec<Device>,
+    pub total: i64,
+    pub next: Option<String>,
+}
+
 impl Services {
-    pub async fn list_devices(
+    /// The portal's list: filtered like the API's, ordered by `sort`, and paged by cursor
+    /// so that deep pages cost what the first one does.
+    pub async fn device_page(
         &self,
         actor: &Actor,
         query: DeviceListQuery,
-    ) -> ServiceResult<Page<Device>> {
+        sort: DeviceSort,
+        after: Option<&str>,
+    ) -> ServiceResult<DevicePage> {
+        let filter = self.device_filter(actor, query.clone())?;
+        let cursor = after.and_then(DeviceCursor::decode);
+        let limit = query.page.page_size;
+        let mut rows = self
+            .store
+            .devices_after(&filter, sort, cursor.as_ref(), limit + 1)
+            .await?;
+        let next = if rows.len() as i64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|row| DeviceCursor::of(row, sort).encode())
+        } else {
+            None
+        };
+        let total = self.store.count_devices(&filter).await?;
+        Ok(DevicePage {
+            devices: rows.into_iter().map(device_view).collect(),
+            total,
+            next,
+        })
+    }
+
+    fn device_filter(&self, actor: &Actor, query: DeviceListQuery) -> ServiceResult<DeviceFilter> {
         let metadata = metadata::parse_filters(&query.metadata)?;
         let platform = match query.platform.as_deref().filter(|p| !p.is_empty()) {
             Some(raw) => Some(
@@ -73,7 +109,7 @@ impl Services {
             ),
             None => None,
         };
-        let filter = DeviceFilter {
+        Ok(DeviceFilter {
             merchant_id: actor.merchant_id.clone(),
             allowed_locations: actor.allowed_locations.clone(),
             location_id: query.location_id.filter(|id| !id.is_empty()),
@@ -83,7 +119,15 @@ impl Services {
                 .name_contains
                 .map(|q| q.trim().to_owned())
                 .filter(|q| !q.is_empty()),
-        };
+        })
+    }
+
+    pub async fn list_devices(
+        &self,
+        actor: &Actor,
+        query: DeviceListQuery,
+    ) -> ServiceResult<Page<Device>> {
+        let filter = self.device_filter(actor, query.clone())?;
         let (rows, total) = self
             .store
             .devices(&filter, query.page.page_size, query.page.offset())

@@ -1,10 +1,13 @@
 //! Reading the merchant's locations.
 
+use serde_json::json;
+
 use crate::domain::paging::{Page, PageRequest};
 use crate::model::Location;
+use crate::store::Store;
 
-use super::accounts::location_view;
-use super::{Actor, ServiceResult, Services};
+use super::accounts::{location_view, optional_text, required_text};
+use super::{Actor, ServiceError, ServiceResult, Services, audit};
 
 impl Services {
     /// The locations the actor may use, by name.
@@ -27,5 +30,67 @@ impl Services {
             total,
             page,
         ))
+    }
+}
+
+impl Services {
+    /// Each location the actor may use, with how many devices it has.
+    pub async fn locations_with_device_counts(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Vec<(Location, i64)>> {
+        let page = PageRequest::new(Some(0), Some(crate::domain::paging::MAX_PAGE_SIZE))?;
+        let locations = self.list_locations(actor, page).await?.content;
+        let counts = self
+            .store
+            .device_counts_by_location(&actor.merchant_id)
+            .await?;
+        Ok(locations
+            .into_iter()
+            .map(|location| {
+                let count = counts
+                    .iter()
+                    .find(|(id, _)| *id == location.id)
+                    .map_or(0, |(_, n)| *n);
+                (location, count)
+            })
+            .collect())
+    }
+
+    pub async fn rename_location(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+        city: Option<&str>,
+    ) -> ServiceResult<Location> {
+        let name = required_text("name", name, 200)?;
+        let city = optional_text("city", city, 200)?;
+        if !actor.may_use_location(id) {
+            return Err(ServiceError::NotFound("location"));
+        }
+        let now = self.now();
+        let mut tx = self.store.begin().await?;
+        if !Store::update_location(&mut tx, &actor.merchant_id, id, &name, city.as_deref(), now)
+            .await?
+        {
+            return Err(ServiceError::NotFound("location"));
+        }
+        audit(
+            &mut tx,
+            actor,
+            now,
+            "location.updated",
+            ("location", id),
+            json!({"name": name, "city": city}),
+        )
+        .await?;
+        tx.commit().await?;
+        let row = self
+            .store
+            .location(&actor.merchant_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound("location"))?;
+        Ok(location_view(row))
     }
 }

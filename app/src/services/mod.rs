@@ -18,7 +18,7 @@ use crate::domain::FieldError;
 use crate::store::{NewAuditEvent, Store, StoreError, Tx};
 
 pub use accounts::{CreatedApiKey, CreatedUser, NewUserInput};
-pub use devices::{DeviceListQuery, DevicePatch, DeviceReplacement};
+pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
 pub use registration::{RegisterDevice, RegistrationLimits};
 pub use staff::{LoginError, SessionGrant};

@@ -1,7 +1,8 @@
+use crate::domain::device::DeviceSort;
 use crate::domain::metadata::{Metadata, MetadataFilter};
 
 use super::enrollments::load_metadata;
-use super::{SqlBuilder, Store, StoreError, StoreResult, Tx};
+use super::{SqlBuilder, SqlValue, Store, StoreError, StoreResult, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
@@ -117,48 +118,16 @@ impl Store {
         Ok(())
     }
 
-    /// A page of devices, newest first, with the total count.
+    /// A page of devices, newest first, with the total count (the API's numbered pages).
     pub async fn devices(
         &self,
         filter: &DeviceFilter,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<DeviceRow>, i64)> {
-        let mut query = SqlBuilder::new(" FROM devices d WHERE d.merchant_id = ");
-        query.bind_text(&filter.merchant_id);
-        if let Some(allowed) = &filter.allowed_locations {
-            if allowed.is_empty() {
-                return Ok((Vec::new(), 0));
-            }
-            query
-                .push(" AND d.location_id IN (")
-                .bind_list(allowed.iter().cloned())
-                .push(")");
-        }
-        if let Some(location_id) = &filter.location_id {
-            query.push(" AND d.location_id = ").bind_text(location_id);
-        }
-        if let Some(platform) = &filter.platform {
-            query.push(" AND d.platform = ").bind_text(platform);
-        }
-        if let Some(needle) = &filter.name_contains {
-            query
-                .push(" AND LOWER(d.name) LIKE ")
-                .bind_text(like_pattern(needle))
-                .push(" ESCAPE '\\'");
-        }
-        // Each filter is an index range over (merchant, key, value): the query starts
-        // from the few matching devices instead of walking all of them.
-        for wanted in &filter.metadata {
-            query
-                .push(" AND d.id IN (SELECT device_id FROM device_metadata WHERE merchant_id = ")
-                .bind_text(&filter.merchant_id)
-                .push(" AND key = ")
-                .bind_text(&wanted.key)
-                .push(" AND value = ")
-                .bind_text(&wanted.value)
-                .push(")");
-        }
+        let Some(query) = filter_sql(filter) else {
+            return Ok((Vec::new(), 0));
+        };
         let total: i64 = query
             .with_prefix("SELECT COUNT(*)")
             .query_scalar()?
@@ -169,13 +138,83 @@ impl Store {
             .bind_int(limit)
             .push(" OFFSET ")
             .bind_int(offset);
-        let mut rows: Vec<DeviceRow> = page.query_as()?.fetch_all(self.pool()).await?;
+        let rows = self
+            .with_metadata_of(page.query_as()?.fetch_all(self.pool()).await?)
+            .await?;
+        Ok((rows, total))
+    }
+
+    /// The devices after `after` in `sort` order (the portal's pages): each page costs
+    /// the same however deep into a million devices it is.
+    pub async fn devices_after(
+        &self,
+        filter: &DeviceFilter,
+        sort: DeviceSort,
+        after: Option<&DeviceCursor>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeviceRow>> {
+        let Some(mut query) = filter_sql(filter) else {
+            return Ok(Vec::new());
+        };
+        let (key, order) = match sort {
+            DeviceSort::Registered => ("d.created_at", "DESC"),
+            DeviceSort::Name => ("d.name", "ASC"),
+            DeviceSort::LastSeen => ("COALESCE(d.last_seen_at, 0)", "DESC"),
+        };
+        if let Some(cursor) = after {
+            let beyond = if order == "DESC" { "<" } else { ">" };
+            let value = match sort {
+                DeviceSort::Name => SqlValue::Text(cursor.value.clone()),
+                _ => SqlValue::Int(cursor.value.parse().unwrap_or(0)),
+            };
+            query
+                .push(&format!(" AND ({key} {beyond} "))
+                .bind(value.clone())
+                .push(&format!(" OR ({key} = "))
+                .bind(value)
+                .push(&format!(" AND d.id {beyond} "))
+                .bind_text(&cursor.id)
+                .push("))");
+        }
+        let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
+        page.push(&format!(" ORDER BY {key} {order}, d.id {order} LIMIT "))
+            .bind_int(limit);
+        self.with_metadata_of(page.query_as()?.fetch_all(self.pool()).await?)
+            .await
+    }
+
+    /// How many devices match, for "n devices" above a list.
+    pub async fn count_devices(&self, filter: &DeviceFilter) -> StoreResult<i64> {
+        let Some(query) = filter_sql(filter) else {
+            return Ok(0);
+        };
+        Ok(query
+            .with_prefix("SELECT COUNT(*)")
+            .query_scalar()?
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    /// Devices per location of the merchant.
+    pub async fn device_counts_by_location(
+        &self,
+        merchant_id: &str,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT location_id, COUNT(*) FROM devices WHERE merchant_id = $1 GROUP BY location_id",
+        )
+        .bind(merchant_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    async fn with_metadata_of(&self, mut rows: Vec<DeviceRow>) -> StoreResult<Vec<DeviceRow>> {
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut metadata = load_metadata(self, "device_metadata", "device_id", &ids).await?;
         for row in &mut rows {
             row.metadata = metadata.remove(&row.id).unwrap_or_default();
         }
-        Ok((rows, total))
+        Ok(rows)
     }
 
     /// False when the merchant has no such device.
@@ -268,6 +307,80 @@ async fn insert_device_metadata(
     Ok(())
 }
 
+/// `FROM ... WHERE ...` for a filter; `None` when it can match nothing.
+fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
+    let mut query = SqlBuilder::new(" FROM devices d WHERE d.merchant_id = ");
+    query.bind_text(&filter.merchant_id);
+    if let Some(allowed) = &filter.allowed_locations {
+        if allowed.is_empty() {
+            return None;
+        }
+        query
+            .push(" AND d.location_id IN (")
+            .bind_list(allowed.iter().cloned())
+            .push(")");
+    }
+    if let Some(location_id) = &filter.location_id {
+        query.push(" AND d.location_id = ").bind_text(location_id);
+    }
+    if let Some(platform) = &filter.platform {
+        query.push(" AND d.platform = ").bind_text(platform);
+    }
+    if let Some(needle) = &filter.name_contains {
+        query
+            .push(" AND LOWER(d.name) LIKE ")
+            .bind_text(like_pattern(needle))
+            .push(" ESCAPE '\\'");
+    }
+    // Each filter is an index range over (merchant, key, value): the query starts
+    // from the few matching devices instead of walking all of them.
+    for wanted in &filter.metadata {
+        query
+            .push(" AND d.id IN (SELECT device_id FROM device_metadata WHERE merchant_id = ")
+            .bind_text(&filter.merchant_id)
+            .push(" AND key = ")
+            .bind_text(&wanted.key)
+            .push(" AND value = ")
+            .bind_text(&wanted.value)
+            .push(")");
+    }
+    Some(query)
+}
+
+/// Where a page of the portal's list ends: the sort value and id of its last device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCursor {
+    pub value: String,
+    pub id: String,
+}
+
+impl DeviceCursor {
+    pub fn of(row: &DeviceRow, sort: DeviceSort) -> Self {
+        let value = match sort {
+            DeviceSort::Registered => row.created_at.to_string(),
+            DeviceSort::Name => row.name.clone(),
+            DeviceSort::LastSeen => row.last_seen_at.unwrap_or(0).to_string(),
+        };
+        Self {
+            value,
+            id: row.id.clone(),
+        }
+    }
+
+    /// `value~id`, as it travels in a URL.
+    pub fn encode(&self) -> String {
+        format!("{}~{}", self.value, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (value, id) = text.rsplit_once('~')?;
+        Some(Self {
+            value: value.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
 /// `%needle%` in lower case, with LIKE's wildcards in the needle taken literally.
 fn like_pattern(needle: &str) -> String {
     let mut pattern = String::from("%");
@@ -284,6 +397,16 @@ fn like_pattern(needle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::like_pattern;
+
+    #[test]
+    fn cursors_survive_a_url() {
+        let cursor = super::DeviceCursor {
+            value: "Till ~ 1".into(),
+            id: "abc".into(),
+        };
+        assert_eq!(super::DeviceCursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(super::DeviceCursor::decode("no separator"), None);
+    }
 
     #[test]
     fn like_patterns_escape_wildcards() {

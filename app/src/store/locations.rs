@@ -70,6 +70,28 @@ impl Store {
         Ok((rows, total))
     }
 
+    /// False when the merchant has no such location.
+    pub async fn update_location(
+        tx: &mut Tx,
+        merchant_id: &str,
+        id: &str,
+        name: &str,
+        city: Option<&str>,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE locations SET name = $1, city = $2, updated_at = $3 WHERE merchant_id = $4 AND id = $5",
+        )
+        .bind(name)
+        .bind(city)
+        .bind(now)
+        .bind(merchant_id)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     pub async fn count_locations(&self, merchant_id: &str) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM locations WHERE merchant_id = $1")

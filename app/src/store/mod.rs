@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod audit;
+mod bulk;
 mod devices;
 mod enrollments;
 mod locations;
@@ -24,7 +25,7 @@ use sqlx::{Any, AnyPool, ConnectOptions};
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
-pub use devices::{DeviceFilter, DeviceRow, DeviceUpdate, NewDevice};
+pub use devices::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, NewDevice};
 pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
 pub use locations::LocationRow;
 pub use merchants::MerchantRow;

@@ -110,7 +110,7 @@ fn lifetime(
 
 /// Metadata from the form's key and value rows; empty rows are skipped.
 #[cfg(feature = "ssr")]
-fn metadata_from_rows(
+pub fn metadata_from_rows(
     keys: &[String],
     values: &[String],
 ) -> Result<crate::domain::metadata::Metadata, PortalError> {

@@ -21,6 +21,7 @@ struct NavItem {
 
 const ALL: &[Role] = &[Role::Admin, Role::Ops, Role::StoreManager];
 const ADMIN: &[Role] = &[Role::Admin];
+const ADMIN_OPS: &[Role] = &[Role::Admin, Role::Ops];
 
 const fn item(href: &'static str, label: &'static str, roles: &'static [Role]) -> NavItem {
     NavItem { href, label, roles }
@@ -29,6 +30,9 @@ const fn item(href: &'static str, label: &'static str, roles: &'static [Role]) -
 const NAV: &[NavItem] = &[
     item("/", "Overview", ALL),
     item("/enrollments", "Enrollments", ALL),
+    item("/devices", "Devices", ALL),
+    item("/locations", "Locations", ADMIN_OPS),
+    item("/audit", "Audit log", ADMIN_OPS),
     item("/users", "Users", ADMIN),
     item("/api-keys", "API keys", ADMIN),
     item("/account", "My account", ALL),

@@ -2,13 +2,17 @@
 
 mod account;
 mod api_keys;
+mod audit;
 mod browser;
+mod device;
+pub mod devices;
 mod enrollments;
 pub mod errors;
 mod format;
 mod forms;
 mod home;
 mod layout;
+mod locations;
 mod login;
 mod pair;
 mod pairing;
@@ -60,6 +64,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/enrollments/new-sheet") view=enrollments::NewSheetPage ssr=SsrMode::Async/>
                     <Route path=path!("/enrollments/sheet/:batch") view=pairing::SheetPage ssr=SsrMode::Async/>
                     <Route path=path!("/enrollments/:id") view=pairing::PairingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/devices") view=devices::DevicesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/devices/:id") view=device::DevicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/locations") view=locations::LocationsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>

@@ -421,8 +421,15 @@ impl TestApp {
     /// Another server instance on the same database, as a second machine behind a load
     /// balancer would be.
     pub async fn second_instance(&self) -> (String, tokio::task::JoinHandle<()>) {
+        self.second_instance_with(test_settings()).await
+    }
+
+    pub async fn second_instance_with(
+        &self,
+        settings: Settings,
+    ) -> (String, tokio::task::JoinHandle<()>) {
         let store = Store::connect(&self.database_url).await.expect("connect");
-        let services = Services::new(store, Arc::new(self.clock.clone()), test_settings());
+        let services = Services::new(store, Arc::new(self.clock.clone()), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

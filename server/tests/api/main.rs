@@ -8,5 +8,6 @@ mod cli;
 mod devices;
 mod enrollments;
 mod portal;
+mod portal_devices;
 mod portal_enrollments;
 mod registration;

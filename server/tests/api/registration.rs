@@ -303,3 +303,50 @@ async fn failed_attempts_are_limited_overall_on_sqlite() {
 async fn failed_attempts_are_limited_overall_on_postgres() {
     failed_attempts_are_limited_overall(Backend::Postgres).await;
 }
+
+/// The counts live in the database: an attacker spreading guesses over several server
+/// instances behind a load balancer meets the same limit.
+async fn limits_hold_across_server_instances(backend: Backend) {
+    let app = TestApp::spawn_with(backend, settings_with_limit(2)).await;
+    let (second, handle) = app.second_instance_with(settings_with_limit(2)).await;
+    let register_on = |base: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .post(format!("{base}/ipp/v1/devices/register"))
+                .json(&json!({"enrollment_code": "BBBB-BBBB", "hardware_id": "hw", "platform": "IOS"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        register_on(app.address.clone()).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(register_on(second.clone()).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        register_on(app.address.clone()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(register_on(second).await, StatusCode::TOO_MANY_REQUESTS);
+    handle.abort();
+    app.cleanup().await;
+}
+
+fn settings_with_limit(per_address: i64) -> app::services::Settings {
+    let mut settings = test_settings();
+    settings.registration_limits.per_address = per_address;
+    settings
+}
+
+#[tokio::test]
+async fn limits_hold_across_server_instances_on_sqlite() {
+    limits_hold_across_server_instances(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn limits_hold_across_server_instances_on_postgres() {
+    limits_hold_across_server_instances(Backend::Postgres).await;
+}

@@ -1,0 +1,156 @@
+//! `/audit`: who did what, when: every change to enrollments, devices, locations, users
+//! and keys, filtered by actor, action and target.
+
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+
+use super::errors::PortalError;
+use super::format::short_time;
+use super::layout::Refusal;
+use crate::domain::paging::Page;
+use crate::model::AuditEvent;
+
+#[server(endpoint = "audit_events")]
+pub async fn audit_page(
+    #[server(default)] actor: String,
+    #[server(default)] action: String,
+    #[server(default)] target: String,
+    #[server(default)] page: i64,
+) -> Result<Page<AuditEvent>, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+    use crate::store::AuditFilter;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor_of_request) = require(&[Role::Admin, Role::Ops]).await?;
+    let filter = AuditFilter {
+        actor_id: Some(actor.trim().to_owned()).filter(|v| !v.is_empty()),
+        action: Some(action.trim().to_owned()).filter(|v| !v.is_empty()),
+        target_id: Some(target.trim().to_owned()).filter(|v| !v.is_empty()),
+    };
+    let request =
+        PageRequest::new(Some(page.max(0)), Some(50)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    services()?
+        .list_audit_events(&actor_of_request, filter, request)
+        .await
+        .map_err(refuse)
+}
+
+#[component]
+pub fn AuditPage() -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let events = Resource::new(
+        move || {
+            (
+                param("actor"),
+                param("action"),
+                param("target"),
+                param("page"),
+            )
+        },
+        |(actor, action, target, page)| {
+            audit_page(actor, action, target, page.parse().unwrap_or(0))
+        },
+    );
+    view! {
+        <h1>"Audit log"</h1>
+        <Form action="/audit" attr:class="filters" attr:aria-label="Filter the audit log">
+            <label for="a-actor">"Actor (user email or key, device id)"</label>
+            <input id="a-actor" name="actor" value=move || param("actor")/>
+            <label for="a-action">"Action"</label>
+            <select id="a-action" name="action">
+                <option value="">"Any"</option>
+                {ACTIONS.into_iter().map(|action| view! { <option value=action selected=move || param("action") == action>{action}</option> }).collect_view()}
+            </select>
+            <label for="a-target">"Target id"</label>
+            <input id="a-target" name="target" value=move || param("target")/>
+            <button type="submit" class="secondary">"Filter"</button>
+        </Form>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match events.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(page) => {
+                        let number = page.page_number;
+                        let more = !page.last;
+                        let link = move |n: i64| {
+                            let mut params = query.read_untracked().clone();
+                            params.replace("page", n.to_string());
+                            format!("/audit{}", params.to_query_string())
+                        };
+                        view! {
+                            <p class="muted">{format!("{} events", page.total_elements)}</p>
+                            <AuditTable events=page.content/>
+                            <nav class="pager" aria-label="Pages">
+                                {(number > 0).then(|| view! { <a href=link(number - 1)>"Newer"</a> })}
+                                {more.then(|| view! { <a href=link(number + 1)>"Older"</a> })}
+                            </nav>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Every action the audit log records.
+const ACTIONS: [&str; 14] = [
+    "enrollment.created",
+    "enrollment.cancelled",
+    "device.registered",
+    "device.updated",
+    "device.deregistered",
+    "location.created",
+    "location.updated",
+    "user.created",
+    "user.access_changed",
+    "user.disabled",
+    "user.enabled",
+    "user.password_changed",
+    "api_key.created",
+    "api_key.revoked",
+];
+
+#[component]
+pub fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
+    if events.is_empty() {
+        return view! { <p class="empty">"Nothing recorded yet."</p> }.into_any();
+    }
+    view! {
+        <table class="list audit">
+            <caption class="visually-hidden">"Audit events"</caption>
+            <thead><tr>
+                <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
+                <th scope="col">"Target"</th><th scope="col">"Details"</th>
+            </tr></thead>
+            <tbody>
+                {events.into_iter().map(|event| {
+                    let who = format!("{} ({})", event.actor.label, actor_kind(&event.actor.kind));
+                    let details = if event.details.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { event.details.to_string() };
+                    view! {
+                        <tr>
+                            <td>{short_time(&event.occurred_at)}</td>
+                            <td>{who}</td>
+                            <td><code>{event.action}</code></td>
+                            <td>{event.target_kind}" "<code class="id">{event.target_id}</code></td>
+                            <td class="details">{details}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+fn actor_kind(kind: &str) -> &'static str {
+    match kind {
+        "user" => "user",
+        "api_key" => "API key",
+        "device" => "device",
+        _ => "operator",
+    }
+}

@@ -1,0 +1,201 @@
+//! `/devices/{id}`: one device: its fields and metadata, the enrollment it came from, its
+//! history, and the forms to change or deregister it.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use serde::{Deserialize, Serialize};
+
+use super::errors::PortalError;
+use super::format::short_time;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::Refusal;
+use crate::model::{AuditEvent, Device, Enrollment, Location};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDetailData {
+    pub device: Device,
+    pub enrollment: Option<Enrollment>,
+    pub history: Vec<AuditEvent>,
+    pub locations: Vec<Location>,
+}
+
+#[server(endpoint = "device_detail")]
+pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+    use crate::store::AuditFilter;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let device = services.device(&actor, &id).await.map_err(refuse)?;
+    let enrollment = services
+        .enrollment(&actor, &device.enrollment_id)
+        .await
+        .ok();
+    let page = PageRequest::new(Some(0), Some(50)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let filter = AuditFilter {
+        target_id: Some(device.id.clone()),
+        ..Default::default()
+    };
+    let history = services
+        .list_audit_events(&actor, filter, page)
+        .await
+        .map_err(refuse)?
+        .content;
+    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let locations = services
+        .list_locations(&actor, all)
+        .await
+        .map_err(refuse)?
+        .content;
+    Ok(DeviceDetailData {
+        device,
+        enrollment,
+        history,
+        locations,
+    })
+}
+
+/// Name, location and metadata at once (metadata rows replace the device's metadata).
+#[server(endpoint = "update_device")]
+pub async fn update_device(
+    id: String,
+    name: String,
+    location_id: String,
+    #[server(default)] metadata_keys: Vec<String>,
+    #[server(default)] metadata_values: Vec<String>,
+) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+    use crate::services::DeviceReplacement;
+
+    use super::session::{refuse, require, services, set_status};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let metadata = super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values)
+        .map_err(|error| {
+            set_status(error.status());
+            error
+        })?;
+    let replacement = DeviceReplacement {
+        name,
+        metadata,
+        location_id: Some(location_id),
+    };
+    services()?
+        .replace_device(&actor, &id, replacement)
+        .await
+        .map_err(refuse)?;
+    Ok(())
+}
+
+#[server(endpoint = "deregister_device")]
+pub async fn deregister_device(id: String) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    services()?
+        .deregister_device(&actor, &id)
+        .await
+        .map_err(refuse)?;
+    leptos_axum::redirect("/devices");
+    Ok(())
+}
+
+#[component]
+pub fn DevicePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let update = ServerAction::<UpdateDevice>::new();
+    let deregister = ServerAction::<DeregisterDevice>::new();
+    let detail = Resource::new(
+        move || (id(), update.version().get()),
+        |(id, _)| device_detail(id),
+    );
+    let error = last_error(update.value());
+    let deregister_error = last_error(deregister.value());
+
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(DeviceDetailData { device, enrollment, history, locations }) => {
+                        let location_name = locations.iter().find(|l| l.id == device.location_id).map_or_else(|| "—".to_owned(), |l| l.name.clone());
+                        let rows: Vec<(usize, String, String)> = device.metadata.iter().map(|(k, v)| (k.clone(), v.clone()))
+                            .chain(std::iter::repeat_n((String::new(), String::new()), 2))
+                            .enumerate().map(|(i, (k, v))| (i, k, v)).collect();
+                        let id_for_update = device.id.clone();
+                        let id_for_deregister = device.id.clone();
+                        let current_location = device.location_id.clone();
+                        view! {
+                            <div class="page-head">
+                                <h1>{device.name.clone()}</h1>
+                                <a href="/devices">"All devices"</a>
+                            </div>
+                            <dl class="facts">
+                                <dt>"Device id"</dt><dd><code>{device.id.clone()}</code></dd>
+                                <dt>"Hardware id"</dt><dd><code>{device.hardware_id.clone()}</code></dd>
+                                <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
+                                <dt>"Location"</dt><dd>{location_name}</dd>
+                                <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
+                                <dt>"Last seen"</dt><dd>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
+                                <dt>"Enrolled with"</dt>
+                                <dd>{match enrollment {
+                                    Some(e) => format!("a pairing code created by {} on {}", e.created_by, short_time(&e.created_at)),
+                                    None => "—".into(),
+                                }}</dd>
+                            </dl>
+                            <section class="card">
+                                <h2>"Change"</h2>
+                                <ActionForm action=update>
+                                    <input type="hidden" name="id" value=id_for_update/>
+                                    <label for="d-name">"Name"</label>
+                                    <input id="d-name" name="name" value=device.name.clone() required maxlength="100" aria-describedby="name-error"/>
+                                    <FieldMessage field="name" error/>
+                                    <label for="d-location">"Location"</label>
+                                    <select id="d-location" name="location_id">
+                                        {locations.into_iter().map(|l| view! { <option value=l.id.clone() selected=l.id == current_location>{l.name}</option> }).collect_view()}
+                                    </select>
+                                    <FieldMessage field="location_id" error/>
+                                    <fieldset class="metadata-rows">
+                                        <legend>"Metadata"</legend>
+                                        {rows.into_iter().map(|(i, k, v)| view! {
+                                            <div class="metadata-row">
+                                                <label for=format!("dk-{i}") class="visually-hidden">"Key"</label>
+                                                <input id=format!("dk-{i}") name=format!("metadata_keys[{i}]") value=k placeholder="key"/>
+                                                <label for=format!("dv-{i}") class="visually-hidden">"Value"</label>
+                                                <input id=format!("dv-{i}") name=format!("metadata_values[{i}]") value=v placeholder="value"/>
+                                            </div>
+                                        }).collect_view()}
+                                    </fieldset>
+                                    <FieldMessage field="metadata" error/>
+                                    <FormMessage error/>
+                                    <button type="submit" disabled=move || update.pending().get()>"Save changes"</button>
+                                </ActionForm>
+                            </section>
+                            <section class="card danger-zone">
+                                <h2>"Deregister"</h2>
+                                <details>
+                                    <summary>"Deregister this device…"</summary>
+                                    <ActionForm action=deregister>
+                                        <input type="hidden" name="id" value=id_for_deregister/>
+                                        <p>"Its token stops working at once. To use the device again, a clerk must enroll it with a new pairing code."</p>
+                                        <button type="submit" class="danger">"Deregister device"</button>
+                                    </ActionForm>
+                                </details>
+                                <FormMessage error=deregister_error/>
+                            </section>
+                            <h2>"History"</h2>
+                            <super::audit::AuditTable events=history/>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}

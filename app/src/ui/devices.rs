@@ -1,0 +1,344 @@
+//! `/devices`: the fleet, filtered by metadata, location, platform and name, sorted and
+//! paged; rename in place, deregister one or several at once, export as CSV.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos_router::components::Form;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use super::enrollments::MetadataChips;
+use super::errors::PortalError;
+use super::format::short_time;
+use super::forms::{FormMessage, last_error};
+use super::layout::Refusal;
+use crate::domain::device::DeviceSort;
+use crate::model::{Device, Location};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DevicesPageData {
+    pub devices: Vec<Device>,
+    pub total: i64,
+    pub next: Option<String>,
+    pub locations: Vec<Location>,
+}
+
+/// The list's filters, as the URL carries them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceFilters {
+    #[serde(default)]
+    pub metadata: String,
+    #[serde(default)]
+    pub location: String,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sort: String,
+    #[serde(default)]
+    pub after: String,
+}
+
+#[cfg(feature = "ssr")]
+impl DeviceFilters {
+    pub fn to_query(
+        &self,
+        page_size: i64,
+    ) -> Result<crate::services::DeviceListQuery, PortalError> {
+        use crate::domain::paging::PageRequest;
+        Ok(crate::services::DeviceListQuery {
+            location_id: Some(self.location.clone()).filter(|v| !v.is_empty()),
+            metadata: super::enrollments::metadata_filters(&self.metadata),
+            platform: Some(self.platform.clone()).filter(|v| !v.is_empty()),
+            name_contains: Some(self.q.clone()).filter(|v| !v.is_empty()),
+            page: PageRequest::new(Some(0), Some(page_size))
+                .map_err(|e| PortalError::Invalid(vec![e]))?,
+        })
+    }
+}
+
+#[server(endpoint = "devices")]
+pub async fn devices_page(
+    #[server(default)] filters: DeviceFilters,
+) -> Result<DevicesPageData, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let sort = DeviceSort::parse(&filters.sort);
+    let after = Some(filters.after.as_str()).filter(|a| !a.is_empty());
+    let page = services
+        .device_page(&actor, filters.to_query(50)?, sort, after)
+        .await
+        .map_err(refuse)?;
+    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let locations = services
+        .list_locations(&actor, all)
+        .await
+        .map_err(refuse)?
+        .content;
+    Ok(DevicesPageData {
+        devices: page.devices,
+        total: page.total,
+        next: page.next,
+        locations,
+    })
+}
+
+#[server(endpoint = "rename_device")]
+pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+    use crate::services::DevicePatch;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let patch = DevicePatch {
+        name: Some(name),
+        ..Default::default()
+    };
+    services()?
+        .patch_device(&actor, &id, patch)
+        .await
+        .map_err(refuse)?;
+    Ok(())
+}
+
+/// Deregisters each chosen device; says how many went and which could not.
+#[server(endpoint = "deregister_devices")]
+pub async fn deregister_devices(
+    #[server(default)] ids: Vec<String>,
+) -> Result<String, PortalError> {
+    use crate::domain::FieldError;
+    use crate::domain::role::Role;
+
+    use super::session::{require, services, set_status};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    if ids.is_empty() {
+        set_status(axum::http::StatusCode::BAD_REQUEST);
+        return Err(PortalError::Invalid(vec![FieldError::new(
+            "ids",
+            "choose at least one device",
+        )]));
+    }
+    let services = services()?;
+    let (mut done, mut failed) = (0, 0);
+    for id in &ids {
+        match services.deregister_device(&actor, id).await {
+            Ok(()) => done += 1,
+            Err(_) => failed += 1,
+        }
+    }
+    Ok(match failed {
+        0 => format!(
+            "Deregistered {done} device{}.",
+            if done == 1 { "" } else { "s" }
+        ),
+        _ => format!("Deregistered {done}; {failed} could not be (already gone or not yours)."),
+    })
+}
+
+#[component]
+pub fn DevicesPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = move || {
+        let q = query.read();
+        let get = |name: &str| q.get(name).unwrap_or_default();
+        DeviceFilters {
+            metadata: get("metadata"),
+            location: get("location"),
+            platform: get("platform"),
+            q: get("q"),
+            sort: get("sort"),
+            after: get("after"),
+        }
+    };
+    let rename = ServerAction::<RenameDevice>::new();
+    let deregister = ServerAction::<DeregisterDevices>::new();
+    let data = Resource::new(
+        move || {
+            (
+                filters(),
+                rename.version().get(),
+                deregister.version().get(),
+            )
+        },
+        |(filters, _, _)| devices_page(filters),
+    );
+    let rename_error = last_error(rename.value());
+    let deregister_error = last_error(deregister.value());
+
+    view! {
+        <div class="page-head">
+            <h1>"Devices"</h1>
+            <a class="button secondary" href=move || format!("/devices.csv{}", export_query(&filters())) download="devices.csv">"Export CSV"</a>
+        </div>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(data) => view! { <DeviceList data filters=filters() rename deregister/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <FormMessage error=rename_error/>
+        <FormMessage error=deregister_error/>
+    }
+}
+
+/// The filters of the view, without the paging cursor, for the CSV link.
+fn export_query(filters: &DeviceFilters) -> String {
+    let pairs = [
+        ("metadata", &filters.metadata),
+        ("location", &filters.location),
+        ("platform", &filters.platform),
+        ("q", &filters.q),
+    ];
+    let mut params = leptos_router::params::ParamsMap::new();
+    for (name, value) in pairs {
+        if !value.is_empty() {
+            params.insert(name, value.clone());
+        }
+    }
+    params.to_query_string()
+}
+
+#[component]
+fn DeviceList(
+    data: DevicesPageData,
+    filters: DeviceFilters,
+    rename: ServerAction<RenameDevice>,
+    deregister: ServerAction<DeregisterDevices>,
+) -> impl IntoView {
+    let DevicesPageData {
+        devices,
+        total,
+        next,
+        locations,
+    } = data;
+    let location_options = locations
+        .iter()
+        .map(|l| view! { <option value=l.id.clone() selected=filters.location == l.id>{l.name.clone()}</option> })
+        .collect_view();
+    let name_of = {
+        let locations = locations.clone();
+        move |id: &str| {
+            locations
+                .iter()
+                .find(|l| l.id == id)
+                .map_or_else(|| "—".to_owned(), |l| l.name.clone())
+        }
+    };
+    let filtered = !(filters.metadata.is_empty()
+        && filters.location.is_empty()
+        && filters.platform.is_empty()
+        && filters.q.is_empty());
+    let query = use_query_map();
+    let next_link = next.map(|cursor| {
+        let mut params = query.read_untracked().clone();
+        params.replace("after", cursor);
+        format!("/devices{}", params.to_query_string())
+    });
+    let first_link = (!filters.after.is_empty()).then(|| {
+        let mut params = query.read_untracked().clone();
+        params.remove("after");
+        format!("/devices{}", params.to_query_string())
+    });
+    let summary = move || deregister.value().get().and_then(Result::ok);
+
+    view! {
+        <Form action="/devices" attr:class="filters" attr:aria-label="Filter devices">
+            <label for="f-metadata">"Metadata (key:value)"</label>
+            <input id="f-metadata" name="metadata" value=filters.metadata.clone() placeholder="store:berlin-01 type:ios"/>
+            <label for="f-location">"Location"</label>
+            <select id="f-location" name="location">
+                <option value="">"All locations"</option>
+                {location_options}
+            </select>
+            <label for="f-platform">"Platform"</label>
+            <select id="f-platform" name="platform">
+                <option value="">"Any"</option>
+                <option value="ANDROID" selected=filters.platform == "ANDROID">"Android"</option>
+                <option value="IOS" selected=filters.platform == "IOS">"iOS"</option>
+            </select>
+            <label for="f-q">"Name contains"</label>
+            <input id="f-q" name="q" value=filters.q.clone()/>
+            <label for="f-sort">"Sort by"</label>
+            <select id="f-sort" name="sort">
+                {[DeviceSort::Registered, DeviceSort::Name, DeviceSort::LastSeen].into_iter().map(|sort| {
+                    let label = match sort { DeviceSort::Registered => "Newest first", DeviceSort::Name => "Name", DeviceSort::LastSeen => "Last seen" };
+                    view! { <option value=sort.as_str() selected=DeviceSort::parse(&filters.sort) == sort>{label}</option> }
+                }).collect_view()}
+            </select>
+            <button type="submit" class="secondary">"Apply"</button>
+        </Form>
+        <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
+        {move || summary().map(|text| view! { <p class="form-ok" role="status">{text}</p> })}
+        {if devices.is_empty() {
+            if filtered {
+                view! { <p class="empty">"No device matches these filters."</p> }.into_any()
+            } else {
+                view! { <p class="empty">"No devices yet. " <a href="/enrollments">"Create a pairing code"</a> " and enter it in the POS app to register the first one."</p> }.into_any()
+            }
+        } else {
+            view! {
+                <ActionForm action=deregister attr:id="bulk-deregister" attr:class="bulk">
+                    <details>
+                        <summary>"Deregister selected…"</summary>
+                        <p>"The selected devices stop working at once and must be enrolled again to be used."</p>
+                        <button type="submit" class="danger">"Deregister selected devices"</button>
+                    </details>
+                </ActionForm>
+                <table class="list">
+                    <caption class="visually-hidden">"Devices"</caption>
+                    <thead><tr>
+                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
+                        <th scope="col">"Name"</th><th scope="col">"Platform"</th><th scope="col">"Location"</th>
+                        <th scope="col">"Metadata"</th><th scope="col">"Registered"</th><th scope="col">"Last seen"</th>
+                    </tr></thead>
+                    <tbody>
+                        {devices.into_iter().enumerate().map(|(index, device)| {
+                            let id = device.id.clone();
+                            let select_id = format!("select-{index}");
+                            let rename_id = format!("rename-{index}");
+                            view! {
+                                <tr data-device=device.id.clone()>
+                                    <td>
+                                        <input type="checkbox" id=select_id.clone() form="bulk-deregister" name=format!("ids[{index}]") value=id.clone()/>
+                                        <label for=select_id class="visually-hidden">{format!("Select {}", device.name)}</label>
+                                    </td>
+                                    <td>
+                                        <a href=format!("/devices/{}", device.id)>{device.name.clone()}</a>
+                                        <details class="inline-edit">
+                                            <summary>"Rename"</summary>
+                                            <ActionForm action=rename>
+                                                <input type="hidden" name="id" value=id/>
+                                                <label for=rename_id.clone() class="visually-hidden">"New name"</label>
+                                                <input id=rename_id name="name" value=device.name.clone() required maxlength="100"/>
+                                                <button type="submit">"Save"</button>
+                                            </ActionForm>
+                                        </details>
+                                    </td>
+                                    <td>{device.platform.as_str()}</td>
+                                    <td>{name_of(&device.location_id)}</td>
+                                    <td><MetadataChips metadata=device.metadata.clone()/></td>
+                                    <td>{short_time(&device.created_at)}</td>
+                                    <td>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any()
+        }}
+        <nav class="pager" aria-label="Pages">
+            {first_link.map(|href| view! { <a href=href>"First page"</a> })}
+            {next_link.map(|href| view! { <a href=href>"Next page"</a> })}
+        </nav>
+    }
+}

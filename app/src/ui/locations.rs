@@ -1,0 +1,149 @@
+//! `/locations`: the merchant's stores; their ids (which API users need) and device counts.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::browser::copy_to_clipboard;
+use super::errors::PortalError;
+use super::forms::{FieldMessage, FormMessage, last_error};
+use super::layout::Refusal;
+use crate::model::Location;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationWithDevices {
+    pub location: Location,
+    pub devices: i64,
+}
+
+#[server(endpoint = "locations")]
+pub async fn locations_page() -> Result<Vec<LocationWithDevices>, PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&[Role::Admin, Role::Ops]).await?;
+    let rows = services()?
+        .locations_with_device_counts(&actor)
+        .await
+        .map_err(refuse)?;
+    Ok(rows
+        .into_iter()
+        .map(|(location, devices)| LocationWithDevices { location, devices })
+        .collect())
+}
+
+#[server(endpoint = "create_location")]
+pub async fn create_location(
+    name: String,
+    #[server(default)] city: String,
+) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&[Role::Admin, Role::Ops]).await?;
+    services()?
+        .create_location(&actor, &name, Some(&city))
+        .await
+        .map_err(refuse)?;
+    Ok(())
+}
+
+#[server(endpoint = "rename_location")]
+pub async fn rename_location(
+    id: String,
+    name: String,
+    #[server(default)] city: String,
+) -> Result<(), PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&[Role::Admin, Role::Ops]).await?;
+    services()?
+        .rename_location(&actor, &id, &name, Some(&city))
+        .await
+        .map_err(refuse)?;
+    Ok(())
+}
+
+#[component]
+pub fn LocationsPage() -> impl IntoView {
+    let create = ServerAction::<CreateLocation>::new();
+    let rename = ServerAction::<RenameLocation>::new();
+    let rows = Resource::new(
+        move || (create.version().get(), rename.version().get()),
+        |_| locations_page(),
+    );
+    let create_error = last_error(create.value());
+    let rename_error = last_error(rename.value());
+    let copied = RwSignal::new(None::<String>);
+
+    view! {
+        <h1>"Locations"</h1>
+        <section class="card">
+            <h2>"Add a location"</h2>
+            <ActionForm action=create>
+                <label for="l-name">"Name"</label>
+                <input id="l-name" name="name" required maxlength="200" aria-describedby="name-error"/>
+                <FieldMessage field="name" error=create_error/>
+                <label for="l-city">"City"</label>
+                <input id="l-city" name="city" maxlength="200"/>
+                <FormMessage error=create_error/>
+                <button type="submit" disabled=move || create.pending().get()>"Add location"</button>
+            </ActionForm>
+        </section>
+        <FormMessage error=rename_error/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Err(error) => view! { <Refusal error/> }.into_any(),
+                    Ok(rows) => view! {
+                        <table class="list">
+                            <caption class="visually-hidden">"Locations"</caption>
+                            <thead><tr>
+                                <th scope="col">"Name"</th><th scope="col">"City"</th><th scope="col">"Location id"</th>
+                                <th scope="col">"Devices"</th><th scope="col"><span class="visually-hidden">"Change"</span></th>
+                            </tr></thead>
+                            <tbody>
+                                {rows.into_iter().enumerate().map(|(index, LocationWithDevices { location, devices })| {
+                                    let id = location.id.clone();
+                                    let for_copy = location.id.clone();
+                                    let shown = location.id.clone();
+                                    view! {
+                                        <tr>
+                                            <td>{location.name.clone()}</td>
+                                            <td>{location.city.clone().unwrap_or_default()}</td>
+                                            <td>
+                                                <code class="id">{location.id.clone()}</code>
+                                                <button type="button" class="secondary small" on:click=move |_| {
+                                                    copy_to_clipboard(&for_copy);
+                                                    copied.set(Some(for_copy.clone()));
+                                                }>{move || if copied.get().as_deref() == Some(shown.as_str()) { "Copied" } else { "Copy id" }}</button>
+                                            </td>
+                                            <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
+                                            <td>
+                                                <details>
+                                                    <summary>"Rename"</summary>
+                                                    <ActionForm action=rename>
+                                                        <input type="hidden" name="id" value=id/>
+                                                        <label for=format!("ln-{index}")>"Name"</label>
+                                                        <input id=format!("ln-{index}") name="name" value=location.name.clone() required/>
+                                                        <label for=format!("lc-{index}")>"City"</label>
+                                                        <input id=format!("lc-{index}") name="city" value=location.city.clone().unwrap_or_default()/>
+                                                        <button type="submit">"Save"</button>
+                                                    </ActionForm>
+                                                </details>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
