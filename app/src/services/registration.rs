@@ -175,11 +175,20 @@ impl Services {
         .await?;
         tx.commit().await?;
 
-        let device = self
-            .store
-            .device(&enrollment.merchant_id, &device_id)
-            .await?
-            .ok_or(ServiceError::NotFound("device"))?;
+        // Everything the record holds is known here: no need to read it back.
+        let device = crate::store::DeviceRow {
+            id: device_id,
+            merchant_id: enrollment.merchant_id,
+            location_id: enrollment.location_id,
+            enrollment_id: enrollment.id,
+            hardware_id,
+            name,
+            platform: platform.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+            last_seen_at: None,
+            metadata: enrollment.metadata,
+        };
         Ok(Registration {
             device: super::devices::device_view(device),
             credentials: DeviceCredentials {

@@ -80,7 +80,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(now - LAST_USED_RESOLUTION_MS)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

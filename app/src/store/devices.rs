@@ -113,7 +113,7 @@ impl Store {
         sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -309,8 +309,26 @@ async fn insert_device_metadata(
 
 /// `FROM ... WHERE ...` for a filter; `None` when it can match nothing.
 fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
-    let mut query = SqlBuilder::new(" FROM devices d WHERE d.merchant_id = ");
-    query.bind_text(&filter.merchant_id);
+    let mut query = SqlBuilder::new(" FROM ");
+    // With metadata filters, the query starts from the index over (merchant, key, value)
+    // and visits only the matching devices; CROSS JOIN keeps SQLite from starting at the
+    // merchant's million devices instead (PostgreSQL plans it freely either way).
+    for index in 0..filter.metadata.len() {
+        query.push(&format!("device_metadata m{index} CROSS JOIN "));
+    }
+    query
+        .push("devices d WHERE d.merchant_id = ")
+        .bind_text(&filter.merchant_id);
+    for (index, wanted) in filter.metadata.iter().enumerate() {
+        query
+            .push(&format!(" AND m{index}.merchant_id = "))
+            .bind_text(&filter.merchant_id)
+            .push(&format!(" AND m{index}.key = "))
+            .bind_text(&wanted.key)
+            .push(&format!(" AND m{index}.value = "))
+            .bind_text(&wanted.value)
+            .push(&format!(" AND m{index}.device_id = d.id"));
+    }
     if let Some(allowed) = &filter.allowed_locations {
         if allowed.is_empty() {
             return None;
@@ -331,18 +349,6 @@ fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
             .push(" AND LOWER(d.name) LIKE ")
             .bind_text(like_pattern(needle))
             .push(" ESCAPE '\\'");
-    }
-    // Each filter is an index range over (merchant, key, value): the query starts
-    // from the few matching devices instead of walking all of them.
-    for wanted in &filter.metadata {
-        query
-            .push(" AND d.id IN (SELECT device_id FROM device_metadata WHERE merchant_id = ")
-            .bind_text(&filter.merchant_id)
-            .push(" AND key = ")
-            .bind_text(&wanted.key)
-            .push(" AND value = ")
-            .bind_text(&wanted.value)
-            .push(")");
     }
     Some(query)
 }

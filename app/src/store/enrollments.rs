@@ -162,8 +162,24 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
-        let mut query = SqlBuilder::new(" FROM enrollments e WHERE e.merchant_id = ");
-        query.bind_text(&filter.merchant_id);
+        // As for devices: metadata filters lead, from their index.
+        let mut query = SqlBuilder::new(" FROM ");
+        for index in 0..filter.metadata.len() {
+            query.push(&format!("enrollment_metadata m{index} CROSS JOIN "));
+        }
+        query
+            .push("enrollments e WHERE e.merchant_id = ")
+            .bind_text(&filter.merchant_id);
+        for (index, wanted) in filter.metadata.iter().enumerate() {
+            query
+                .push(&format!(" AND m{index}.merchant_id = "))
+                .bind_text(&filter.merchant_id)
+                .push(&format!(" AND m{index}.key = "))
+                .bind_text(&wanted.key)
+                .push(&format!(" AND m{index}.value = "))
+                .bind_text(&wanted.value)
+                .push(&format!(" AND m{index}.enrollment_id = e.id"));
+        }
         if let Some(allowed) = &filter.allowed_locations {
             if allowed.is_empty() {
                 return Ok((Vec::new(), 0));
@@ -178,16 +194,6 @@ impl Store {
         }
         if let Some(batch_id) = &filter.batch_id {
             query.push(" AND e.batch_id = ").bind_text(batch_id);
-        }
-        for wanted in &filter.metadata {
-            query
-                .push(" AND e.id IN (SELECT enrollment_id FROM enrollment_metadata WHERE merchant_id = ")
-                .bind_text(&filter.merchant_id)
-                .push(" AND key = ")
-                .bind_text(&wanted.key)
-                .push(" AND value = ")
-                .bind_text(&wanted.value)
-                .push(")");
         }
         // Expired is not stored: it is a pending enrollment whose time has passed.
         query.push(" AND (");

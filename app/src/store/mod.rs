@@ -70,6 +70,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where changes go. On SQLite a single connection: SQLite has one writer at a time,
+    /// and queueing writers here is far faster than letting them collide and retry.
+    writer: AnyPool,
     backend: Backend,
     url: String,
 }
@@ -94,33 +97,23 @@ impl Store {
             Backend::Postgres => AnyConnectOptions::from_str(url)?,
         }
         .disable_statement_logging();
-        let pool = AnyPoolOptions::new()
-            .max_connections(match backend {
-                // SQLite has one writer at a time; a few readers are plenty beside it.
+        let pool = pool_options(
+            backend,
+            match backend {
+                // One writer at a time; a few readers beside it.
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
-            })
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers work while one writer writes; the busy timeout
-                        // makes concurrent writers queue instead of failing.
-                        for pragma in [
-                            "PRAGMA journal_mode = WAL",
-                            "PRAGMA busy_timeout = 10000",
-                            "PRAGMA foreign_keys = ON",
-                            "PRAGMA synchronous = NORMAL",
-                        ] {
-                            sqlx::query(pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+            },
+        )
+        .connect_with(options.clone())
+        .await?;
+        let writer = match backend {
+            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
+            Backend::Postgres => pool.clone(),
+        };
         Ok(Self {
             pool,
+            writer,
             backend,
             url: url.to_owned(),
         })
@@ -147,16 +140,45 @@ impl Store {
     /// the write lock at once, so concurrent writers wait for each other instead of
     /// failing when a read transaction tries to upgrade.
     pub async fn begin(&self) -> StoreResult<Tx> {
-        Ok(self.pool.begin().await?)
+        Ok(self.writer.begin().await?)
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
+    /// For reads.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// For a change made outside a transaction.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
+    }
+}
+
+fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers work while the writer writes; the busy timeout
+                    // covers other processes (the command line) writing meanwhile.
+                    for pragma in [
+                        "PRAGMA journal_mode = WAL",
+                        "PRAGMA busy_timeout = 10000",
+                        "PRAGMA foreign_keys = ON",
+                        "PRAGMA synchronous = NORMAL",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
 }
 
 fn sqlite_path(url: &str) -> Option<&str> {
