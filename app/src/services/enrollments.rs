@@ -9,7 +9,7 @@ use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::pairing_code::PairingCode;
 use crate::model::Enrollment;
-use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError};
+use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError, Tx};
 
 use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
 
@@ -56,52 +56,26 @@ impl Services {
 
         for _ in 0..CODE_ATTEMPTS {
             let now = self.now();
-            let id = new_id();
-            let code = PairingCode::generate();
             let mut tx = self.store.begin().await?;
-            let inserted = Store::insert_enrollment(
-                &mut tx,
-                &NewEnrollment {
-                    id: &id,
-                    merchant_id: &actor.merchant_id,
-                    location_id: &location_id,
-                    code: code.as_str(),
-                    expires_at: now + lifetime * 1000,
-                    created_at: now,
-                    created_by_kind: actor.kind.as_str(),
-                    created_by_id: actor.id.as_deref(),
-                    created_by_label: &actor.label,
-                    idempotency_key: input.idempotency_key.as_deref(),
-                    request_fingerprint: Some(&fingerprint),
-                    batch_id: None,
-                    metadata: &input.metadata,
-                },
-            )
-            .await;
-            match inserted {
-                Ok(()) => {}
-                Err(StoreError::UniqueViolation) => {
-                    drop(tx);
-                    // Either a concurrent request with the same idempotency key won, or the
-                    // code equals a live one: replay the former, draw again for the latter.
-                    if let Some(key) = &input.idempotency_key
-                        && let Some(existing) = self.replay(actor, key, &fingerprint).await?
-                    {
-                        return Ok((existing, false));
-                    }
-                    continue;
+            let pending = PendingEnrollment {
+                location_id: &location_id,
+                lifetime,
+                metadata: &input.metadata,
+                idempotency_key: input.idempotency_key.as_deref(),
+                fingerprint: Some(&fingerprint),
+                batch_id: None,
+            };
+            let Some(id) = insert_pending(&mut tx, actor, &pending, now).await? else {
+                drop(tx);
+                // Either a concurrent request with the same idempotency key won, or the
+                // code equals a live one: replay the former, draw again for the latter.
+                if let Some(key) = &input.idempotency_key
+                    && let Some(existing) = self.replay(actor, key, &fingerprint).await?
+                {
+                    return Ok((existing, false));
                 }
-                Err(other) => return Err(other.into()),
-            }
-            audit(
-                &mut tx,
-                actor,
-                now,
-                "enrollment.created",
-                ("enrollment", &id),
-                json!({"location_id": location_id, "expires_in": lifetime, "metadata": input.metadata}),
-            )
-            .await?;
+                continue;
+            };
             tx.commit().await?;
             let created = self
                 .store
@@ -136,45 +110,22 @@ impl Services {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let mut collided = false;
+            let pending = PendingEnrollment {
+                location_id: &location_id,
+                lifetime,
+                metadata: &input.metadata,
+                idempotency_key: None,
+                fingerprint: None,
+                batch_id: Some(&batch_id),
+            };
             for _ in 0..count {
-                let id = new_id();
-                let code = PairingCode::generate();
-                let inserted = Store::insert_enrollment(
-                    &mut tx,
-                    &NewEnrollment {
-                        id: &id,
-                        merchant_id: &actor.merchant_id,
-                        location_id: &location_id,
-                        code: code.as_str(),
-                        expires_at: now + lifetime * 1000,
-                        created_at: now,
-                        created_by_kind: actor.kind.as_str(),
-                        created_by_id: actor.id.as_deref(),
-                        created_by_label: &actor.label,
-                        idempotency_key: None,
-                        request_fingerprint: None,
-                        batch_id: Some(&batch_id),
-                        metadata: &input.metadata,
-                    },
-                )
-                .await;
-                match inserted {
-                    Ok(()) => {}
-                    Err(StoreError::UniqueViolation) => {
-                        collided = true;
-                        break;
-                    }
-                    Err(other) => return Err(other.into()),
+                if insert_pending(&mut tx, actor, &pending, now)
+                    .await?
+                    .is_none()
+                {
+                    collided = true;
+                    break;
                 }
-                audit(
-                    &mut tx,
-                    actor,
-                    now,
-                    "enrollment.created",
-                    ("enrollment", &id),
-                    json!({"location_id": location_id, "expires_in": lifetime, "metadata": input.metadata, "batch_id": batch_id}),
-                )
-                .await?;
             }
             if collided {
                 drop(tx);
@@ -414,6 +365,68 @@ impl Services {
             code.display()
         )
     }
+}
+
+/// What a new enrollment is made of, besides its id and code.
+struct PendingEnrollment<'a> {
+    location_id: &'a str,
+    lifetime: i64,
+    metadata: &'a Metadata,
+    idempotency_key: Option<&'a str>,
+    fingerprint: Option<&'a str>,
+    batch_id: Option<&'a str>,
+}
+
+/// Inserts one PENDING enrollment with a fresh code and its audit event. `None` when a
+/// unique constraint refused it (a code equal to a live one, or a taken idempotency key);
+/// the transaction is then spent.
+async fn insert_pending(
+    tx: &mut Tx,
+    actor: &Actor,
+    pending: &PendingEnrollment<'_>,
+    now: i64,
+) -> ServiceResult<Option<String>> {
+    let id = new_id();
+    let code = PairingCode::generate();
+    let inserted = Store::insert_enrollment(
+        tx,
+        &NewEnrollment {
+            id: &id,
+            merchant_id: &actor.merchant_id,
+            location_id: pending.location_id,
+            code: code.as_str(),
+            expires_at: now + pending.lifetime * 1000,
+            created_at: now,
+            created_by_kind: actor.kind.as_str(),
+            created_by_id: actor.id.as_deref(),
+            created_by_label: &actor.label,
+            idempotency_key: pending.idempotency_key,
+            request_fingerprint: pending.fingerprint,
+            batch_id: pending.batch_id,
+            metadata: pending.metadata,
+        },
+    )
+    .await;
+    match inserted {
+        Ok(()) => {}
+        Err(StoreError::UniqueViolation) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    }
+    audit(
+        tx,
+        actor,
+        now,
+        "enrollment.created",
+        ("enrollment", &id),
+        json!({
+            "location_id": pending.location_id,
+            "expires_in": pending.lifetime,
+            "metadata": pending.metadata,
+            "batch_id": pending.batch_id,
+        }),
+    )
+    .await?;
+    Ok(Some(id))
 }
 
 /// Identifies an enrollment request's content, so a replayed idempotency key can be told

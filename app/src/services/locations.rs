@@ -34,13 +34,26 @@ impl Services {
 }
 
 impl Services {
+    /// Every location the actor may use, by name: for the portal's pickers.
+    pub async fn all_locations(&self, actor: &Actor) -> ServiceResult<Vec<Location>> {
+        let (rows, _) = self
+            .store
+            .locations(
+                &actor.merchant_id,
+                actor.allowed_locations.as_deref(),
+                10_000,
+                0,
+            )
+            .await?;
+        Ok(rows.into_iter().map(location_view).collect())
+    }
+
     /// Each location the actor may use, with how many devices it has.
     pub async fn locations_with_device_counts(
         &self,
         actor: &Actor,
     ) -> ServiceResult<Vec<(Location, i64)>> {
-        let page = PageRequest::new(Some(0), Some(crate::domain::paging::MAX_PAGE_SIZE))?;
-        let locations = self.list_locations(actor, page).await?.content;
+        let locations = self.all_locations(actor).await?;
         let counts = self
             .store
             .device_counts_by_location(&actor.merchant_id)

@@ -2,7 +2,7 @@ use crate::domain::device::DeviceSort;
 use crate::domain::metadata::{Metadata, MetadataFilter};
 
 use super::enrollments::load_metadata;
-use super::{SqlBuilder, SqlValue, Store, StoreError, StoreResult, Tx};
+use super::{SqlBuilder, SqlValue, Store, StoreError, StoreResult, Tx, from_filtered_by_metadata};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
@@ -309,26 +309,14 @@ async fn insert_device_metadata(
 
 /// `FROM ... WHERE ...` for a filter; `None` when it can match nothing.
 fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
-    let mut query = SqlBuilder::new(" FROM ");
-    // With metadata filters, the query starts from the index over (merchant, key, value)
-    // and visits only the matching devices; CROSS JOIN keeps SQLite from starting at the
-    // merchant's million devices instead (PostgreSQL plans it freely either way).
-    for index in 0..filter.metadata.len() {
-        query.push(&format!("device_metadata m{index} CROSS JOIN "));
-    }
-    query
-        .push("devices d WHERE d.merchant_id = ")
-        .bind_text(&filter.merchant_id);
-    for (index, wanted) in filter.metadata.iter().enumerate() {
-        query
-            .push(&format!(" AND m{index}.merchant_id = "))
-            .bind_text(&filter.merchant_id)
-            .push(&format!(" AND m{index}.key = "))
-            .bind_text(&wanted.key)
-            .push(&format!(" AND m{index}.value = "))
-            .bind_text(&wanted.value)
-            .push(&format!(" AND m{index}.device_id = d.id"));
-    }
+    let mut query = from_filtered_by_metadata(
+        "devices",
+        "d",
+        "device_metadata",
+        "device_id",
+        &filter.merchant_id,
+        &filter.metadata,
+    );
     if let Some(allowed) = &filter.allowed_locations {
         if allowed.is_empty() {
             return None;

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::metadata::{Metadata, MetadataFilter};
 
-use super::{SqlBuilder, Store, StoreError, StoreResult, Tx};
+use super::{SqlBuilder, Store, StoreError, StoreResult, Tx, from_filtered_by_metadata};
 
 // No Debug: the row holds a live pairing code, which must never reach a log.
 #[derive(Clone, sqlx::FromRow)]
@@ -162,24 +162,14 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
-        // As for devices: metadata filters lead, from their index.
-        let mut query = SqlBuilder::new(" FROM ");
-        for index in 0..filter.metadata.len() {
-            query.push(&format!("enrollment_metadata m{index} CROSS JOIN "));
-        }
-        query
-            .push("enrollments e WHERE e.merchant_id = ")
-            .bind_text(&filter.merchant_id);
-        for (index, wanted) in filter.metadata.iter().enumerate() {
-            query
-                .push(&format!(" AND m{index}.merchant_id = "))
-                .bind_text(&filter.merchant_id)
-                .push(&format!(" AND m{index}.key = "))
-                .bind_text(&wanted.key)
-                .push(&format!(" AND m{index}.value = "))
-                .bind_text(&wanted.value)
-                .push(&format!(" AND m{index}.enrollment_id = e.id"));
-        }
+        let mut query = from_filtered_by_metadata(
+            "enrollments",
+            "e",
+            "enrollment_metadata",
+            "enrollment_id",
+            &filter.merchant_id,
+            &filter.metadata,
+        );
         if let Some(allowed) = &filter.allowed_locations {
             if allowed.is_empty() {
                 return Ok((Vec::new(), 0));

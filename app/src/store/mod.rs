@@ -210,6 +210,39 @@ fn sqlite_options(url: &str) -> StoreResult<AnyConnectOptions> {
     Ok(AnyConnectOptions::from_str(&url)?)
 }
 
+/// ` FROM <metadata> m0 CROSS JOIN ... <table> <alias> WHERE <alias>.merchant_id = ...`
+/// for a list filtered by metadata. The metadata filters lead, each an index range over
+/// (merchant, key, value), so a filter over a million rows visits only the matching ones;
+/// CROSS JOIN keeps SQLite from starting at the merchant's rows instead (PostgreSQL plans
+/// it freely either way).
+pub(crate) fn from_filtered_by_metadata(
+    table: &str,
+    alias: &str,
+    metadata_table: &str,
+    owner_column: &str,
+    merchant_id: &str,
+    filters: &[crate::domain::metadata::MetadataFilter],
+) -> SqlBuilder {
+    let mut query = SqlBuilder::new(" FROM ");
+    for index in 0..filters.len() {
+        query.push(&format!("{metadata_table} m{index} CROSS JOIN "));
+    }
+    query
+        .push(&format!("{table} {alias} WHERE {alias}.merchant_id = "))
+        .bind_text(merchant_id);
+    for (index, wanted) in filters.iter().enumerate() {
+        query
+            .push(&format!(" AND m{index}.merchant_id = "))
+            .bind_text(merchant_id)
+            .push(&format!(" AND m{index}.key = "))
+            .bind_text(&wanted.key)
+            .push(&format!(" AND m{index}.value = "))
+            .bind_text(&wanted.value)
+            .push(&format!(" AND m{index}.{owner_column} = {alias}.id"));
+    }
+    query
+}
+
 /// A SQL statement built piece by piece, numbering `$N` placeholders as values are bound;
 /// used for list queries whose filters vary.
 #[derive(Default)]

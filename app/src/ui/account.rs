@@ -17,15 +17,14 @@ pub async fn change_password(
     use crate::domain::FieldError;
     use crate::domain::role::Role;
 
-    use super::session::{refuse, renew_grant, require, services, set_status};
+    use super::session::{refuse, reject, renew_grant, require, services};
 
     let (user, _) = require(&Role::ALL).await?;
     if new_password != confirm_password {
-        set_status(axum::http::StatusCode::BAD_REQUEST);
-        return Err(PortalError::Invalid(vec![FieldError::new(
+        return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "confirm_password",
             "the two new passwords differ",
-        )]));
+        )])));
     }
     let grant = services()?
         .change_own_password(&user, &current_password, &new_password)

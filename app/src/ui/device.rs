@@ -45,12 +45,7 @@ pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> 
         .await
         .map_err(refuse)?
         .content;
-    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    let locations = services
-        .list_locations(&actor, all)
-        .await
-        .map_err(refuse)?
-        .content;
+    let locations = services.all_locations(&actor).await.map_err(refuse)?;
     Ok(DeviceDetailData {
         device,
         enrollment,
@@ -71,14 +66,11 @@ pub async fn update_device(
     use crate::domain::role::Role;
     use crate::services::DeviceReplacement;
 
-    use super::session::{refuse, require, services, set_status};
+    use super::session::{refuse, reject, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
-    let metadata = super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values)
-        .map_err(|error| {
-            set_status(error.status());
-            error
-        })?;
+    let metadata =
+        super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values).map_err(reject)?;
     let replacement = DeviceReplacement {
         name,
         metadata,

@@ -62,7 +62,6 @@ impl DeviceFilters {
 pub async fn devices_page(
     #[server(default)] filters: DeviceFilters,
 ) -> Result<DevicesPageData, PortalError> {
-    use crate::domain::paging::PageRequest;
     use crate::domain::role::Role;
 
     use super::session::{refuse, require, services};
@@ -75,12 +74,7 @@ pub async fn devices_page(
         .device_page(&actor, filters.to_query(50)?, sort, after)
         .await
         .map_err(refuse)?;
-    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    let locations = services
-        .list_locations(&actor, all)
-        .await
-        .map_err(refuse)?
-        .content;
+    let locations = services.all_locations(&actor).await.map_err(refuse)?;
     Ok(DevicesPageData {
         devices: page.devices,
         total: page.total,
@@ -116,15 +110,14 @@ pub async fn deregister_devices(
     use crate::domain::FieldError;
     use crate::domain::role::Role;
 
-    use super::session::{require, services, set_status};
+    use super::session::{reject, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
     if ids.is_empty() {
-        set_status(axum::http::StatusCode::BAD_REQUEST);
-        return Err(PortalError::Invalid(vec![FieldError::new(
+        return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "ids",
             "choose at least one device",
-        )]));
+        )])));
     }
     let services = services()?;
     let (mut done, mut failed) = (0, 0);

@@ -74,12 +74,7 @@ pub async fn enrollments_page(
         .list_enrollments(&actor, query)
         .await
         .map_err(refuse)?;
-    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    let locations = services
-        .list_locations(&actor, all)
-        .await
-        .map_err(refuse)?
-        .content;
+    let locations = services.all_locations(&actor).await.map_err(refuse)?;
     Ok(EnrollmentsPageData { page, locations })
 }
 
@@ -151,15 +146,11 @@ pub async fn create_enrollment(
     use crate::domain::role::Role;
     use crate::services::CreateEnrollment;
 
-    use super::session::{refuse, require, services, set_status};
+    use super::session::{refuse, reject, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
-    let fail = |error: PortalError| {
-        set_status(error.status());
-        error
-    };
-    let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(fail)?;
-    let metadata = metadata_from_rows(&metadata_keys, &metadata_values).map_err(fail)?;
+    let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(reject)?;
+    let metadata = metadata_from_rows(&metadata_keys, &metadata_values).map_err(reject)?;
     let input = CreateEnrollment {
         metadata,
         expires_in,
@@ -427,18 +418,12 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoV
 
 #[server(endpoint = "sheet_locations")]
 pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
-    use crate::domain::paging::PageRequest;
     use crate::domain::role::Role;
 
     use super::session::{refuse, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
-    let all = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    Ok(services()?
-        .list_locations(&actor, all)
-        .await
-        .map_err(refuse)?
-        .content)
+    services()?.all_locations(&actor).await.map_err(refuse)
 }
 
 /// `/enrollments/new-sheet`: many codes for one store at once, printed as a sheet.

@@ -176,7 +176,11 @@ mod server {
 
     /// Turns a service error into the portal's, with a fitting status code.
     pub fn refuse(error: crate::services::ServiceError) -> PortalError {
-        let error = PortalError::from(error);
+        reject(PortalError::from(error))
+    }
+
+    /// Answers with the portal's own error and its status code.
+    pub fn reject(error: PortalError) -> PortalError {
         set_status(error.status());
         error
     }

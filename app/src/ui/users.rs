@@ -21,19 +21,12 @@ pub struct UsersPageData {
 
 #[server(endpoint = "users")]
 pub async fn users_page() -> Result<UsersPageData, PortalError> {
-    use crate::domain::paging::PageRequest;
-
     use super::session::{refuse, require, services, take_flash};
 
     let (user, actor) = require(&[Role::Admin]).await?;
     let services = services()?;
     let users = services.list_users(&actor).await.map_err(refuse)?;
-    let page = PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    let locations = services
-        .list_locations(&actor, page)
-        .await
-        .map_err(refuse)?
-        .content;
+    let locations = services.all_locations(&actor).await.map_err(refuse)?;
     Ok(UsersPageData {
         users,
         locations,
@@ -54,15 +47,14 @@ pub async fn create_user(
     use crate::domain::FieldError;
     use crate::services::NewUserInput;
 
-    use super::session::{is_plain_form_post, put_flash, refuse, require, services, set_status};
+    use super::session::{is_plain_form_post, put_flash, refuse, reject, require, services};
 
     let (_, actor) = require(&[Role::Admin]).await?;
     let Some(role) = Role::parse(&role) else {
-        set_status(axum::http::StatusCode::BAD_REQUEST);
-        return Err(PortalError::Invalid(vec![FieldError::new(
+        return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "role",
             "choose a role",
-        )]));
+        )])));
     };
     let services = services()?;
     if password.is_empty() {
@@ -95,15 +87,14 @@ pub async fn update_user_access(
 ) -> Result<(), PortalError> {
     use crate::domain::FieldError;
 
-    use super::session::{refuse, require, services, set_status};
+    use super::session::{refuse, reject, require, services};
 
     let (_, actor) = require(&[Role::Admin]).await?;
     let Some(role) = Role::parse(&role) else {
-        set_status(axum::http::StatusCode::BAD_REQUEST);
-        return Err(PortalError::Invalid(vec![FieldError::new(
+        return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "role",
             "choose a role",
-        )]));
+        )])));
     };
     services()?
         .update_user_access(&actor, &user_id, role, location_ids)
