@@ -49,7 +49,6 @@ test-e2e:
 
 bench:
 	bash scripts/setup.sh run
-	cargo build --release -p server --bin ipp-portal --bench device_api
 	cargo bench -p server --bench device_api
 
 fmt:

@@ -1,0 +1,468 @@
+//! `make bench`: the Device API on a SQLite database of 1,000,000 devices, next to a bare
+//! axum handler served by the same process as the baseline.
+//!
+//! Measures registration throughput and the latency of a metadata-filtered device list,
+//! prints them against their targets and exits 0 either way: a measurement, not a test.
+//! All traffic stays on 127.0.0.1.
+
+// The portal's view types nest deeply; optimised builds need room to lay them out.
+#![recursion_limit = "512"]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::{Json, Router, routing::get};
+use futures::{StreamExt, stream};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use app::clock::{Clock, SystemClock};
+use app::domain::metadata::Metadata;
+use app::services::{Actor, CreateEnrollment, RegistrationLimits, Services, Settings};
+use app::store::{DeviceRow, Store};
+
+const SEEDED_DEVICES: usize = 1_000_000;
+/// Distinct `store` metadata values among the seeded devices: each matches 1,000 of them.
+const STORES: usize = 1_000;
+const REGISTRATIONS: usize = 4_000;
+const IN_FLIGHT: usize = 32;
+const LIST_WARMUP_REQUESTS: usize = 100;
+const LIST_REQUESTS: usize = 1_000;
+const LIST_PAGE_SIZE: usize = 20;
+const TARGET_REGISTRATIONS_PER_SECOND: f64 = 2_000.0;
+const TARGET_LIST_P99_MS: f64 = 10.0;
+/// No request may hang the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A slow build still finishes: a latency phase stops early, with fewer samples, past this.
+const LATENCY_PHASE_BUDGET: Duration = Duration::from_secs(180);
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let run_started = Instant::now();
+    let temp_dir = TempDir::create();
+    let database_url = format!("sqlite://{}/bench.db", temp_dir.0.display());
+    let store = Store::connect(&database_url)
+        .await
+        .expect("open the database");
+    store.migrate().await.expect("migrate the database");
+    let settings = Settings {
+        public_url: "http://127.0.0.1".into(),
+        // Far above what the run sends, so no registration is refused with 429.
+        registration_limits: RegistrationLimits {
+            per_address: 10_000_000,
+            global: 10_000_000,
+            window_seconds: 900,
+        },
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let services = Services::new(store.clone(), clock.clone(), settings);
+
+    let merchant = services
+        .create_merchant("Bench Merchant")
+        .await
+        .expect("create merchant");
+    let actor = Actor::system(&merchant.id);
+    let location = services
+        .create_location(&actor, "Main Street", Some("Stockholm"))
+        .await
+        .expect("create location");
+    let api_key = services
+        .create_api_key(&actor, "bench")
+        .await
+        .expect("create API key")
+        .key;
+
+    eprintln!("seeding {SEEDED_DEVICES} devices ...");
+    let seeding_started = Instant::now();
+    let seeded = store
+        .bulk_insert_devices(seeded_devices(&merchant.id, &location.id, clock.now_ms()))
+        .await
+        .expect("seed devices");
+    let seeding_time = seeding_started.elapsed();
+    assert_eq!(seeded, SEEDED_DEVICES as u64, "every device is seeded");
+    eprintln!("seeded in {:.1} s", seeding_time.as_secs_f64());
+
+    let (app_url, app_server) = spawn_app(services.clone()).await;
+    let (bare_url, bare_server) = spawn_bare().await;
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        // Loopback only: no proxy from the environment may carry the traffic elsewhere.
+        .no_proxy()
+        .pool_max_idle_per_host(IN_FLIGHT)
+        .build()
+        .expect("HTTP client");
+
+    eprintln!("creating {REGISTRATIONS} enrollments ...");
+    let mut codes = Vec::with_capacity(REGISTRATIONS);
+    for index in 0..REGISTRATIONS {
+        let input = CreateEnrollment {
+            metadata: device_metadata(index, index % 2 == 0),
+            ..CreateEnrollment::default()
+        };
+        let (enrollment, _) = services
+            .create_enrollment(&actor, input)
+            .await
+            .expect("create enrollment");
+        codes.push(enrollment.enrollment_code.expect("a pending code"));
+    }
+
+    eprintln!("registering {REGISTRATIONS} devices, {IN_FLIGHT} in flight ...");
+    let register_url = format!("{app_url}/ipp/v1/devices/register");
+    let register = measure_throughput(REGISTRATIONS, |index| {
+        let body = json!({
+            "enrollment_code": codes[index],
+            "hardware_id": format!("bench-registered-{index:05}"),
+            "platform": "ANDROID",
+        });
+        expect_status(client.post(&register_url).json(&body), StatusCode::CREATED)
+    })
+    .await;
+    let bare_path = format!("{bare_url}/bare");
+    let bare_throughput = measure_throughput(REGISTRATIONS, |_| {
+        expect_status(client.get(&bare_path), StatusCode::OK)
+    })
+    .await;
+
+    eprintln!("listing devices by metadata, {LIST_REQUESTS} requests one at a time ...");
+    let list_url = |index: usize| {
+        // A stride coprime with STORES visits every store value in a scattered order.
+        let store_value = (index * 7_919) % STORES;
+        format!("{app_url}/ipp/v1/devices?metadata=store:s{store_value}&page_size={LIST_PAGE_SIZE}")
+    };
+    let matching = matching_devices(&client, &list_url(0), &api_key).await;
+    let list = measure_latency(|index| {
+        expect_status(
+            client.get(list_url(index)).bearer_auth(&api_key),
+            StatusCode::OK,
+        )
+    })
+    .await;
+    let bare_latency =
+        measure_latency(|_| expect_status(client.get(&bare_path), StatusCode::OK)).await;
+
+    let database_size = database_size(&temp_dir.0);
+    app_server.abort();
+    bare_server.abort();
+    store.close().await;
+
+    print_report(&Report {
+        seeding_time,
+        database_size,
+        matching,
+        register,
+        bare_throughput,
+        list,
+        bare_latency,
+    });
+    drop(temp_dir);
+    println!(
+        "total wall time: {:.1} s",
+        run_started.elapsed().as_secs_f64()
+    );
+}
+
+/// The seeded devices, made as they are inserted so a million never sit in memory at once;
+/// one a millisecond up to `until_ms`, so lists have a realistic newest-first order.
+fn seeded_devices(
+    merchant_id: &str,
+    location_id: &str,
+    until_ms: i64,
+) -> impl Iterator<Item = DeviceRow> {
+    let merchant_id = merchant_id.to_owned();
+    let location_id = location_id.to_owned();
+    (0..SEEDED_DEVICES).map(move |index| {
+        let android = index % 2 == 0;
+        let created_at = until_ms - (SEEDED_DEVICES - index) as i64;
+        DeviceRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            merchant_id: merchant_id.clone(),
+            location_id: location_id.clone(),
+            enrollment_id: uuid::Uuid::now_v7().to_string(),
+            hardware_id: format!("bench-seeded-{index:07}"),
+            name: format!("Till {index}"),
+            platform: if android { "ANDROID" } else { "IOS" }.into(),
+            created_at,
+            updated_at: created_at,
+            last_seen_at: None,
+            metadata: device_metadata(index, android),
+        }
+    })
+}
+
+fn device_metadata(index: usize, android: bool) -> Metadata {
+    BTreeMap::from([
+        ("store".to_owned(), format!("s{}", index % STORES)),
+        (
+            "type".to_owned(),
+            if android { "android" } else { "ios" }.to_owned(),
+        ),
+        ("lane".to_owned(), (index % 10).to_string()),
+    ])
+}
+
+/// The real application on a random loopback port, as the integration tests start it.
+async fn spawn_app(services: Services) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let router = server::startup::router(
+        services,
+        server::startup::leptos_options(addr),
+        server::startup::SessionSettings {
+            secure_cookies: false,
+        },
+    )
+    .await
+    .expect("build the router");
+    let handle = tokio::spawn(async move {
+        let _ = server::startup::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), handle)
+}
+
+/// The baseline: what axum, hyper and the client cost without the application.
+async fn spawn_bare() -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("address");
+    let router = Router::new().route("/bare", get(|| async { Json(json!({"ok": true})) }));
+    let handle = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (format!("http://{addr}"), handle)
+}
+
+/// Sends the request and reads the whole body, so the connection goes back to the pool.
+async fn expect_status(request: RequestBuilder, expected: StatusCode) -> Result<(), String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.text().await.map_err(|e| e.to_string())?;
+    if status == expected {
+        Ok(())
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
+
+/// How many devices the list's first store value matches, to show the size of a result.
+async fn matching_devices(client: &reqwest::Client, url: &str, api_key: &str) -> i64 {
+    let response = client
+        .get(url)
+        .bearer_auth(api_key)
+        .send()
+        .await
+        .expect("list devices");
+    assert_eq!(response.status(), StatusCode::OK, "the list answers");
+    let page: Value = response.json().await.expect("a page");
+    page["total_elements"].as_i64().unwrap_or(-1)
+}
+
+struct Throughput {
+    succeeded: usize,
+    failed: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl Throughput {
+    fn per_second(&self) -> f64 {
+        self.succeeded as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `requests` requests with at most `IN_FLIGHT` under way at once.
+async fn measure_throughput<F, Fut>(requests: usize, send: F) -> Throughput
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let started = Instant::now();
+    let outcomes: Vec<Result<(), String>> = stream::iter(0..requests)
+        .map(send)
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let failed = outcomes.iter().filter(|outcome| outcome.is_err()).count();
+    Throughput {
+        succeeded: requests - failed,
+        failed,
+        first_error: outcomes.into_iter().find_map(Result::err),
+        elapsed,
+    }
+}
+
+struct Latency {
+    /// Successful requests' times, shortest first.
+    sorted: Vec<Duration>,
+    failed: usize,
+    first_error: Option<String>,
+}
+
+impl Latency {
+    /// Nearest-rank percentile, in milliseconds.
+    fn percentile_ms(&self, percent: usize) -> f64 {
+        if self.sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = (percent * self.sorted.len()).div_ceil(100).max(1);
+        self.sorted[rank - 1].as_secs_f64() * 1_000.0
+    }
+}
+
+/// One request at a time: a warm-up, then `LIST_REQUESTS` timed ones, within
+/// `LATENCY_PHASE_BUDGET`.
+async fn measure_latency<F, Fut>(send: F) -> Latency
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let deadline = Instant::now() + LATENCY_PHASE_BUDGET;
+    for index in 0..LIST_WARMUP_REQUESTS {
+        let _ = send(index).await;
+    }
+    let mut latency = Latency {
+        sorted: Vec::with_capacity(LIST_REQUESTS),
+        failed: 0,
+        first_error: None,
+    };
+    for index in LIST_WARMUP_REQUESTS..LIST_WARMUP_REQUESTS + LIST_REQUESTS {
+        if Instant::now() > deadline {
+            break;
+        }
+        let started = Instant::now();
+        let outcome = send(index).await;
+        let elapsed = started.elapsed();
+        match outcome {
+            Ok(()) => latency.sorted.push(elapsed),
+            Err(error) => {
+                latency.failed += 1;
+                latency.first_error.get_or_insert(error);
+            }
+        }
+    }
+    latency.sorted.sort();
+    latency
+}
+
+/// The database file with its write-ahead log, in bytes.
+fn database_size(dir: &std::path::Path) -> u64 {
+    ["bench.db", "bench.db-wal"]
+        .iter()
+        .filter_map(|name| std::fs::metadata(dir.join(name)).ok())
+        .map(|metadata| metadata.len())
+        .sum()
+}
+
+struct Report {
+    seeding_time: Duration,
+    database_size: u64,
+    matching: i64,
+    register: Throughput,
+    bare_throughput: Throughput,
+    list: Latency,
+    bare_latency: Latency,
+}
+
+fn print_report(report: &Report) {
+    let seconds = report.seeding_time.as_secs_f64();
+    println!();
+    println!("ipp-portal Device API benchmark (SQLite, release build, one process)");
+    println!(
+        "seeded {SEEDED_DEVICES} devices in {seconds:.1} s ({:.0} devices/s); database {:.0} MB",
+        SEEDED_DEVICES as f64 / seconds,
+        report.database_size as f64 / 1e6
+    );
+    println!(
+        "list filter store:s<k> matches {} devices; page_size {LIST_PAGE_SIZE}",
+        report.matching
+    );
+    println!();
+    println!(
+        "{:<44} {:>12} {:>12} {:>12}  met",
+        "measure", "app", "bare axum", "target"
+    );
+    let register_rate = report.register.per_second();
+    println!(
+        "{:<44} {:>12.0} {:>12.0} {:>12}  {}",
+        format!("register, {IN_FLIGHT} in flight (requests/s)"),
+        register_rate,
+        report.bare_throughput.per_second(),
+        format!(">= {TARGET_REGISTRATIONS_PER_SECOND:.0}"),
+        verdict(register_rate >= TARGET_REGISTRATIONS_PER_SECOND && report.register.failed == 0)
+    );
+    println!(
+        "{:<44} {:>12.2} {:>12.2} {:>12}",
+        "list by metadata p50 (ms)",
+        report.list.percentile_ms(50),
+        report.bare_latency.percentile_ms(50),
+        ""
+    );
+    let list_p99 = report.list.percentile_ms(99);
+    println!(
+        "{:<44} {:>12.2} {:>12.2} {:>12}  {}",
+        "list by metadata p99 (ms)",
+        list_p99,
+        report.bare_latency.percentile_ms(99),
+        format!("<= {TARGET_LIST_P99_MS:.0}"),
+        verdict(list_p99 <= TARGET_LIST_P99_MS && report.list.failed == 0)
+    );
+    println!();
+    println!(
+        "register: {} succeeded, {} failed in {:.2} s; bare: {} succeeded, {} failed in {:.2} s",
+        report.register.succeeded,
+        report.register.failed,
+        report.register.elapsed.as_secs_f64(),
+        report.bare_throughput.succeeded,
+        report.bare_throughput.failed,
+        report.bare_throughput.elapsed.as_secs_f64()
+    );
+    println!(
+        "list: {} timed after {LIST_WARMUP_REQUESTS} warm-up, {} failed; bare: {} timed, {} failed",
+        report.list.sorted.len(),
+        report.list.failed,
+        report.bare_latency.sorted.len(),
+        report.bare_latency.failed
+    );
+    if report.list.sorted.len() + report.list.failed < LIST_REQUESTS {
+        println!(
+            "list stopped early: {} s time budget spent",
+            LATENCY_PHASE_BUDGET.as_secs()
+        );
+    }
+    for (what, error) in [
+        ("register", &report.register.first_error),
+        ("bare throughput", &report.bare_throughput.first_error),
+        ("list", &report.list.first_error),
+        ("bare latency", &report.bare_latency.first_error),
+    ] {
+        if let Some(error) = error {
+            println!("first {what} error: {error}");
+        }
+    }
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "yes" } else { "NO" }
+}
+
+/// The run's own folder, removed at the end even when the run panics.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn create() -> Self {
+        let path = std::env::temp_dir().join(format!("ipp-portal-bench-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).expect("create the temporary folder");
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
