@@ -1,7 +1,8 @@
 //! `make bench`: the Device API on a SQLite database of 1,000,000 devices, next to a bare
 //! axum handler served by the same process as the baseline.
 //!
-//! Measures registration throughput and the latency of a metadata-filtered device list,
+//! Measures registration throughput, the latency of a metadata-filtered device list and of
+//! the portal's device page filtered the same way (rendered whole on the server),
 //! prints them against their targets and exits 0 either way: a measurement, not a test.
 //! All traffic stays on 127.0.0.1.
 
@@ -37,6 +38,8 @@ const LIST_REQUESTS: usize = 1_000;
 const LIST_PAGE_SIZE: usize = 20;
 const TARGET_REGISTRATIONS_PER_SECOND: f64 = 2_000.0;
 const TARGET_LIST_P99_MS: f64 = 10.0;
+/// The portal's device page, rendered whole on the server.
+const TARGET_PAGE_P99_MS: f64 = 100.0;
 /// No request may hang the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A slow build still finishes: a latency phase stops early, with fewer samples, past this.
@@ -146,6 +149,17 @@ async fn main() {
     let bare_latency =
         measure_latency(|_| expect_status(client.get(&bare_path), StatusCode::OK)).await;
 
+    eprintln!("rendering the portal's device page filtered by metadata, {LIST_REQUESTS} times ...");
+    let portal = signed_in_portal(&services, &merchant.id, &app_url).await;
+    let portal_page = measure_latency(|index| {
+        let store_value = (index * 7_919) % STORES;
+        expect_status(
+            portal.get(format!("{app_url}/devices?metadata=store%3As{store_value}")),
+            StatusCode::OK,
+        )
+    })
+    .await;
+
     let database_size = database_size(&temp_dir.0);
     app_server.abort();
     bare_server.abort();
@@ -159,12 +173,54 @@ async fn main() {
         bare_throughput,
         list,
         bare_latency,
+        portal_page,
     });
     drop(temp_dir);
     println!(
         "total wall time: {:.1} s",
         run_started.elapsed().as_secs_f64()
     );
+}
+
+/// A browser session of an ops user of the merchant, signed in through the login form.
+async fn signed_in_portal(
+    services: &Services,
+    merchant_id: &str,
+    app_url: &str,
+) -> reqwest::Client {
+    const PASSWORD: &str = "bench password 1";
+    services
+        .create_user(
+            &Actor::system(merchant_id),
+            app::services::NewUserInput {
+                merchant_id: merchant_id.to_owned(),
+                email: "ops@bench.example".into(),
+                password: PASSWORD.into(),
+                role: app::domain::role::Role::Ops,
+                location_ids: Vec::new(),
+            },
+        )
+        .await
+        .expect("create user");
+    let portal = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .no_proxy()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("HTTP client");
+    let signed_in = portal
+        .post(format!("{app_url}/api/login"))
+        .form(&[("email", "ops@bench.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .expect("sign in");
+    assert!(
+        signed_in.status().is_success(),
+        "sign-in failed: {}",
+        signed_in.status()
+    );
+    portal
 }
 
 /// The seeded devices, made as they are inserted so a million never sit in memory at once;
@@ -366,6 +422,7 @@ struct Report {
     bare_throughput: Throughput,
     list: Latency,
     bare_latency: Latency,
+    portal_page: Latency,
 }
 
 fn print_report(report: &Report) {
@@ -411,6 +468,22 @@ fn print_report(report: &Report) {
         format!("<= {TARGET_LIST_P99_MS:.0}"),
         verdict(list_p99 <= TARGET_LIST_P99_MS && report.list.failed == 0)
     );
+    let page_p99 = report.portal_page.percentile_ms(99);
+    println!(
+        "{:<44} {:>12.2} {:>12} {:>12}",
+        "portal devices page by metadata p50 (ms)",
+        report.portal_page.percentile_ms(50),
+        "",
+        ""
+    );
+    println!(
+        "{:<44} {:>12.2} {:>12} {:>12}  {}",
+        "portal devices page by metadata p99 (ms)",
+        page_p99,
+        "",
+        format!("<= {TARGET_PAGE_P99_MS:.0}"),
+        verdict(page_p99 <= TARGET_PAGE_P99_MS && report.portal_page.failed == 0)
+    );
     println!();
     println!(
         "register: {} succeeded, {} failed in {:.2} s; bare: {} succeeded, {} failed in {:.2} s",
@@ -439,6 +512,7 @@ fn print_report(report: &Report) {
         ("bare throughput", &report.bare_throughput.first_error),
         ("list", &report.list.first_error),
         ("bare latency", &report.bare_latency.first_error),
+        ("portal page", &report.portal_page.first_error),
     ] {
         if let Some(error) = error {
             println!("first {what} error: {error}");
