@@ -28,7 +28,8 @@ as_owner() {
 
 DIR="$(mktemp -d /tmp/ipp-portal-pg.XXXXXX)"
 [ "$(id -u)" = 0 ] && chown postgres: "$DIR"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# A free port, asked of the OS (Node.js is there on every machine this project runs on).
+PORT="$(node -e 'const s = require("net").createServer(); s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 
 stop() {
   as_owner "$BIN/pg_ctl" -D "$DIR/data" -m immediate stop >/dev/null 2>&1 || true
