@@ -78,8 +78,27 @@ impl Services {
         after: Option<&str>,
     ) -> ServiceResult<DevicePage> {
         let filter = self.device_filter(actor, query.clone())?;
-        let cursor = after.and_then(DeviceCursor::decode);
+        let (devices, next) = self.device_batch(actor, query, sort, after).await?;
+        let total = self.store.count_devices(&filter).await?;
+        Ok(DevicePage {
+            devices,
+            total,
+            next,
+        })
+    }
+
+    /// One page of the list and where the next starts, without counting the matches: for
+    /// walking a whole view (the CSV export) page after page.
+    pub async fn device_batch(
+        &self,
+        actor: &Actor,
+        query: DeviceListQuery,
+        sort: DeviceSort,
+        after: Option<&str>,
+    ) -> ServiceResult<(Vec<Device>, Option<String>)> {
         let limit = query.page.page_size;
+        let filter = self.device_filter(actor, query)?;
+        let cursor = after.and_then(DeviceCursor::decode);
         let mut rows = self
             .store
             .devices_after(&filter, sort, cursor.as_ref(), limit + 1)
@@ -90,12 +109,12 @@ impl Services {
         } else {
             None
         };
-        let total = self.store.count_devices(&filter).await?;
-        Ok(DevicePage {
-            devices: rows.into_iter().map(device_view).collect(),
-            total,
-            next,
-        })
+        Ok((rows.into_iter().map(device_view).collect(), next))
+    }
+
+    /// Whether a list query's filters are well-formed, without running it.
+    pub fn check_device_query(&self, actor: &Actor, query: &DeviceListQuery) -> ServiceResult<()> {
+        self.device_filter(actor, query.clone()).map(|_| ())
     }
 
     fn device_filter(&self, actor: &Actor, query: DeviceListQuery) -> ServiceResult<DeviceFilter> {
