@@ -22,11 +22,8 @@ impl Services {
         window_seconds: i64,
     ) -> ServiceResult<i64> {
         let window_start = self.window_start(self.now(), window_seconds);
-        let mut most = 0;
-        for bucket in buckets {
-            most = most.max(self.store.attempt_failures(bucket, window_start).await?);
-        }
-        Ok(most)
+        let failures = self.store.attempt_failures(buckets, window_start).await?;
+        Ok(failures.into_iter().max().unwrap_or(0))
     }
 
     /// Refuses with 429 (and when to retry) while any bucket is at its limit.
@@ -37,13 +34,10 @@ impl Services {
     ) -> ServiceResult<()> {
         let now = self.now();
         let window_start = self.window_start(now, window_seconds);
-        for limit in limits {
-            if self
-                .store
-                .attempt_failures(limit.bucket, window_start)
-                .await?
-                >= limit.max
-            {
+        let buckets: Vec<&str> = limits.iter().map(|limit| limit.bucket).collect();
+        let failures = self.store.attempt_failures(&buckets, window_start).await?;
+        for (limit, failures) in limits.iter().zip(failures) {
+            if failures >= limit.max {
                 let window_end = window_start + window_seconds.max(1) * 1000;
                 return Err(ServiceError::RateLimited {
                     retry_after_seconds: ((window_end - now + 999) / 1000).max(1),

@@ -160,22 +160,29 @@ pub(crate) async fn audit(
     target: (&str, &str),
     details: serde_json::Value,
 ) -> ServiceResult<()> {
-    Store::insert_audit_event(
-        tx,
-        &NewAuditEvent {
-            merchant_id: &actor.merchant_id,
-            occurred_at: now,
-            actor_kind: actor.kind.as_str(),
-            actor_id: actor.id.as_deref(),
-            actor_label: &actor.label,
-            action,
-            target_kind: target.0,
-            target_id: target.1,
-            details: details.to_string(),
-        },
-    )
-    .await?;
+    Store::insert_audit_event(tx, &audit_event(actor, now, action, target, details)).await?;
     Ok(())
+}
+
+/// The audit event of `actor` doing `action` to `target`, for a store write to log.
+pub(crate) fn audit_event<'a>(
+    actor: &'a Actor,
+    now: i64,
+    action: &'a str,
+    target: (&'a str, &'a str),
+    details: serde_json::Value,
+) -> NewAuditEvent<'a> {
+    NewAuditEvent {
+        merchant_id: &actor.merchant_id,
+        occurred_at: now,
+        actor_kind: actor.kind.as_str(),
+        actor_id: actor.id.as_deref(),
+        actor_label: &actor.label,
+        action,
+        target_kind: target.0,
+        target_id: target.1,
+        details: details.to_string(),
+    }
 }
 
 /// Time-ordered ids (UUID v7): new rows land at the end of the primary-key index.

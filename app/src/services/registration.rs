@@ -8,10 +8,10 @@ use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::pairing_code::PairingCode;
 use crate::model::{DeviceCredentials, Registration};
 use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
-use crate::store::{NewDevice, Store, StoreError};
+use crate::store::{NewDevice, StoreError};
 
 use super::attempts::AttemptLimit;
-use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit, new_id};
+use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id};
 
 #[derive(Debug, Clone)]
 pub struct RegisterDevice {
@@ -123,40 +123,6 @@ impl Services {
         let device_id = new_id();
         let name = name.unwrap_or_else(|| device::default_name(platform, &hardware_id));
         let token = secrets::new_secret(DEVICE_TOKEN_PREFIX);
-        let mut tx = self.store.begin().await?;
-        // The status check and the change are one statement: of concurrent registrations
-        // with one code, exactly one passes here.
-        if !Store::consume_enrollment(&mut tx, &enrollment.id, &device_id, now).await? {
-            return Err(ServiceError::Gone(
-                "this pairing code was already used".into(),
-            ));
-        }
-        let inserted = Store::insert_device(
-            &mut tx,
-            &NewDevice {
-                id: &device_id,
-                merchant_id: &enrollment.merchant_id,
-                location_id: &enrollment.location_id,
-                enrollment_id: &enrollment.id,
-                hardware_id: &hardware_id,
-                name: &name,
-                platform: platform.as_str(),
-                metadata: &enrollment.metadata,
-                token_hash: &token.hash,
-                now,
-            },
-        )
-        .await;
-        match inserted {
-            Err(StoreError::UniqueViolation) => {
-                // Rolled back: the code stays usable once the old registration is removed.
-                return Err(ServiceError::Conflict(
-                    "a device with this hardware_id is already registered; deregister it first"
-                        .into(),
-                ));
-            }
-            other => other?,
-        }
         let actor = Actor {
             merchant_id: enrollment.merchant_id.clone(),
             kind: ActorKind::Device,
@@ -164,16 +130,50 @@ impl Services {
             label: name.clone(),
             allowed_locations: None,
         };
-        audit(
-            &mut tx,
-            &actor,
-            now,
-            "device.registered",
-            ("device", &device_id),
-            json!({"enrollment_id": enrollment.id, "hardware_id": hardware_id, "platform": platform.as_str()}),
-        )
-        .await?;
-        tx.commit().await?;
+        let details = json!({
+            "enrollment_id": enrollment.id,
+            "hardware_id": hardware_id,
+            "platform": platform.as_str(),
+        });
+        let registered = self
+            .store
+            .register_device(
+                &NewDevice {
+                    id: &device_id,
+                    enrollment_id: &enrollment.id,
+                    hardware_id: &hardware_id,
+                    name: &name,
+                    platform: platform.as_str(),
+                    token_hash: &token.hash,
+                    now,
+                },
+                &audit_event(
+                    &actor,
+                    now,
+                    "device.registered",
+                    ("device", &device_id),
+                    details,
+                ),
+            )
+            .await;
+        match registered {
+            // The code was consumed by a concurrent registration (or cancelled meanwhile):
+            // of registrations racing for one code, exactly one gets here with `true`.
+            Ok(false) => {
+                return Err(ServiceError::Gone(
+                    "this pairing code was already used".into(),
+                ));
+            }
+            Err(StoreError::UniqueViolation) => {
+                // Nothing was written: the code stays usable once the old registration is
+                // removed.
+                return Err(ServiceError::Conflict(
+                    "a device with this hardware_id is already registered; deregister it first"
+                        .into(),
+                ));
+            }
+            other => other?,
+        };
 
         // Everything the record holds is known here: no need to read it back.
         let device = crate::store::DeviceRow {

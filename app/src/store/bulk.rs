@@ -8,11 +8,11 @@ use crate::domain::pairing_code::PairingCode;
 use super::{Backend, DeviceRow, SqlBuilder, Store, StoreError, StoreResult};
 
 /// Rows per multi-row INSERT: about 500 bound values each (devices bind 10 a row,
-/// enrollments 8, metadata 4), far below SQLite's 32,766. Bigger is slower: sqlx finds
+/// enrollments 8, metadata 5), far below SQLite's 32,766. Bigger is slower: sqlx finds
 /// each `$N` by name, which SQLite looks up in linear time, so binding a statement costs
 /// the square of its values.
 const DEVICES_PER_STATEMENT: usize = 50;
-const METADATA_ROWS_PER_STATEMENT: usize = 125;
+const METADATA_ROWS_PER_STATEMENT: usize = 100;
 /// Few commits keep the load fast; a bounded transaction keeps the write-ahead log small.
 const DEVICES_PER_TRANSACTION: usize = 50_000;
 /// SQLite's page cache while loading, in KiB.
@@ -155,7 +155,8 @@ async fn insert_metadata_rows(
         .collect();
     for chunk in rows.chunks(METADATA_ROWS_PER_STATEMENT) {
         let mut query = SqlBuilder::new(
-            "INSERT INTO device_metadata (device_id, merchant_id, key, value) VALUES ",
+            "INSERT INTO device_metadata (device_id, merchant_id, key, value, device_created_at) \
+             VALUES ",
         );
         for (index, (device, key, value)) in chunk.iter().enumerate() {
             query.push(if index == 0 { "(" } else { ", (" });
@@ -167,6 +168,8 @@ async fn insert_metadata_rows(
                 .bind_text(*key)
                 .push(", ")
                 .bind_text(*value)
+                .push(", ")
+                .bind_int(device.created_at)
                 .push(")");
         }
         query.query()?.execute(&mut *connection).await?;

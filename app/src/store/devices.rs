@@ -2,7 +2,10 @@ use crate::domain::device::DeviceSort;
 use crate::domain::metadata::{Metadata, MetadataFilter};
 
 use super::enrollments::load_metadata;
-use super::{SqlBuilder, SqlValue, Store, StoreError, StoreResult, Tx, from_filtered_by_metadata};
+use super::{
+    DEVICE_METADATA, SqlBuilder, SqlValue, Store, StoreResult, Tx, from_filtered_by_metadata,
+    from_metadata_alone,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeviceRow {
@@ -18,19 +21,6 @@ pub struct DeviceRow {
     pub last_seen_at: Option<i64>,
     #[sqlx(skip)]
     pub metadata: Metadata,
-}
-
-pub struct NewDevice<'a> {
-    pub id: &'a str,
-    pub merchant_id: &'a str,
-    pub location_id: &'a str,
-    pub enrollment_id: &'a str,
-    pub hardware_id: &'a str,
-    pub name: &'a str,
-    pub platform: &'a str,
-    pub metadata: &'a Metadata,
-    pub token_hash: &'a str,
-    pub now: i64,
 }
 
 /// A device's new state; `None` keeps what is there.
@@ -56,36 +46,6 @@ const COLUMNS: &str = "d.id, d.merchant_id, d.location_id, d.enrollment_id, d.ha
     d.name, d.platform, d.created_at, d.updated_at, d.last_seen_at";
 
 impl Store {
-    /// The device, its metadata and its first token. A hardware id already registered
-    /// with the merchant fails with [`StoreError::UniqueViolation`].
-    pub async fn insert_device(tx: &mut Tx, new: &NewDevice<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, name, \
-             platform, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(new.id)
-        .bind(new.merchant_id)
-        .bind(new.location_id)
-        .bind(new.enrollment_id)
-        .bind(new.hardware_id)
-        .bind(new.name)
-        .bind(new.platform)
-        .bind(new.now)
-        .execute(&mut **tx)
-        .await
-        .map_err(StoreError::classify)?;
-        insert_device_metadata(tx, new.id, new.merchant_id, new.metadata).await?;
-        sqlx::query(
-            "INSERT INTO device_tokens (token_hash, device_id, created_at) VALUES ($1, $2, $3)",
-        )
-        .bind(new.token_hash)
-        .bind(new.id)
-        .bind(new.now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-
     pub async fn device(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeviceRow>> {
         let row: Option<DeviceRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM devices d WHERE d.merchant_id = $1 AND d.id = $2"
@@ -128,13 +88,10 @@ impl Store {
         let Some(query) = filter_sql(filter) else {
             return Ok((Vec::new(), 0));
         };
-        let total: i64 = query
-            .with_prefix("SELECT COUNT(*)")
-            .query_scalar()?
-            .fetch_one(self.pool())
-            .await?;
+        let total = self.count_devices(filter).await?;
+        let (created_at, id) = registration_order(filter);
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
-        page.push(" ORDER BY d.created_at DESC, d.id DESC LIMIT ")
+        page.push(&format!(" ORDER BY {created_at} DESC, {id} DESC LIMIT "))
             .bind_int(limit)
             .push(" OFFSET ")
             .bind_int(offset);
@@ -156,10 +113,11 @@ impl Store {
         let Some(mut query) = filter_sql(filter) else {
             return Ok(Vec::new());
         };
-        let (key, order) = match sort {
-            DeviceSort::Registered => ("d.created_at", "DESC"),
-            DeviceSort::Name => ("d.name", "ASC"),
-            DeviceSort::LastSeen => ("COALESCE(d.last_seen_at, 0)", "DESC"),
+        let (registered, registered_id) = registration_order(filter);
+        let (key, id, order) = match sort {
+            DeviceSort::Registered => (registered, registered_id, "DESC"),
+            DeviceSort::Name => ("d.name", "d.id", "ASC"),
+            DeviceSort::LastSeen => ("COALESCE(d.last_seen_at, 0)", "d.id", "DESC"),
         };
         if let Some(cursor) = after {
             let beyond = if order == "DESC" { "<" } else { ">" };
@@ -172,12 +130,12 @@ impl Store {
                 .bind(value.clone())
                 .push(&format!(" OR ({key} = "))
                 .bind(value)
-                .push(&format!(" AND d.id {beyond} "))
+                .push(&format!(" AND {id} {beyond} "))
                 .bind_text(&cursor.id)
                 .push("))");
         }
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
-        page.push(&format!(" ORDER BY {key} {order}, d.id {order} LIMIT "))
+        page.push(&format!(" ORDER BY {key} {order}, {id} {order} LIMIT "))
             .bind_int(limit);
         self.with_metadata_of(page.query_as()?.fetch_all(self.pool()).await?)
             .await
@@ -185,8 +143,19 @@ impl Store {
 
     /// How many devices match, for "n devices" above a list.
     pub async fn count_devices(&self, filter: &DeviceFilter) -> StoreResult<i64> {
-        let Some(query) = filter_sql(filter) else {
-            return Ok(0);
+        let only_metadata = filter.allowed_locations.is_none()
+            && filter.location_id.is_none()
+            && filter.platform.is_none()
+            && filter.name_contains.is_none()
+            && !filter.metadata.is_empty();
+        let query = if only_metadata {
+            // Metadata rows exist only for existing devices: their index answers alone.
+            from_metadata_alone(&DEVICE_METADATA, &filter.merchant_id, &filter.metadata)
+        } else {
+            let Some(query) = filter_sql(filter) else {
+                return Ok(0);
+            };
+            query
         };
         Ok(query
             .with_prefix("SELECT COUNT(*)")
@@ -210,7 +179,7 @@ impl Store {
 
     async fn with_metadata_of(&self, mut rows: Vec<DeviceRow>) -> StoreResult<Vec<DeviceRow>> {
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut metadata = load_metadata(self, "device_metadata", "device_id", &ids).await?;
+        let mut metadata = load_metadata(self, &DEVICE_METADATA, &ids).await?;
         for row in &mut rows {
             row.metadata = metadata.remove(&row.id).unwrap_or_default();
         }
@@ -235,15 +204,20 @@ impl Store {
         }
         query.push(" WHERE merchant_id = ").bind_text(merchant_id);
         query.push(" AND id = ").bind_text(id);
-        if query.query()?.execute(&mut **tx).await?.rows_affected() == 0 {
+        query.push(" RETURNING created_at");
+        let Some(created_at) = query
+            .query_scalar::<i64>()?
+            .fetch_optional(&mut **tx)
+            .await?
+        else {
             return Ok(false);
-        }
+        };
         if let Some(metadata) = &update.metadata {
             sqlx::query("DELETE FROM device_metadata WHERE device_id = $1")
                 .bind(id)
                 .execute(&mut **tx)
                 .await?;
-            insert_device_metadata(tx, id, merchant_id, metadata).await?;
+            insert_device_metadata(tx, id, merchant_id, created_at, metadata).await?;
         }
         Ok(true)
     }
@@ -274,37 +248,56 @@ impl Store {
 
     async fn with_device_metadata(&self, row: Option<DeviceRow>) -> StoreResult<Option<DeviceRow>> {
         let Some(mut row) = row else { return Ok(None) };
-        row.metadata = load_metadata(
-            self,
-            "device_metadata",
-            "device_id",
-            std::slice::from_ref(&row.id),
-        )
-        .await?
-        .remove(&row.id)
-        .unwrap_or_default();
+        row.metadata = load_metadata(self, &DEVICE_METADATA, std::slice::from_ref(&row.id))
+            .await?
+            .remove(&row.id)
+            .unwrap_or_default();
         Ok(Some(row))
     }
 }
 
+/// All pairs in one statement. Each row carries its device's registration time, so a
+/// metadata filter reads its matches newest first straight from the index.
 async fn insert_device_metadata(
     tx: &mut Tx,
     device_id: &str,
     merchant_id: &str,
+    device_created_at: i64,
     metadata: &Metadata,
 ) -> StoreResult<()> {
-    for (key, value) in metadata {
-        sqlx::query(
-            "INSERT INTO device_metadata (device_id, merchant_id, key, value) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(device_id)
-        .bind(merchant_id)
-        .bind(key)
-        .bind(value)
-        .execute(&mut **tx)
-        .await?;
+    if metadata.is_empty() {
+        return Ok(());
     }
+    let mut query = SqlBuilder::new(
+        "INSERT INTO device_metadata (device_id, merchant_id, key, value, device_created_at) \
+         VALUES ",
+    );
+    for (index, (key, value)) in metadata.iter().enumerate() {
+        query
+            .push(if index == 0 { "(" } else { ", (" })
+            .bind_text(device_id)
+            .push(", ")
+            .bind_text(merchant_id)
+            .push(", ")
+            .bind_text(key)
+            .push(", ")
+            .bind_text(value)
+            .push(", ")
+            .bind_int(device_created_at)
+            .push(")");
+    }
+    query.query()?.execute(&mut **tx).await?;
     Ok(())
+}
+
+/// The columns that order devices newest first: with a metadata filter, the leading
+/// metadata row's copy of them, so the index range is read in order and no sort is needed.
+fn registration_order(filter: &DeviceFilter) -> (&'static str, &'static str) {
+    if filter.metadata.is_empty() {
+        ("d.created_at", "d.id")
+    } else {
+        ("m0.device_created_at", "m0.device_id")
+    }
 }
 
 /// `FROM ... WHERE ...` for a filter; `None` when it can match nothing.
@@ -312,8 +305,7 @@ fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
     let mut query = from_filtered_by_metadata(
         "devices",
         "d",
-        "device_metadata",
-        "device_id",
+        &DEVICE_METADATA,
         &filter.merchant_id,
         &filter.metadata,
     );

@@ -3,7 +3,10 @@ use std::collections::HashMap;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::metadata::{Metadata, MetadataFilter};
 
-use super::{SqlBuilder, Store, StoreError, StoreResult, Tx, from_filtered_by_metadata};
+use super::{
+    ENROLLMENT_METADATA, MetadataTable, SqlBuilder, Store, StoreError, StoreResult, Tx,
+    from_filtered_by_metadata,
+};
 
 // No Debug: the row holds a live pairing code, which must never reach a log.
 #[derive(Clone, sqlx::FromRow)]
@@ -37,6 +40,15 @@ impl EnrollmentRow {
             .unwrap_or(EnrollmentStatus::Cancelled)
             .at(self.expires_at, now_ms)
     }
+}
+
+/// An enrollment joined with one of its metadata pairs (none when it has none).
+#[derive(sqlx::FromRow)]
+struct EnrollmentWithPair {
+    #[sqlx(flatten)]
+    enrollment: EnrollmentRow,
+    metadata_key: Option<String>,
+    metadata_value: Option<String>,
 }
 
 pub struct NewEnrollment<'a> {
@@ -96,18 +108,26 @@ impl Store {
         .execute(&mut **tx)
         .await
         .map_err(StoreError::classify)?;
-        for (key, value) in new.metadata {
-            sqlx::query(
-                "INSERT INTO enrollment_metadata (enrollment_id, merchant_id, key, value) \
-                 VALUES ($1, $2, $3, $4)",
-            )
-            .bind(new.id)
-            .bind(new.merchant_id)
-            .bind(key)
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+        if new.metadata.is_empty() {
+            return Ok(());
         }
+        // All pairs in one statement.
+        let mut query = SqlBuilder::new(
+            "INSERT INTO enrollment_metadata (enrollment_id, merchant_id, key, value) VALUES ",
+        );
+        for (index, (key, value)) in new.metadata.iter().enumerate() {
+            query
+                .push(if index == 0 { "(" } else { ", (" })
+                .bind_text(new.id)
+                .push(", ")
+                .bind_text(new.merchant_id)
+                .push(", ")
+                .bind_text(key)
+                .push(", ")
+                .bind_text(value)
+                .push(")");
+        }
+        query.query()?.execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -129,14 +149,30 @@ impl Store {
     /// The enrollment holding this (canonical) code, whatever its merchant: the live one
     /// if there is one, else the newest that ever had it.
     pub async fn enrollment_by_code(&self, code: &str) -> StoreResult<Option<EnrollmentRow>> {
-        let row: Option<EnrollmentRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM enrollments e WHERE e.code = $1 \
-             ORDER BY CASE WHEN e.status = 'PENDING' THEN 0 ELSE 1 END, e.created_at DESC LIMIT 1"
+        // With its metadata in the same query: every registration starts here.
+        let rows: Vec<EnrollmentWithPair> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, md.key AS metadata_key, md.value AS metadata_value FROM \
+             (SELECT * FROM enrollments e WHERE e.code = $1 \
+              ORDER BY CASE WHEN e.status = 'PENDING' THEN 0 ELSE 1 END, e.created_at DESC \
+              LIMIT 1) e \
+             LEFT JOIN enrollment_metadata md ON md.enrollment_id = e.id"
         ))
         .bind(code)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        self.with_enrollment_metadata(row).await
+        let mut pairs = rows.into_iter();
+        let Some(first) = pairs.next() else {
+            return Ok(None);
+        };
+        let mut enrollment = first.enrollment;
+        for (key, value) in std::iter::once((first.metadata_key, first.metadata_value))
+            .chain(pairs.map(|pair| (pair.metadata_key, pair.metadata_value)))
+        {
+            if let (Some(key), Some(value)) = (key, value) {
+                enrollment.metadata.insert(key, value);
+            }
+        }
+        Ok(Some(enrollment))
     }
 
     pub async fn enrollment_by_idempotency_key(
@@ -165,8 +201,7 @@ impl Store {
         let mut query = from_filtered_by_metadata(
             "enrollments",
             "e",
-            "enrollment_metadata",
-            "enrollment_id",
+            &ENROLLMENT_METADATA,
             &filter.merchant_id,
             &filter.metadata,
         );
@@ -248,26 +283,6 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Marks a live enrollment used by `device_id`. Exactly one of any number of concurrent
-    /// callers gets `true`: the status check and the change are one statement.
-    pub async fn consume_enrollment(
-        tx: &mut Tx,
-        id: &str,
-        device_id: &str,
-        now: i64,
-    ) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE enrollments SET status = 'CONSUMED', consumed_at = $1, device_id = $2 \
-             WHERE id = $3 AND status = 'PENDING' AND expires_at > $1",
-        )
-        .bind(now)
-        .bind(device_id)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
     async fn with_enrollment_metadata(
         &self,
         row: Option<EnrollmentRow>,
@@ -282,17 +297,20 @@ impl Store {
     }
 
     async fn enrollment_metadata(&self, ids: &[String]) -> StoreResult<HashMap<String, Metadata>> {
-        load_metadata(self, "enrollment_metadata", "enrollment_id", ids).await
+        load_metadata(self, &ENROLLMENT_METADATA, ids).await
     }
 }
 
 /// Metadata of many rows in one query, keyed by owner id.
 pub(super) async fn load_metadata(
     store: &Store,
-    table: &str,
-    owner_column: &str,
+    metadata: &MetadataTable,
     ids: &[String],
 ) -> StoreResult<HashMap<String, Metadata>> {
+    let MetadataTable {
+        table,
+        owner_column,
+    } = metadata;
     let mut by_owner: HashMap<String, Metadata> = HashMap::new();
     if ids.is_empty() {
         return Ok(by_owner);

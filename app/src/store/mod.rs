@@ -13,6 +13,7 @@ mod enrollments;
 mod locations;
 mod merchants;
 mod rate_limits;
+mod registration;
 mod sessions;
 mod users;
 
@@ -23,12 +24,15 @@ use sqlx::Arguments;
 use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, ConnectOptions};
 
+use crate::domain::metadata::MetadataFilter;
+
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
-pub use devices::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, NewDevice};
+pub use devices::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate};
 pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
 pub use locations::LocationRow;
 pub use merchants::MerchantRow;
+pub use registration::NewDevice;
 pub use sessions::{SESSIONS_TABLE, SessionStorage};
 pub use users::{NewUser, UserRow};
 
@@ -53,6 +57,11 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("cannot create the database folder: {0}")]
     Io(#[from] std::io::Error),
+    /// The shared transaction this write was part of failed (see the log for why).
+    #[error("the group of writes failed: {0}")]
+    GroupFailed(String),
+    #[error("the database writer has stopped")]
+    WriterStopped,
 }
 
 impl StoreError {
@@ -75,6 +84,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     url: String,
+    /// SQLite's registration writer (see `registration.rs`); PostgreSQL writes each
+    /// registration in its own transaction, side by side.
+    registrations: Option<registration::RegistrationQueue>,
 }
 
 impl Store {
@@ -111,11 +123,14 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
+        let registrations = (backend == Backend::Sqlite)
+            .then(|| registration::RegistrationQueue::start(writer.clone()));
         Ok(Self {
             pool,
             writer,
             backend,
             url: url.to_owned(),
+            registrations,
         })
     }
 
@@ -162,6 +177,10 @@ impl Store {
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
+        // A SQLite connection is a file handle in this process and cannot drop, and pinging
+        // it costs a round trip to its thread on every query: the writer would hold
+        // SQLite's one write lock through it. PostgreSQL connections can drop: test them.
+        .test_before_acquire(backend == Backend::Postgres)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -214,37 +233,94 @@ fn sqlite_options(url: &str) -> StoreResult<AnyConnectOptions> {
     Ok(AnyConnectOptions::from_str(&url)?)
 }
 
-/// ` FROM <metadata> m0 CROSS JOIN ... <table> <alias> WHERE <alias>.merchant_id = ...`
-/// for a list filtered by metadata. The metadata filters lead, each an index range over
-/// (merchant, key, value), so a filter over a million rows visits only the matching ones;
-/// CROSS JOIN keeps SQLite from starting at the merchant's rows instead (PostgreSQL plans
-/// it freely either way).
+/// A table of key-value metadata rows and the column naming the row they belong to.
+pub(crate) struct MetadataTable {
+    pub table: &'static str,
+    pub owner_column: &'static str,
+}
+
+pub(crate) const DEVICE_METADATA: MetadataTable = MetadataTable {
+    table: "device_metadata",
+    owner_column: "device_id",
+};
+
+pub(crate) const ENROLLMENT_METADATA: MetadataTable = MetadataTable {
+    table: "enrollment_metadata",
+    owner_column: "enrollment_id",
+};
+
+/// ` FROM <metadata> m0 CROSS JOIN <table> <alias> WHERE <alias>.merchant_id = ...` for a
+/// list filtered by metadata. The first filter leads, an index range over (merchant, key,
+/// value), so a filter over a million rows visits only the matching ones; each further
+/// filter is a primary-key probe of the same row's metadata. CROSS JOIN keeps SQLite from
+/// starting at the merchant's rows instead (PostgreSQL plans it freely either way).
 pub(crate) fn from_filtered_by_metadata(
     table: &str,
     alias: &str,
-    metadata_table: &str,
-    owner_column: &str,
+    metadata: &MetadataTable,
     merchant_id: &str,
-    filters: &[crate::domain::metadata::MetadataFilter],
+    filters: &[MetadataFilter],
 ) -> SqlBuilder {
     let mut query = SqlBuilder::new(" FROM ");
-    for index in 0..filters.len() {
-        query.push(&format!("{metadata_table} m{index} CROSS JOIN "));
+    if !filters.is_empty() {
+        query.push(&format!("{} m0 CROSS JOIN ", metadata.table));
     }
     query
         .push(&format!("{table} {alias} WHERE {alias}.merchant_id = "))
         .bind_text(merchant_id);
-    for (index, wanted) in filters.iter().enumerate() {
-        query
-            .push(&format!(" AND m{index}.merchant_id = "))
-            .bind_text(merchant_id)
-            .push(&format!(" AND m{index}.key = "))
-            .bind_text(&wanted.key)
-            .push(&format!(" AND m{index}.value = "))
-            .bind_text(&wanted.value)
-            .push(&format!(" AND m{index}.{owner_column} = {alias}.id"));
+    if !filters.is_empty() {
+        query.push(&format!(" AND {alias}.id = m0.{}", metadata.owner_column));
+        push_metadata_filters(&mut query, metadata, merchant_id, filters);
     }
     query
+}
+
+/// ` FROM <metadata> m0 WHERE ...`: the owners matching every metadata filter, read from
+/// the metadata index alone. Counting these is a walk over index entries, with no row of
+/// the owners' table read.
+pub(crate) fn from_metadata_alone(
+    metadata: &MetadataTable,
+    merchant_id: &str,
+    filters: &[MetadataFilter],
+) -> SqlBuilder {
+    let mut query = SqlBuilder::new(&format!(" FROM {} m0 WHERE TRUE", metadata.table));
+    push_metadata_filters(&mut query, metadata, merchant_id, filters);
+    query
+}
+
+/// ` AND m0.merchant_id = .. AND m0.key = .. AND m0.value = ..` for the first filter and
+/// an `EXISTS` probe of the same owner's metadata for each further one.
+fn push_metadata_filters(
+    query: &mut SqlBuilder,
+    metadata: &MetadataTable,
+    merchant_id: &str,
+    filters: &[MetadataFilter],
+) {
+    let MetadataTable {
+        table,
+        owner_column,
+    } = metadata;
+    let Some((first, further)) = filters.split_first() else {
+        return;
+    };
+    query
+        .push(" AND m0.merchant_id = ")
+        .bind_text(merchant_id)
+        .push(" AND m0.key = ")
+        .bind_text(&first.key)
+        .push(" AND m0.value = ")
+        .bind_text(&first.value);
+    for wanted in further {
+        query
+            .push(&format!(
+                " AND EXISTS (SELECT 1 FROM {table} mx \
+                 WHERE mx.{owner_column} = m0.{owner_column} AND mx.key = "
+            ))
+            .bind_text(&wanted.key)
+            .push(" AND mx.value = ")
+            .bind_text(&wanted.value)
+            .push(")");
+    }
 }
 
 /// A SQL statement built piece by piece, numbering `$N` placeholders as values are bound;
@@ -267,6 +343,10 @@ impl SqlBuilder {
             sql: sql.to_owned(),
             values: Vec::new(),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sql.is_empty()
     }
 
     pub fn push(&mut self, sql: &str) -> &mut Self {

@@ -1,19 +1,36 @@
 //! Counters of failed attempts (pairing codes, sign-ins) in fixed windows, kept in the
 //! database so that every server instance on one PostgreSQL sees the same counts.
 
-use super::{Store, StoreResult};
+use super::{SqlBuilder, Store, StoreResult};
 
 impl Store {
-    /// Failures recorded in this bucket's window starting at `window_start`.
-    pub async fn attempt_failures(&self, bucket: &str, window_start: i64) -> StoreResult<i64> {
-        let count: Option<i64> = sqlx::query_scalar(
-            "SELECT failures FROM attempt_failures WHERE bucket = $1 AND window_start = $2",
-        )
-        .bind(bucket)
-        .bind(window_start)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(count.unwrap_or(0))
+    /// Failures recorded in each bucket's window starting at `window_start`, in the order
+    /// asked, in one query (a registration checks two buckets on every call).
+    pub async fn attempt_failures(
+        &self,
+        buckets: &[&str],
+        window_start: i64,
+    ) -> StoreResult<Vec<i64>> {
+        if buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            SqlBuilder::new("SELECT bucket, failures FROM attempt_failures WHERE window_start = ");
+        query
+            .bind_int(window_start)
+            .push(" AND bucket IN (")
+            .bind_list(buckets.iter().map(|bucket| (*bucket).to_owned()))
+            .push(")");
+        let recorded: Vec<(String, i64)> = query.query_as()?.fetch_all(self.pool()).await?;
+        Ok(buckets
+            .iter()
+            .map(|bucket| {
+                recorded
+                    .iter()
+                    .find(|(recorded_bucket, _)| recorded_bucket == bucket)
+                    .map_or(0, |(_, failures)| *failures)
+            })
+            .collect())
     }
 
     /// Counts one more failure in each bucket's window, and forgets windows that ended.

@@ -100,6 +100,18 @@ async fn devices_filter_by_metadata_platform_name_and_location(app: &TestApp) {
         names(&list("?metadata=store:s3".into()).await),
         Vec::<String>::new()
     );
+    // Pages of a metadata filter keep registration order and count every match.
+    for (page_number, expected) in [(0, "Till 2"), (1, "Till 1")] {
+        let page = list(format!(
+            "?metadata=store:s1&page_size=1&page_number={page_number}"
+        ))
+        .await;
+        assert_eq!(names(&page), vec![expected]);
+        assert_eq!(page["total_elements"], 2);
+    }
+    let combined = list("?metadata=store:s1&platform=IOS".into()).await;
+    assert_eq!(names(&combined), vec!["Till 2"]);
+    assert_eq!(combined["total_elements"], 1);
     assert_eq!(names(&list("?platform=ios".into()).await), vec!["Till 2"]);
     assert_eq!(
         names(&list("?q=till".into()).await),

@@ -12,6 +12,7 @@ on_both_databases!(
     registration_errors_tell_unknown_from_used,
     a_second_registration_of_the_same_hardware_is_refused,
     one_code_registers_exactly_one_device_under_concurrency,
+    concurrent_registrations_fail_alone,
     deregistering_revokes_the_token_at_once,
 );
 
@@ -180,6 +181,75 @@ async fn one_code_registers_exactly_one_device_under_concurrency(app: &TestApp) 
     assert_eq!(gone, 99, "statuses: {statuses:?}");
     let devices = expect_json(app.get("/ipp/v1/devices").await, StatusCode::OK).await;
     assert_eq!(devices["total_elements"], 1);
+}
+
+/// Registrations arriving together may share a transaction: one refused among them must
+/// leave the others registered, and its own code usable.
+async fn concurrent_registrations_fail_alone(app: &TestApp) {
+    app.enroll_device(json!({}), "hw-taken").await;
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        let enrollment = app
+            .create_enrollment(json!({"metadata": {"batch": "b"}}))
+            .await;
+        codes.push((
+            enrollment["enrollment_id"].as_str().unwrap().to_owned(),
+            enrollment["enrollment_code"].as_str().unwrap().to_owned(),
+        ));
+    }
+    // Every third attempt reuses a registered hardware id.
+    let hardware_id = |i: usize| {
+        if i.is_multiple_of(3) {
+            "hw-taken".to_owned()
+        } else {
+            format!("hw-new-{i}")
+        }
+    };
+    let attempts = codes
+        .iter()
+        .enumerate()
+        .map(|(i, (_, code))| async move { app.register(code, &hardware_id(i)).await.status() });
+    let statuses = futures::future::join_all(attempts).await;
+    for (i, status) in statuses.iter().enumerate() {
+        let expected = if i.is_multiple_of(3) {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::CREATED
+        };
+        assert_eq!(*status, expected, "attempt {i}: {statuses:?}");
+    }
+    let registered = expect_json(
+        app.get("/ipp/v1/devices?metadata=batch:b&page_size=100")
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(registered["total_elements"], 20);
+    let audited = expect_json(
+        app.get("/ipp/v1/audit-events?page_size=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    let registrations = audited["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["action"] == "device.registered")
+        .count();
+    assert_eq!(registrations, 21, "the first device and the 20 new ones");
+    for (i, (id, _)) in codes.iter().enumerate() {
+        let enrollment = expect_json(
+            app.get(&format!("/ipp/v1/enrollments/{id}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        let expected = if i.is_multiple_of(3) {
+            "PENDING"
+        } else {
+            "CONSUMED"
+        };
+        assert_eq!(enrollment["status"], expected, "enrollment {i}");
+    }
 }
 
 async fn deregistering_revokes_the_token_at_once(app: &TestApp) {
