@@ -7,6 +7,8 @@ test('create a code with metadata, read its QR, and see it used by a device', as
   await expect(page.getByRole('heading', { name: 'Enrollments' })).toBeVisible();
   await expectAccessible(page);
 
+  // The link loaded a new page: adding metadata rows waits for its island to hydrate.
+  await hydrated(page);
   await page.locator('#mk-0').fill('store');
   await page.locator('#mv-0').fill('malmo-01');
   await page.getByRole('button', { name: 'Add metadata' }).click();

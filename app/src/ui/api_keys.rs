@@ -3,11 +3,11 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use super::browser::copy_to_clipboard;
 use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::widgets::CopyButton;
 use crate::model::ApiKeySummary;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -69,7 +69,6 @@ pub fn ApiKeysPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let revoke_error = last_error(revoke.value());
-    let copied = RwSignal::new(false);
 
     view! {
         <h1>"API keys"</h1>
@@ -81,9 +80,8 @@ pub fn ApiKeysPage() -> impl IntoView {
                 <input id="key-name" name="name" required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
                 <FieldMessage field="name" error=create_error/>
                 <FormMessage error=create_error/>
-                <button type="submit" disabled=move || create.pending().get()>"Create key"</button>
+                <button type="submit">"Create key"</button>
             </ActionForm>
-            {move || create.value().get().and_then(Result::ok).map(|secret| view! { <NewKey secret copied/> })}
         </section>
         <FormMessage error=revoke_error/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -92,7 +90,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     Ok(data) => (Ok(data.keys), data.new_key),
                     Err(error) => (Err(error), None),
                 };
-                let flashed = flashed.map(|secret| view! { <NewKey secret copied/> });
+                let flashed = flashed.map(|secret| view! { <NewKey secret/> });
                 let list = match keys {
                     Err(error) => view! { <Refusal error/> }.into_any(),
                     Ok(keys) if keys.is_empty() => view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any(),
@@ -142,16 +140,12 @@ pub fn ApiKeysPage() -> impl IntoView {
 
 /// A key just created: shown this once, with a copy button.
 #[component]
-fn NewKey(secret: String, copied: RwSignal<bool>) -> impl IntoView {
-    let for_copy = secret.clone();
+fn NewKey(secret: String) -> impl IntoView {
     view! {
         <div class="secret" role="status">
             <p><strong>"Copy this key now."</strong>" It is shown only once; only a hash of it is kept."</p>
-            <code data-testid="new-api-key">{secret}</code>
-            <button type="button" class="secondary" on:click=move |_| {
-                copy_to_clipboard(&for_copy);
-                copied.set(true);
-            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+            <code data-testid="new-api-key">{secret.clone()}</code>
+            <CopyButton text=secret label="Copy".to_owned() small=false/>
         </div>
     }
 }

@@ -167,7 +167,7 @@ pub fn DevicePage() -> impl IntoView {
                                     </fieldset>
                                     <FieldMessage field="metadata" error/>
                                     <FormMessage error/>
-                                    <button type="submit" disabled=move || update.pending().get()>"Save changes"</button>
+                                    <button type="submit">"Save changes"</button>
                                 </ActionForm>
                             </section>
                             <section class="card danger-zone">

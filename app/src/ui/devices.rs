@@ -110,7 +110,7 @@ pub async fn deregister_devices(
     use crate::domain::FieldError;
     use crate::domain::role::Role;
 
-    use super::session::{reject, require, services};
+    use super::session::{put_notice, reject, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
     if ids.is_empty() {
@@ -127,13 +127,15 @@ pub async fn deregister_devices(
             Err(_) => failed += 1,
         }
     }
-    Ok(match failed {
+    let summary = match failed {
         0 => format!(
             "Deregistered {done} device{}.",
             if done == 1 { "" } else { "s" }
         ),
         _ => format!("Deregistered {done}; {failed} could not be (already gone or not yours)."),
-    })
+    };
+    put_notice(&summary).await;
+    Ok(summary)
 }
 
 #[component]
@@ -242,7 +244,6 @@ fn DeviceList(
         params.remove("after");
         format!("/devices{}", params.to_query_string())
     });
-    let summary = move || deregister.value().get().and_then(Result::ok);
 
     view! {
         <Form action="/devices" attr:class="filters" attr:aria-label="Filter devices">
@@ -271,7 +272,6 @@ fn DeviceList(
             <button type="submit" class="secondary">"Apply"</button>
         </Form>
         <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
-        {move || summary().map(|text| view! { <p class="form-ok" role="status">{text}</p> })}
         {if devices.is_empty() {
             if filtered {
                 view! { <p class="empty">"No device matches these filters."</p> }.into_any()

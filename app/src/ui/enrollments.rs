@@ -347,10 +347,6 @@ pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoVi
 pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoView {
     let create = ServerAction::<CreateEnrollment>::new();
     let error = last_error(create.value());
-    let expiry = RwSignal::new(String::from("2h"));
-    // Three rows without JavaScript; with it, rows come and go.
-    let rows = RwSignal::new(vec![0usize, 1, 2]);
-    let next_row = StoredValue::new(3usize);
     let single_location = locations.len() == 1;
 
     view! {
@@ -371,48 +367,64 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoV
                     }).collect_view()}
                 </select>
                 <FieldMessage field="location_id" error/>
-                <label for="expiry">"Expires after"</label>
-                <select id="expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
-                    <option value="2h" selected>"2 hours"</option>
-                    <option value="24h">"24 hours"</option>
-                    <option value="48h">"48 hours"</option>
-                    <option value="72h">"72 hours"</option>
-                    <option value="custom">"Custom…"</option>
-                </select>
-                <div class="custom-expiry" class:hidden-until-chosen=move || expiry.get() != "custom">
-                    <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
-                    <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" aria-describedby="expires_in-error"/>
-                </div>
+                <ExpiryChoice/>
                 <FieldMessage field="expires_in" error/>
-                <fieldset class="metadata-rows" aria-describedby="metadata-error">
-                    <legend>"Metadata (carried over to the device, used to find it later)"</legend>
-                    <For each=move || rows.get() key=|row| *row let:row>
-                        <div class="metadata-row">
-                            <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
-                            <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") placeholder="key, e.g. store" maxlength="40"/>
-                            <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
-                            <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") placeholder="value, e.g. berlin-01" maxlength="500"/>
-                            <button type="button" class="secondary" aria-label="Remove this row"
-                                on:click=move |_| rows.update(|r| r.retain(|x| *x != row))>"Remove"</button>
-                        </div>
-                    </For>
-                    <button type="button" class="secondary" on:click=move |_| {
-                        let row = next_row.get_value();
-                        next_row.set_value(row + 1);
-                        rows.update(|r| r.push(row));
-                    }>"Add metadata"</button>
-                </fieldset>
+                <MetadataRows/>
                 <FieldMessage field="metadata" error/>
                 <FormMessage error/>
-                <button type="submit" disabled=move || create.pending().get()>
-                    {move || match (create.pending().get(), sheet) {
-                        (true, _) => "Creating…",
-                        (false, true) => "Create and print sheet",
-                        (false, false) => "Create pairing code",
-                    }}
+                <button type="submit">
+                    {if sheet { "Create and print sheet" } else { "Create pairing code" }}
                 </button>
             </ActionForm>
         </section>
+    }
+}
+
+/// The lifetime: a choice of common ones, or a number of minutes (that field is shown only
+/// for "Custom…" once the page runs in the browser, and always without JavaScript).
+#[island]
+fn ExpiryChoice() -> impl IntoView {
+    let expiry = RwSignal::new(String::from("2h"));
+    view! {
+        <label for="expiry">"Expires after"</label>
+        <select id="expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
+            <option value="2h" selected>"2 hours"</option>
+            <option value="24h">"24 hours"</option>
+            <option value="48h">"48 hours"</option>
+            <option value="72h">"72 hours"</option>
+            <option value="custom">"Custom…"</option>
+        </select>
+        <div class="custom-expiry" class:hidden-until-chosen=move || expiry.get() != "custom">
+            <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
+            <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" aria-describedby="expires_in-error"/>
+        </div>
+    }
+}
+
+/// Metadata key/value rows: three without JavaScript; with it, rows come and go.
+#[island]
+fn MetadataRows() -> impl IntoView {
+    let rows = RwSignal::new(vec![0usize, 1, 2]);
+    let next_row = StoredValue::new(3usize);
+    view! {
+        <fieldset class="metadata-rows" aria-describedby="metadata-error">
+            <legend>"Metadata (carried over to the device, used to find it later)"</legend>
+            <For each=move || rows.get() key=|row| *row let:row>
+                <div class="metadata-row">
+                    <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
+                    <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") placeholder="key, e.g. store" maxlength="40"/>
+                    <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
+                    <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") placeholder="value, e.g. berlin-01" maxlength="500"/>
+                    <button type="button" class="secondary" aria-label="Remove this row"
+                        on:click=move |_| rows.update(|r| r.retain(|x| *x != row))>"Remove"</button>
+                </div>
+            </For>
+            <button type="button" class="secondary" on:click=move |_| {
+                let row = next_row.get_value();
+                next_row.set_value(row + 1);
+                rows.update(|r| r.push(row));
+            }>"Add metadata"</button>
+        </fieldset>
     }
 }
 

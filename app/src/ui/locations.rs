@@ -4,10 +4,10 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::browser::copy_to_clipboard;
 use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::widgets::CopyButton;
 use crate::model::Location;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,7 +78,6 @@ pub fn LocationsPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let rename_error = last_error(rename.value());
-    let copied = RwSignal::new(None::<String>);
 
     view! {
         <h1>"Locations"</h1>
@@ -91,7 +90,7 @@ pub fn LocationsPage() -> impl IntoView {
                 <label for="l-city">"City"</label>
                 <input id="l-city" name="city" maxlength="200"/>
                 <FormMessage error=create_error/>
-                <button type="submit" disabled=move || create.pending().get()>"Add location"</button>
+                <button type="submit">"Add location"</button>
             </ActionForm>
         </section>
         <FormMessage error=rename_error/>
@@ -109,18 +108,13 @@ pub fn LocationsPage() -> impl IntoView {
                             <tbody>
                                 {rows.into_iter().enumerate().map(|(index, LocationWithDevices { location, devices })| {
                                     let id = location.id.clone();
-                                    let for_copy = location.id.clone();
-                                    let shown = location.id.clone();
                                     view! {
                                         <tr>
                                             <td>{location.name.clone()}</td>
                                             <td>{location.city.clone().unwrap_or_default()}</td>
                                             <td>
                                                 <code class="id">{location.id.clone()}</code>
-                                                <button type="button" class="secondary small" on:click=move |_| {
-                                                    copy_to_clipboard(&for_copy);
-                                                    copied.set(Some(for_copy.clone()));
-                                                }>{move || if copied.get().as_deref() == Some(shown.as_str()) { "Copied" } else { "Copy id" }}</button>
+                                                <CopyButton text=location.id.clone() label="Copy id".to_owned() small=true/>
                                             </td>
                                             <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
                                             <td>

@@ -53,6 +53,22 @@ pub async fn login(
     Ok(())
 }
 
+/// The notice a plain form post left for the page it leads back to ("Deregistered 2
+/// devices."), once.
+#[server(endpoint = "notice")]
+pub async fn take_notice() -> Result<Option<String>, PortalError> {
+    let Ok(session) = session().await else {
+        return Ok(None);
+    };
+    // Looked up first: removing marks the session changed, and it would be saved on
+    // every page.
+    let Ok(Some(notice)) = session.get::<String>(NOTICE_KEY).await else {
+        return Ok(None);
+    };
+    let _ = session.remove::<String>(NOTICE_KEY).await;
+    Ok(Some(notice))
+}
+
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), PortalError> {
     let session = session().await?;
@@ -118,6 +134,19 @@ mod server {
     pub async fn put_flash(value: &str) {
         if let Ok(session) = session().await {
             let _ = session.insert(FLASH_KEY, value).await;
+        }
+    }
+
+    pub const NOTICE_KEY: &str = "notice";
+
+    /// Tells the page a plain form post goes back to how it went: forms outside the
+    /// browser-side islands are answered with a redirect, which carries errors but no result.
+    pub async fn put_notice(text: &str) {
+        if !is_plain_form_post() {
+            return;
+        }
+        if let Ok(session) = session().await {
+            let _ = session.insert(NOTICE_KEY, text).await;
         }
     }
 

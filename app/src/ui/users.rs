@@ -47,7 +47,9 @@ pub async fn create_user(
     use crate::domain::FieldError;
     use crate::services::NewUserInput;
 
-    use super::session::{is_plain_form_post, put_flash, refuse, reject, require, services};
+    use super::session::{
+        is_plain_form_post, put_flash, put_notice, refuse, reject, require, services,
+    };
 
     let (_, actor) = require(&[Role::Admin]).await?;
     let Some(role) = Role::parse(&role) else {
@@ -75,6 +77,7 @@ pub async fn create_user(
             location_ids,
         };
         services.create_user(&actor, input).await.map_err(refuse)?;
+        put_notice("User added.").await;
         Ok(None)
     }
 }
@@ -160,12 +163,7 @@ pub fn UsersPage() -> impl IntoView {
                                     <FieldMessage field="password" error=create_error/>
                                     <FormMessage error=create_error/>
                                     {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
-                                    {move || match create.value().get() {
-                                        Some(Ok(Some(one_time))) => Some(view! { <OneTimePassword one_time/> }.into_any()),
-                                        Some(Ok(None)) => Some(view! { <p class="form-ok" role="status">"User added."</p> }.into_any()),
-                                        _ => None,
-                                    }}
-                                    <button type="submit" disabled=move || create.pending().get()>"Add user"</button>
+                                    <button type="submit">"Add user"</button>
                                 </ActionForm>
                             </section>
                             <FormMessage error=update_error/>
