@@ -151,13 +151,11 @@ mod server {
     }
 
     pub async fn take_flash() -> Option<String> {
-        session()
-            .await
-            .ok()?
-            .remove::<String>(FLASH_KEY)
-            .await
-            .ok()
-            .flatten()
+        let session = session().await.ok()?;
+        // Looked up first, as in `take_notice`: an empty removal would save the session.
+        let flash = session.get::<String>(FLASH_KEY).await.ok()??;
+        let _ = session.remove::<String>(FLASH_KEY).await;
+        Some(flash)
     }
 
     pub async fn session() -> Result<Session, PortalError> {
