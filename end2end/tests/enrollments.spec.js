@@ -81,6 +81,52 @@ test('a store manager prints a sheet of 12 cards', async ({ page }) => {
   await expect(page.getByRole('button', { name: 'Print sheet' })).toBeHidden();
 });
 
+test('a refused code comes back as typed, with the error next to the field', async ({ page }) => {
+  const merchant = createMerchant('Typed Once');
+  const second = merchant.addLocation('Second Store');
+  await signIn(page, merchant.addUser('ops'));
+  await page.goto('/enrollments');
+  await hydrated(page);
+  await page.locator('#location_id').selectOption(second);
+  await page.getByLabel('Expires after').selectOption('custom');
+  await page.getByLabel('Custom lifetime in minutes (1 to 4320)').fill('90');
+  await page.locator('#mk-0').fill('store');
+  await page.locator('#mv-0').fill('malmo-01');
+  await page.locator('#mk-1').fill('bad key');
+  await page.locator('#mv-1').fill('x');
+  await page.getByRole('button', { name: 'Add metadata' }).click();
+  await page.locator('#mk-3').fill('till');
+  await page.locator('#mv-3').fill('3');
+  await page.getByRole('button', { name: 'Create pairing code' }).click();
+
+  await expect(page.locator('#metadata-error')).toContainText('letters, digits');
+  await expect(page).toHaveURL(/\/enrollments\?/);
+  await expect(page.locator('#location_id')).toHaveValue(second);
+  await expect(page.getByLabel('Expires after')).toHaveValue('custom');
+  await expect(page.getByLabel('Custom lifetime in minutes (1 to 4320)')).toHaveValue('90');
+  // Every row as typed (the empty one dropped), in the island that adds and removes rows.
+  await expect(page.locator('.metadata-row')).toHaveCount(3);
+  const rows = [['store', 'malmo-01'], ['bad key', 'x'], ['till', '3']];
+  for (const [index, [key, value]] of rows.entries()) {
+    await expect(page.locator(`#mk-${index}`)).toHaveValue(key);
+    await expect(page.locator(`#mv-${index}`)).toHaveValue(value);
+  }
+  await expectAccessible(page);
+
+  // Only the bad field needs fixing; the restored rows are the island's own.
+  await hydrated(page);
+  await page.locator('#mk-1').fill('type');
+  await page.getByRole('button', { name: 'Add metadata' }).click();
+  await page.locator('#mk-3').fill('lane');
+  await page.locator('#mv-3').fill('2');
+  await page.getByRole('button', { name: 'Create pairing code' }).click();
+  await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+  const card = page.locator('.pairing-card');
+  await expect(card).toContainText('Second Store');
+  for (const text of ['malmo-01', 'type', 'till', 'lane']) await expect(card).toContainText(text);
+  await expect(page.getByTestId('countdown')).toHaveText(/^1 h 29 min$/);
+});
+
 test('cancelling removes a code from the list and keeps it in history', async ({ page }) => {
   const merchant = createMerchant();
   await signIn(page, merchant.addUser('ops'));

@@ -2,11 +2,13 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
 use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
 use super::widgets::CopyButton;
 use crate::model::ApiKeySummary;
 
@@ -33,18 +35,24 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
 /// A new key; the secret is in the answer this once and never again.
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(name: String) -> Result<String, PortalError> {
-    use super::session::{is_plain_form_post, put_flash, refuse, require, services};
+    use super::session::{
+        OldInput, is_plain_form_post, keeping_input, put_flash, refuse, require, services,
+    };
     use crate::domain::role::Role;
 
-    let (_, actor) = require(&[Role::Admin]).await?;
-    let created = services()?
-        .create_api_key(&actor, &name)
-        .await
-        .map_err(refuse)?;
-    if is_plain_form_post() {
-        put_flash(&created.key).await;
-    }
-    Ok(created.key)
+    let kept = OldInput::new(CreateApiKey::PATH).with("name", &name);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&[Role::Admin]).await?;
+        let created = services()?
+            .create_api_key(&actor, &name)
+            .await
+            .map_err(refuse)?;
+        if is_plain_form_post() {
+            put_flash(&created.key).await;
+        }
+        Ok(created.key)
+    })
+    .await
 }
 
 #[server(endpoint = "revoke_api_key")]
@@ -69,6 +77,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let revoke_error = last_error(revoke.value());
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"API keys"</h1>
@@ -77,7 +86,12 @@ pub fn ApiKeysPage() -> impl IntoView {
             <h2>"Create a key"</h2>
             <ActionForm action=create>
                 <label for="key-name">"Name (what the key is for)"</label>
-                <input id="key-name" name="name" required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
+                <Transition fallback=|| view! { <KeyName name=None/> }>
+                    {move || Suspend::new(async move {
+                        let name = OldInput::of(&old.await.ok().flatten(), CreateApiKey::PATH).value("name");
+                        view! { <KeyName name/> }
+                    })}
+                </Transition>
                 <FieldMessage field="name" error=create_error/>
                 <FormMessage error=create_error/>
                 <button type="submit">"Create key"</button>
@@ -135,6 +149,14 @@ pub fn ApiKeysPage() -> impl IntoView {
                 view! { {flashed} {list} }
             })}
         </Transition>
+    }
+}
+
+/// The name field, with the name sent last if the server refused it.
+#[component]
+fn KeyName(name: Option<String>) -> impl IntoView {
+    view! {
+        <input id="key-name" name="name" value=name required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
     }
 }
 
