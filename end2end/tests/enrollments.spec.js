@@ -127,6 +127,60 @@ test('a refused code comes back as typed, with the error next to the field', asy
   await expect(page.getByTestId('countdown')).toHaveText(/^1 h 29 min$/);
 });
 
+test('while a slow create is sent, its button is disabled and says so, and a double click sends once', async ({ page }) => {
+  const merchant = createMerchant();
+  await signIn(page, merchant.addUser('ops'));
+  await page.goto('/enrollments');
+  await hydrated(page);
+  let posts = 0;
+  let release;
+  const held = new Promise((resolve) => { release = resolve; });
+  await page.route('**/api/create_enrollment', async (route) => {
+    posts += 1;
+    await held;
+    await route.continue();
+  });
+
+  // While the POST is held the old page stays on screen, but Playwright waits for the
+  // navigation before it reads the page; the page reports on itself through the console.
+  const reports = [];
+  page.on('console', (message) => {
+    if (message.text().startsWith('form:')) reports.push(message.text());
+  });
+  await page.evaluate(() => {
+    const form = document.querySelector('form.create-enrollment');
+    let first = true;
+    form.addEventListener('submit', (event) => {
+      const sent = !event.defaultPrevented;
+      setTimeout(() => {
+        const button = form.querySelector('button[type="submit"]');
+        console.log(`form: sent=${sent} disabled=${button.disabled} label=${button.textContent}`);
+        // A script sending the form again is held back too.
+        if (first) form.requestSubmit();
+        first = false;
+        document.querySelector('#mk-0').focus();
+      }, 100);
+    });
+  });
+  await page.getByRole('button', { name: 'Create pairing code' }).dblclick();
+  await expect.poll(() => reports).toEqual([
+    'form: sent=true disabled=true label=Creating…',
+    'form: sent=false disabled=true label=Creating…',
+  ]);
+  // Enter in a field sends nothing either: the form's default button is disabled.
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(500);
+  expect(reports).toHaveLength(2);
+  expect(posts).toBe(1);
+
+  release();
+  await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
+  expect(posts).toBe(1);
+  // One code was made.
+  await page.goto('/enrollments');
+  await expect(page.locator('[data-status="PENDING"]')).toHaveCount(1);
+});
+
 test('cancelling removes a code from the list and keeps it in history', async ({ page }) => {
   const merchant = createMerchant();
   await signIn(page, merchant.addUser('ops'));

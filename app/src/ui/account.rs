@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::{CurrentUser, role_label};
+use super::widgets::SubmitButton;
 
 /// Changes the signed-in user's password; their other sessions end, this one stays.
 #[server(endpoint = "change_password")]
@@ -75,7 +76,7 @@ pub fn AccountPage() -> impl IntoView {
                 <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-describedby="confirm_password-error"/>
                 <FieldMessage field="confirm_password" error/>
                 <FormMessage error/>
-                <button type="submit">"Change password"</button>
+                <SubmitButton label="Change password".to_owned() pending="Changing…".to_owned()/>
             </ActionForm>
         </section>
     }

@@ -9,7 +9,7 @@ use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
 use super::session::{OldInput, take_old_input};
-use super::widgets::CopyButton;
+use super::widgets::{CopyButton, SubmitButton};
 use crate::model::ApiKeySummary;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -94,7 +94,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                 </Transition>
                 <FieldMessage field="name" error=create_error/>
                 <FormMessage error=create_error/>
-                <button type="submit">"Create key"</button>
+                <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
             </ActionForm>
         </section>
         <FormMessage error=revoke_error/>

@@ -12,6 +12,7 @@ use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
 use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::model::{AuditEvent, Device, Enrollment, Location};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -192,7 +193,7 @@ pub fn DevicePage() -> impl IntoView {
                                     </fieldset>
                                     <FieldMessage field="metadata" error/>
                                     <FormMessage error/>
-                                    <button type="submit">"Save changes"</button>
+                                    <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
                                 </ActionForm>
                             </section>
                             <section class="card danger-zone">

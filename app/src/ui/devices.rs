@@ -14,6 +14,7 @@ use super::format::short_time;
 use super::forms::{FormMessage, last_error};
 use super::layout::Refusal;
 use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::device::DeviceSort;
 use crate::model::{Device, Location};
 
@@ -333,7 +334,7 @@ fn DeviceList(
                                                 <p class="field-error" id=message_id>
                                                     {refused.then(|| rename_error().and_then(|e| e.for_field("name")))}
                                                 </p>
-                                                <button type="submit">"Save"</button>
+                                                <SubmitButton label="Save".to_owned() pending="Saving…".to_owned()/>
                                             </ActionForm>
                                         </details>
                                     </td>

@@ -12,6 +12,7 @@ use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
 use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
@@ -396,9 +397,11 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
                 <MetadataRows rows/>
                 <FieldMessage field="metadata" error/>
                 <FormMessage error/>
-                <button type="submit">
-                    {if sheet { "Create and print sheet" } else { "Create pairing code" }}
-                </button>
+                {if sheet {
+                    view! { <SubmitButton label="Create and print sheet".to_owned() pending="Creating sheet…".to_owned()/> }
+                } else {
+                    view! { <SubmitButton label="Create pairing code".to_owned() pending="Creating…".to_owned()/> }
+                }}
             </ActionForm>
         </section>
     }

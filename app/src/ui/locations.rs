@@ -9,7 +9,7 @@ use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
 use super::session::{OldInput, take_old_input};
-use super::widgets::CopyButton;
+use super::widgets::{CopyButton, SubmitButton};
 use crate::model::Location;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ pub fn LocationsPage() -> impl IntoView {
                     })}
                 </Transition>
                 <FormMessage error=create_error/>
-                <button type="submit">"Add location"</button>
+                <SubmitButton label="Add location".to_owned() pending="Adding…".to_owned()/>
             </ActionForm>
         </section>
         <FormMessage error=rename_error/>

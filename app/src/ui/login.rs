@@ -7,6 +7,7 @@ use leptos_router::hooks::use_query_map;
 use leptos::server_fn::ServerFn;
 
 use super::session::{Login, OldInput, take_old_input};
+use super::widgets::SubmitButton;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -38,7 +39,7 @@ pub fn LoginPage() -> impl IntoView {
                             <label for="password">"Password"</label>
                             <PasswordField autofocus=retry/>
                             <p class="form-error" role="alert">{error}</p>
-                            <button type="submit">"Sign in"</button>
+                            <SubmitButton label="Sign in".to_owned() pending="Signing in…".to_owned()/>
                         </ActionForm>
                     }
                 })}

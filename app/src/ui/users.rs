@@ -9,6 +9,7 @@ use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::{Refusal, role_label};
 use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::role::Role;
 use crate::model::{Location, UserSummary};
 
@@ -178,7 +179,7 @@ pub fn UsersPage() -> impl IntoView {
                                     <FieldMessage field="password" error=create_error/>
                                     <FormMessage error=create_error/>
                                     {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
-                                    <button type="submit">"Add user"</button>
+                                    <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
                                 </ActionForm>
                             </section>
                             <FormMessage error=update_error/>
