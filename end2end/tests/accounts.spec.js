@@ -26,6 +26,20 @@ test('a wrong password is refused with a clear message', async ({ page }) => {
   await expect(page.getByRole('alert')).toHaveText('wrong email or password');
 });
 
+test('a refused sign-in keeps the email but not the password', async ({ page }) => {
+  const merchant = createMerchant();
+  const email = merchant.addUser('ops');
+  await attemptSignIn(page, email, 'not my password');
+  await expect(page.getByRole('alert')).toHaveText('wrong email or password');
+  await expect(page.getByLabel('Email')).toHaveValue(email);
+  const password = page.getByLabel('Password', { exact: true });
+  await expect(password).toHaveValue('');
+  await expect(password).toBeFocused();
+  await password.fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((url) => url.pathname !== '/login');
+});
+
 test.describe('with JavaScript disabled', () => {
   test.use({ javaScriptEnabled: false });
 

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::{CurrentUser, role_label};
+use super::widgets::SubmitButton;
 
 /// Changes the signed-in user's password; their other sessions end, this one stays.
 #[server(endpoint = "change_password")]
@@ -17,7 +18,7 @@ pub async fn change_password(
     use crate::domain::FieldError;
     use crate::domain::role::Role;
 
-    use super::session::{refuse, reject, renew_grant, require, services};
+    use super::session::{put_notice, refuse, reject, renew_grant, require, services};
 
     let (user, _) = require(&Role::ALL).await?;
     if new_password != confirm_password {
@@ -30,7 +31,9 @@ pub async fn change_password(
         .change_own_password(&user, &current_password, &new_password)
         .await
         .map_err(refuse)?;
-    renew_grant(&grant).await
+    renew_grant(&grant).await?;
+    put_notice("Password changed. Your other sessions have ended.").await;
+    Ok(())
 }
 
 #[component]
@@ -38,7 +41,6 @@ pub fn AccountPage() -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
     let change = ServerAction::<ChangePassword>::new();
     let error = last_error(change.value());
-    let done = move || matches!(change.value().get(), Some(Ok(())));
 
     view! {
         <h1>"My account"</h1>
@@ -52,11 +54,11 @@ pub fn AccountPage() -> impl IntoView {
                             <dt>"Role"</dt><dd>{role_label(user.role)}</dd>
                             <dt>"Merchant"</dt><dd>{user.merchant_name}</dd>
                         </dl>
-                        <Show when=move || must_change && !done()>
+                        {must_change.then(|| view! {
                             <div class="notice" role="status">
                                 "You signed in with a one-time password. Choose your own password to go on."
                             </div>
-                        </Show>
+                        })}
                     }
                 })
             })}
@@ -74,12 +76,7 @@ pub fn AccountPage() -> impl IntoView {
                 <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-describedby="confirm_password-error"/>
                 <FieldMessage field="confirm_password" error/>
                 <FormMessage error/>
-                <Show when=done>
-                    <p class="form-ok" role="status">"Password changed. Your other sessions have ended."</p>
-                </Show>
-                <button type="submit" disabled=move || change.pending().get()>
-                    {move || if change.pending().get() { "Saving…" } else { "Change password" }}
-                </button>
+                <SubmitButton label="Change password".to_owned() pending="Changing…".to_owned()/>
             </ActionForm>
         </section>
     }

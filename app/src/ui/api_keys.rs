@@ -2,12 +2,14 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 
-use super::browser::copy_to_clipboard;
 use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
+use super::widgets::{CopyButton, SubmitButton};
 use crate::model::ApiKeySummary;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -33,18 +35,24 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
 /// A new key; the secret is in the answer this once and never again.
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(name: String) -> Result<String, PortalError> {
-    use super::session::{is_plain_form_post, put_flash, refuse, require, services};
+    use super::session::{
+        OldInput, is_plain_form_post, keeping_input, put_flash, refuse, require, services,
+    };
     use crate::domain::role::Role;
 
-    let (_, actor) = require(&[Role::Admin]).await?;
-    let created = services()?
-        .create_api_key(&actor, &name)
-        .await
-        .map_err(refuse)?;
-    if is_plain_form_post() {
-        put_flash(&created.key).await;
-    }
-    Ok(created.key)
+    let kept = OldInput::new(CreateApiKey::PATH).with("name", &name);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&[Role::Admin]).await?;
+        let created = services()?
+            .create_api_key(&actor, &name)
+            .await
+            .map_err(refuse)?;
+        if is_plain_form_post() {
+            put_flash(&created.key).await;
+        }
+        Ok(created.key)
+    })
+    .await
 }
 
 #[server(endpoint = "revoke_api_key")]
@@ -69,7 +77,7 @@ pub fn ApiKeysPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let revoke_error = last_error(revoke.value());
-    let copied = RwSignal::new(false);
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"API keys"</h1>
@@ -78,12 +86,16 @@ pub fn ApiKeysPage() -> impl IntoView {
             <h2>"Create a key"</h2>
             <ActionForm action=create>
                 <label for="key-name">"Name (what the key is for)"</label>
-                <input id="key-name" name="name" required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
+                <Transition fallback=|| view! { <KeyName name=None/> }>
+                    {move || Suspend::new(async move {
+                        let name = OldInput::of(&old.await.ok().flatten(), CreateApiKey::PATH).value("name");
+                        view! { <KeyName name/> }
+                    })}
+                </Transition>
                 <FieldMessage field="name" error=create_error/>
                 <FormMessage error=create_error/>
-                <button type="submit" disabled=move || create.pending().get()>"Create key"</button>
+                <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
             </ActionForm>
-            {move || create.value().get().and_then(Result::ok).map(|secret| view! { <NewKey secret copied/> })}
         </section>
         <FormMessage error=revoke_error/>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
@@ -92,7 +104,7 @@ pub fn ApiKeysPage() -> impl IntoView {
                     Ok(data) => (Ok(data.keys), data.new_key),
                     Err(error) => (Err(error), None),
                 };
-                let flashed = flashed.map(|secret| view! { <NewKey secret copied/> });
+                let flashed = flashed.map(|secret| view! { <NewKey secret/> });
                 let list = match keys {
                     Err(error) => view! { <Refusal error/> }.into_any(),
                     Ok(keys) if keys.is_empty() => view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any(),
@@ -140,18 +152,22 @@ pub fn ApiKeysPage() -> impl IntoView {
     }
 }
 
+/// The name field, with the name sent last if the server refused it.
+#[component]
+fn KeyName(name: Option<String>) -> impl IntoView {
+    view! {
+        <input id="key-name" name="name" value=name required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
+    }
+}
+
 /// A key just created: shown this once, with a copy button.
 #[component]
-fn NewKey(secret: String, copied: RwSignal<bool>) -> impl IntoView {
-    let for_copy = secret.clone();
+fn NewKey(secret: String) -> impl IntoView {
     view! {
         <div class="secret" role="status">
             <p><strong>"Copy this key now."</strong>" It is shown only once; only a hash of it is kept."</p>
-            <code data-testid="new-api-key">{secret}</code>
-            <button type="button" class="secondary" on:click=move |_| {
-                copy_to_clipboard(&for_copy);
-                copied.set(true);
-            }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+            <code data-testid="new-api-key">{secret.clone()}</code>
+            <CopyButton text=secret label="Copy".to_owned() small=false/>
         </div>
     }
 }

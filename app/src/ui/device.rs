@@ -3,6 +3,7 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +11,8 @@ use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::model::{AuditEvent, Device, Enrollment, Location};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,21 +69,30 @@ pub async fn update_device(
     use crate::domain::role::Role;
     use crate::services::DeviceReplacement;
 
-    use super::session::{refuse, reject, require, services};
+    use super::session::{OldInput, keeping_input, refuse, reject, require, services};
 
-    let (_, actor) = require(&Role::ALL).await?;
-    let metadata =
-        super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values).map_err(reject)?;
-    let replacement = DeviceReplacement {
-        name,
-        metadata,
-        location_id: Some(location_id),
-    };
-    services()?
-        .replace_device(&actor, &id, replacement)
-        .await
-        .map_err(refuse)?;
-    Ok(())
+    let kept = OldInput::new(UpdateDevice::PATH)
+        .with("id", &id)
+        .with("name", &name)
+        .with("location_id", &location_id)
+        .with_all("metadata_keys", &metadata_keys)
+        .with_all("metadata_values", &metadata_values);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&Role::ALL).await?;
+        let metadata = super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values)
+            .map_err(reject)?;
+        let replacement = DeviceReplacement {
+            name,
+            metadata,
+            location_id: Some(location_id),
+        };
+        services()?
+            .replace_device(&actor, &id, replacement)
+            .await
+            .map_err(refuse)?;
+        Ok(())
+    })
+    .await
 }
 
 #[server(endpoint = "deregister_device")]
@@ -110,20 +122,34 @@ pub fn DevicePage() -> impl IntoView {
     );
     let error = last_error(update.value());
     let deregister_error = last_error(deregister.value());
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let old = OldInput::of(&old.await.ok().flatten(), UpdateDevice::PATH);
                 match detail.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
                     Ok(DeviceDetailData { device, enrollment, history, locations }) => {
                         let location_name = locations.iter().find(|l| l.id == device.location_id).map_or_else(|| "—".to_owned(), |l| l.name.clone());
-                        let rows: Vec<(usize, String, String)> = device.metadata.iter().map(|(k, v)| (k.clone(), v.clone()))
+                        // As the user last sent them if the server refused that; else as stored.
+                        let refused = old.value("id").as_deref() == Some(device.id.as_str());
+                        let shown: Vec<(String, String)> = if refused {
+                            old.values("metadata_keys").into_iter().zip(old.values("metadata_values"))
+                                .filter(|(k, v)| !k.is_empty() || !v.is_empty()).collect()
+                        } else {
+                            device.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                        };
+                        let rows: Vec<(usize, String, String)> = shown.into_iter()
                             .chain(std::iter::repeat_n((String::new(), String::new()), 2))
                             .enumerate().map(|(i, (k, v))| (i, k, v)).collect();
                         let id_for_update = device.id.clone();
                         let id_for_deregister = device.id.clone();
-                        let current_location = device.location_id.clone();
+                        let (name, current_location) = if refused {
+                            (old.value("name").unwrap_or_default(), old.value("location_id").unwrap_or_default())
+                        } else {
+                            (device.name.clone(), device.location_id.clone())
+                        };
                         view! {
                             <div class="page-head">
                                 <h1>{device.name.clone()}</h1>
@@ -147,7 +173,7 @@ pub fn DevicePage() -> impl IntoView {
                                 <ActionForm action=update>
                                     <input type="hidden" name="id" value=id_for_update/>
                                     <label for="d-name">"Name"</label>
-                                    <input id="d-name" name="name" value=device.name.clone() required maxlength="100" aria-describedby="name-error"/>
+                                    <input id="d-name" name="name" value=name required maxlength="100" aria-describedby="name-error"/>
                                     <FieldMessage field="name" error/>
                                     <label for="d-location">"Location"</label>
                                     <select id="d-location" name="location_id">
@@ -167,7 +193,7 @@ pub fn DevicePage() -> impl IntoView {
                                     </fieldset>
                                     <FieldMessage field="metadata" error/>
                                     <FormMessage error/>
-                                    <button type="submit" disabled=move || update.pending().get()>"Save changes"</button>
+                                    <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
                                 </ActionForm>
                             </section>
                             <section class="card danger-zone">

@@ -3,6 +3,7 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::device::DeviceSort;
 use crate::model::{Device, Location};
 
@@ -88,18 +91,24 @@ pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> 
     use crate::domain::role::Role;
     use crate::services::DevicePatch;
 
-    use super::session::{refuse, require, services};
+    use super::session::{OldInput, keeping_input, refuse, require, services};
 
-    let (_, actor) = require(&Role::ALL).await?;
-    let patch = DevicePatch {
-        name: Some(name),
-        ..Default::default()
-    };
-    services()?
-        .patch_device(&actor, &id, patch)
-        .await
-        .map_err(refuse)?;
-    Ok(())
+    let kept = OldInput::new(RenameDevice::PATH)
+        .with("id", &id)
+        .with("name", &name);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&Role::ALL).await?;
+        let patch = DevicePatch {
+            name: Some(name),
+            ..Default::default()
+        };
+        services()?
+            .patch_device(&actor, &id, patch)
+            .await
+            .map_err(refuse)?;
+        Ok(())
+    })
+    .await
 }
 
 /// Deregisters each chosen device; says how many went and which could not.
@@ -110,7 +119,7 @@ pub async fn deregister_devices(
     use crate::domain::FieldError;
     use crate::domain::role::Role;
 
-    use super::session::{reject, require, services};
+    use super::session::{put_notice, reject, require, services};
 
     let (_, actor) = require(&Role::ALL).await?;
     if ids.is_empty() {
@@ -127,13 +136,15 @@ pub async fn deregister_devices(
             Err(_) => failed += 1,
         }
     }
-    Ok(match failed {
+    let summary = match failed {
         0 => format!(
             "Deregistered {done} device{}.",
             if done == 1 { "" } else { "s" }
         ),
         _ => format!("Deregistered {done}; {failed} could not be (already gone or not yours)."),
-    })
+    };
+    put_notice(&summary).await;
+    Ok(summary)
 }
 
 #[component]
@@ -165,6 +176,7 @@ pub fn DevicesPage() -> impl IntoView {
     );
     let rename_error = last_error(rename.value());
     let deregister_error = last_error(deregister.value());
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
@@ -173,9 +185,10 @@ pub fn DevicesPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let old = OldInput::of(&old.await.ok().flatten(), RenameDevice::PATH);
                 match data.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(data) => view! { <DeviceList data filters=filters() rename deregister/> }.into_any(),
+                    Ok(data) => view! { <DeviceList data filters=filters() rename deregister old/> }.into_any(),
                 }
             })}
         </Transition>
@@ -207,7 +220,11 @@ fn DeviceList(
     filters: DeviceFilters,
     rename: ServerAction<RenameDevice>,
     deregister: ServerAction<DeregisterDevices>,
+    /// The rename the server last refused: that row opens with the name as typed.
+    old: OldInput,
 ) -> impl IntoView {
+    let rename_error = last_error(rename.value());
+    let refused_id = old.value("id");
     let DevicesPageData {
         devices,
         total,
@@ -242,7 +259,6 @@ fn DeviceList(
         params.remove("after");
         format!("/devices{}", params.to_query_string())
     });
-    let summary = move || deregister.value().get().and_then(Result::ok);
 
     view! {
         <Form action="/devices" attr:class="filters" attr:aria-label="Filter devices">
@@ -271,7 +287,6 @@ fn DeviceList(
             <button type="submit" class="secondary">"Apply"</button>
         </Form>
         <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
-        {move || summary().map(|text| view! { <p class="form-ok" role="status">{text}</p> })}
         {if devices.is_empty() {
             if filtered {
                 view! { <p class="empty">"No device matches these filters."</p> }.into_any()
@@ -299,6 +314,9 @@ fn DeviceList(
                             let id = device.id.clone();
                             let select_id = format!("select-{index}");
                             let rename_id = format!("rename-{index}");
+                            let refused = refused_id.as_deref() == Some(device.id.as_str());
+                            let typed_name = if refused { old.value("name").unwrap_or_default() } else { device.name.clone() };
+                            let message_id = format!("rename-{index}-error");
                             view! {
                                 <tr data-device=device.id.clone()>
                                     <td>
@@ -307,13 +325,16 @@ fn DeviceList(
                                     </td>
                                     <td>
                                         <a href=format!("/devices/{}", device.id)>{device.name.clone()}</a>
-                                        <details class="inline-edit">
+                                        <details class="inline-edit" open=refused>
                                             <summary>"Rename"</summary>
                                             <ActionForm action=rename>
                                                 <input type="hidden" name="id" value=id/>
                                                 <label for=rename_id.clone() class="visually-hidden">"New name"</label>
-                                                <input id=rename_id name="name" value=device.name.clone() required maxlength="100"/>
-                                                <button type="submit">"Save"</button>
+                                                <input id=rename_id name="name" value=typed_name required maxlength="100" aria-describedby=message_id.clone()/>
+                                                <p class="field-error" id=message_id>
+                                                    {refused.then(|| rename_error().and_then(|e| e.for_field("name")))}
+                                                </p>
+                                                <SubmitButton label="Save".to_owned() pending="Saving…".to_owned()/>
                                             </ActionForm>
                                         </details>
                                     </td>

@@ -2,6 +2,7 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,8 @@ use super::errors::PortalError;
 use super::format::short_time;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
@@ -146,36 +149,46 @@ pub async fn create_enrollment(
     use crate::domain::role::Role;
     use crate::services::CreateEnrollment;
 
-    use super::session::{refuse, reject, require, services};
+    use super::session::{OldInput, keeping_input, refuse, reject, require, services};
 
-    let (_, actor) = require(&Role::ALL).await?;
-    let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(reject)?;
-    let metadata = metadata_from_rows(&metadata_keys, &metadata_values).map_err(reject)?;
-    let input = CreateEnrollment {
-        metadata,
-        expires_in,
-        ttl,
-        location_id: Some(location_id).filter(|l| !l.is_empty()),
-        idempotency_key: None,
-    };
-    let services = services()?;
-    match count {
-        Some(count) => {
-            let batch = services
-                .create_enrollment_batch(&actor, input, count)
-                .await
-                .map_err(refuse)?;
-            leptos_axum::redirect(&format!("/enrollments/sheet/{batch}"));
+    let kept = OldInput::new(self::CreateEnrollment::PATH)
+        .with("location_id", &location_id)
+        .with("expiry", &expiry)
+        .with("custom_minutes", &custom_minutes)
+        .with_all("metadata_keys", &metadata_keys)
+        .with_all("metadata_values", &metadata_values)
+        .with("count", &count.map(|c| c.to_string()).unwrap_or_default());
+    keeping_input(kept, async move {
+        let (_, actor) = require(&Role::ALL).await?;
+        let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(reject)?;
+        let metadata = metadata_from_rows(&metadata_keys, &metadata_values).map_err(reject)?;
+        let input = CreateEnrollment {
+            metadata,
+            expires_in,
+            ttl,
+            location_id: Some(location_id).filter(|l| !l.is_empty()),
+            idempotency_key: None,
+        };
+        let services = services()?;
+        match count {
+            Some(count) => {
+                let batch = services
+                    .create_enrollment_batch(&actor, input, count)
+                    .await
+                    .map_err(refuse)?;
+                leptos_axum::redirect(&format!("/enrollments/sheet/{batch}"));
+            }
+            None => {
+                let (created, _) = services
+                    .create_enrollment(&actor, input)
+                    .await
+                    .map_err(refuse)?;
+                leptos_axum::redirect(&format!("/enrollments/{}", created.enrollment_id));
+            }
         }
-        None => {
-            let (created, _) = services
-                .create_enrollment(&actor, input)
-                .await
-                .map_err(refuse)?;
-            leptos_axum::redirect(&format!("/enrollments/{}", created.enrollment_id));
-        }
-    }
-    Ok(())
+        Ok(())
+    })
+    .await
 }
 
 #[server(endpoint = "cancel_enrollment")]
@@ -212,6 +225,7 @@ pub fn EnrollmentsPage() -> impl IntoView {
         },
     );
     let cancel_error = last_error(cancel.value());
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
@@ -220,6 +234,7 @@ pub fn EnrollmentsPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
                 match data.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
                     Ok(EnrollmentsPageData { page, locations }) => {
@@ -228,7 +243,7 @@ pub fn EnrollmentsPage() -> impl IntoView {
                             <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
                         }).collect_view();
                         view! {
-                        <CreateEnrollmentForm locations=for_form sheet=false/>
+                        <CreateEnrollmentForm locations=for_form sheet=false old/>
                         <h2>"Pairing codes"</h2>
                         <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
                             <label for="f-view">"Show"</label>
@@ -343,15 +358,20 @@ pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoVi
 }
 
 /// The create form: one code, or (with `sheet`) a number of codes to print together.
+/// `old` is what the user typed when the server last refused it.
 #[component]
-pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoView {
+pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput) -> impl IntoView {
     let create = ServerAction::<CreateEnrollment>::new();
     let error = last_error(create.value());
-    let expiry = RwSignal::new(String::from("2h"));
-    // Three rows without JavaScript; with it, rows come and go.
-    let rows = RwSignal::new(vec![0usize, 1, 2]);
-    let next_row = StoredValue::new(3usize);
     let single_location = locations.len() == 1;
+    let count = old
+        .value("count")
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "12".into());
+    let chosen_location = old.value("location_id").unwrap_or_default();
+    let expiry = old.value("expiry").unwrap_or_else(|| "2h".into());
+    let custom_minutes = old.value("custom_minutes").unwrap_or_default();
+    let rows = metadata_rows(old.values("metadata_keys"), old.values("metadata_values"));
 
     view! {
         <section class="card">
@@ -359,7 +379,7 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoV
             <ActionForm action=create attr:class="create-enrollment">
                 {sheet.then(|| view! {
                     <label for="count">"How many codes (1 to 50)"</label>
-                    <input id="count" name="count" type="number" min="1" max="50" value="12" required aria-describedby="count-error"/>
+                    <input id="count" name="count" type="number" min="1" max="50" value=count required aria-describedby="count-error"/>
                     <FieldMessage field="count" error/>
                 })}
                 <label for="location_id">"Location"</label>
@@ -367,52 +387,93 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool) -> impl IntoV
                     {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
                     {locations.into_iter().map(|l| {
                         let label = match &l.city { Some(city) => format!("{} ({city})", l.name), None => l.name.clone() };
-                        view! { <option value=l.id>{label}</option> }
+                        let selected = l.id == chosen_location;
+                        view! { <option value=l.id selected=selected>{label}</option> }
                     }).collect_view()}
                 </select>
                 <FieldMessage field="location_id" error/>
-                <label for="expiry">"Expires after"</label>
-                <select id="expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
-                    <option value="2h" selected>"2 hours"</option>
-                    <option value="24h">"24 hours"</option>
-                    <option value="48h">"48 hours"</option>
-                    <option value="72h">"72 hours"</option>
-                    <option value="custom">"Custom…"</option>
-                </select>
-                <div class="custom-expiry" class:hidden-until-chosen=move || expiry.get() != "custom">
-                    <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
-                    <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" aria-describedby="expires_in-error"/>
-                </div>
+                <ExpiryChoice expiry custom_minutes/>
                 <FieldMessage field="expires_in" error/>
-                <fieldset class="metadata-rows" aria-describedby="metadata-error">
-                    <legend>"Metadata (carried over to the device, used to find it later)"</legend>
-                    <For each=move || rows.get() key=|row| *row let:row>
-                        <div class="metadata-row">
-                            <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
-                            <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") placeholder="key, e.g. store" maxlength="40"/>
-                            <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
-                            <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") placeholder="value, e.g. berlin-01" maxlength="500"/>
-                            <button type="button" class="secondary" aria-label="Remove this row"
-                                on:click=move |_| rows.update(|r| r.retain(|x| *x != row))>"Remove"</button>
-                        </div>
-                    </For>
-                    <button type="button" class="secondary" on:click=move |_| {
-                        let row = next_row.get_value();
-                        next_row.set_value(row + 1);
-                        rows.update(|r| r.push(row));
-                    }>"Add metadata"</button>
-                </fieldset>
+                <MetadataRows rows/>
                 <FieldMessage field="metadata" error/>
                 <FormMessage error/>
-                <button type="submit" disabled=move || create.pending().get()>
-                    {move || match (create.pending().get(), sheet) {
-                        (true, _) => "Creating…",
-                        (false, true) => "Create and print sheet",
-                        (false, false) => "Create pairing code",
-                    }}
-                </button>
+                {if sheet {
+                    view! { <SubmitButton label="Create and print sheet".to_owned() pending="Creating sheet…".to_owned()/> }
+                } else {
+                    view! { <SubmitButton label="Create pairing code".to_owned() pending="Creating…".to_owned()/> }
+                }}
             </ActionForm>
         </section>
+    }
+}
+
+/// The lifetime: a choice of common ones, or a number of minutes (that field is shown only
+/// for "Custom…" once the page runs in the browser, and always without JavaScript).
+/// `expiry` and `custom_minutes` start as the user last sent them.
+#[island]
+fn ExpiryChoice(expiry: String, custom_minutes: String) -> impl IntoView {
+    let choices = [
+        ("2h", "2 hours"),
+        ("24h", "24 hours"),
+        ("48h", "48 hours"),
+        ("72h", "72 hours"),
+        ("custom", "Custom…"),
+    ];
+    let initial = expiry.clone();
+    let expiry = RwSignal::new(expiry);
+    view! {
+        <label for="expiry">"Expires after"</label>
+        <select id="expiry" name="expiry" on:change=move |ev| expiry.set(event_target_value(&ev))>
+            {choices.into_iter().map(|(value, label)| view! {
+                <option value=value selected=value == initial>{label}</option>
+            }).collect_view()}
+        </select>
+        <div class="custom-expiry" class:hidden-until-chosen=move || expiry.get() != "custom">
+            <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
+            <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" value=custom_minutes aria-describedby="expires_in-error"/>
+        </div>
+    }
+}
+
+/// The rows the metadata fieldset starts with: those the user last sent (empty ones
+/// dropped), and empty ones up to three.
+fn metadata_rows(keys: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = keys
+        .into_iter()
+        .zip(values.into_iter().chain(std::iter::repeat(String::new())))
+        .filter(|(key, value)| !key.is_empty() || !value.is_empty())
+        .collect();
+    while rows.len() < 3 {
+        rows.push((String::new(), String::new()));
+    }
+    rows
+}
+
+/// Metadata key/value rows, starting with `rows`: those rows alone without JavaScript;
+/// with it, rows come and go.
+#[island]
+fn MetadataRows(rows: Vec<(String, String)>) -> impl IntoView {
+    let next_row = StoredValue::new(rows.len());
+    let rows = RwSignal::new(rows.into_iter().enumerate().collect::<Vec<_>>());
+    view! {
+        <fieldset class="metadata-rows" aria-describedby="metadata-error">
+            <legend>"Metadata (carried over to the device, used to find it later)"</legend>
+            <For each=move || rows.get() key=|(row, _)| *row let:((row, (key, value)))>
+                <div class="metadata-row">
+                    <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
+                    <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") value=key placeholder="key, e.g. store" maxlength="40"/>
+                    <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
+                    <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") value=value placeholder="value, e.g. berlin-01" maxlength="500"/>
+                    <button type="button" class="secondary" aria-label="Remove this row"
+                        on:click=move |_| rows.update(|r| r.retain(|(x, _)| *x != row))>"Remove"</button>
+                </div>
+            </For>
+            <button type="button" class="secondary" on:click=move |_| {
+                let row = next_row.get_value();
+                next_row.set_value(row + 1);
+                rows.update(|r| r.push((row, (String::new(), String::new()))));
+            }>"Add metadata"</button>
+        </fieldset>
     }
 }
 
@@ -430,6 +491,7 @@ pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
 #[component]
 pub fn NewSheetPage() -> impl IntoView {
     let locations = Resource::new(|| (), |_| sheet_locations());
+    let old = Resource::new(|| (), |_| take_old_input());
     view! {
         <div class="page-head">
             <h1>"Print a pairing sheet"</h1>
@@ -438,9 +500,10 @@ pub fn NewSheetPage() -> impl IntoView {
         <p class="muted">"Setting up a store? Create a code for each device at once and print them as cards."</p>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
                 match locations.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true/> }.into_any(),
+                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true old/> }.into_any(),
                 }
             })}
         </Transition>

@@ -5,7 +5,7 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
-use super::session::{Logout, current_user};
+use super::session::{Logout, current_user, take_notice};
 use crate::domain::role::Role;
 use crate::model::StaffUser;
 
@@ -43,6 +43,7 @@ pub fn PortalLayout() -> impl IntoView {
     let user = Resource::new(|| (), |_| async { current_user().await.ok().flatten() });
     provide_context(CurrentUser(user));
     let logout = ServerAction::<Logout>::new();
+    let notice = Resource::new(|| (), |_| async { take_notice().await.ok().flatten() });
 
     view! {
         <header class="topbar">
@@ -79,6 +80,11 @@ pub fn PortalLayout() -> impl IntoView {
             </Transition>
         </header>
         <main class="page">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    notice.await.map(|text| view! { <p class="form-ok" role="status">{text}</p> })
+                })}
+            </Transition>
             <Outlet/>
         </main>
     }

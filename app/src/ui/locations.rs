@@ -2,12 +2,14 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
-use super::browser::copy_to_clipboard;
 use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::Refusal;
+use super::session::{OldInput, take_old_input};
+use super::widgets::{CopyButton, SubmitButton};
 use crate::model::Location;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -40,14 +42,20 @@ pub async fn create_location(
 ) -> Result<(), PortalError> {
     use crate::domain::role::Role;
 
-    use super::session::{refuse, require, services};
+    use super::session::{OldInput, keeping_input, refuse, require, services};
 
-    let (_, actor) = require(&[Role::Admin, Role::Ops]).await?;
-    services()?
-        .create_location(&actor, &name, Some(&city))
-        .await
-        .map_err(refuse)?;
-    Ok(())
+    let kept = OldInput::new(CreateLocation::PATH)
+        .with("name", &name)
+        .with("city", &city);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&[Role::Admin, Role::Ops]).await?;
+        services()?
+            .create_location(&actor, &name, Some(&city))
+            .await
+            .map_err(refuse)?;
+        Ok(())
+    })
+    .await
 }
 
 #[server(endpoint = "rename_location")]
@@ -68,6 +76,21 @@ pub async fn rename_location(
     Ok(())
 }
 
+/// Name and city of a new location, as last sent if the server refused them.
+#[component]
+fn LocationFields(
+    old: OldInput,
+    error: impl Fn() -> Option<PortalError> + Send + Sync + 'static,
+) -> impl IntoView {
+    view! {
+        <label for="l-name">"Name"</label>
+        <input id="l-name" name="name" value=old.value("name") required maxlength="200" aria-describedby="name-error"/>
+        <FieldMessage field="name" error/>
+        <label for="l-city">"City"</label>
+        <input id="l-city" name="city" value=old.value("city") maxlength="200"/>
+    }
+}
+
 #[component]
 pub fn LocationsPage() -> impl IntoView {
     let create = ServerAction::<CreateLocation>::new();
@@ -78,20 +101,21 @@ pub fn LocationsPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let rename_error = last_error(rename.value());
-    let copied = RwSignal::new(None::<String>);
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"Locations"</h1>
         <section class="card">
             <h2>"Add a location"</h2>
             <ActionForm action=create>
-                <label for="l-name">"Name"</label>
-                <input id="l-name" name="name" required maxlength="200" aria-describedby="name-error"/>
-                <FieldMessage field="name" error=create_error/>
-                <label for="l-city">"City"</label>
-                <input id="l-city" name="city" maxlength="200"/>
+                <Transition fallback=move || view! { <LocationFields old=OldInput::default() error=create_error/> }>
+                    {move || Suspend::new(async move {
+                        let old = OldInput::of(&old.await.ok().flatten(), CreateLocation::PATH);
+                        view! { <LocationFields old error=create_error/> }
+                    })}
+                </Transition>
                 <FormMessage error=create_error/>
-                <button type="submit" disabled=move || create.pending().get()>"Add location"</button>
+                <SubmitButton label="Add location".to_owned() pending="Adding…".to_owned()/>
             </ActionForm>
         </section>
         <FormMessage error=rename_error/>
@@ -109,18 +133,13 @@ pub fn LocationsPage() -> impl IntoView {
                             <tbody>
                                 {rows.into_iter().enumerate().map(|(index, LocationWithDevices { location, devices })| {
                                     let id = location.id.clone();
-                                    let for_copy = location.id.clone();
-                                    let shown = location.id.clone();
                                     view! {
                                         <tr>
                                             <td>{location.name.clone()}</td>
                                             <td>{location.city.clone().unwrap_or_default()}</td>
                                             <td>
                                                 <code class="id">{location.id.clone()}</code>
-                                                <button type="button" class="secondary small" on:click=move |_| {
-                                                    copy_to_clipboard(&for_copy);
-                                                    copied.set(Some(for_copy.clone()));
-                                                }>{move || if copied.get().as_deref() == Some(shown.as_str()) { "Copied" } else { "Copy id" }}</button>
+                                                <CopyButton text=location.id.clone() label="Copy id".to_owned() small=true/>
                                             </td>
                                             <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
                                             <td>

@@ -4,14 +4,16 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::session::Login;
+use leptos::server_fn::ServerFn;
+
+use super::session::{Login, OldInput, take_old_input};
+use super::widgets::SubmitButton;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
-    let show_password = RwSignal::new(false);
     let error = move || {
         login
             .value()
@@ -19,38 +21,56 @@ pub fn LoginPage() -> impl IntoView {
             .and_then(Result::err)
             .map(|e| e.to_string())
     };
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <main class="narrow login">
             <h1>"Sign in to ipp-portal"</h1>
-            <ActionForm action=login>
-                <input type="hidden" name="next" value=next/>
-                <label for="email">"Email"</label>
-                <input id="email" name="email" type="email" autocomplete="username" required autofocus/>
-                <label for="password">"Password"</label>
-                <div class="with-button">
-                    <input
-                        id="password"
-                        name="password"
-                        type=move || if show_password.get() { "text" } else { "password" }
-                        autocomplete="current-password"
-                        required
-                    />
-                    <button
-                        type="button"
-                        class="secondary"
-                        aria-controls="password"
-                        aria-pressed=move || show_password.get().to_string()
-                        on:click=move |_| show_password.update(|shown| *shown = !*shown)
-                    >
-                        {move || if show_password.get() { "Hide" } else { "Show" }}
-                    </button>
-                </div>
-                <p class="form-error" role="alert">{error}</p>
-                <button type="submit" disabled=move || login.pending().get()>
-                    {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                </button>
-            </ActionForm>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    // After a refusal the email is typed already: the password is next.
+                    let email = OldInput::of(&old.await.ok().flatten(), Login::PATH).value("email");
+                    let retry = email.is_some();
+                    view! {
+                        <ActionForm action=login>
+                            <input type="hidden" name="next" value=next/>
+                            <label for="email">"Email"</label>
+                            <input id="email" name="email" type="email" autocomplete="username" value=email required autofocus=!retry/>
+                            <label for="password">"Password"</label>
+                            <PasswordField autofocus=retry/>
+                            <p class="form-error" role="alert">{error}</p>
+                            <SubmitButton label="Sign in".to_owned() pending="Signing in…".to_owned()/>
+                        </ActionForm>
+                    }
+                })}
+            </Transition>
         </main>
+    }
+}
+
+/// The password, with a button to show it while typing.
+#[island]
+fn PasswordField(autofocus: bool) -> impl IntoView {
+    let show_password = RwSignal::new(false);
+    view! {
+        <div class="with-button">
+            <input
+                id="password"
+                name="password"
+                type=move || if show_password.get() { "text" } else { "password" }
+                autocomplete="current-password"
+                required
+                autofocus=autofocus
+            />
+            <button
+                type="button"
+                class="secondary"
+                aria-controls="password"
+                aria-pressed=move || show_password.get().to_string()
+                on:click=move |_| show_password.update(|shown| *shown = !*shown)
+            >
+                {move || if show_password.get() { "Hide" } else { "Show" }}
+            </button>
+        </div>
     }
 }

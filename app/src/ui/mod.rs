@@ -20,6 +20,7 @@ mod pairing;
 mod qr;
 pub mod session;
 mod users;
+mod widgets;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -36,7 +37,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                // Islands: pages are server-rendered HTML; only `#[island]` parts load as WASM.
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>

@@ -10,8 +10,6 @@ use crate::domain::pairing_code::PairingCode;
 pub fn PairPage() -> impl IntoView {
     let query = use_query_map();
     let initial = query.read_untracked().get("code").unwrap_or_default();
-    let typed = RwSignal::new(initial.clone());
-    let checked = move || PairingCode::parse(&typed.get());
 
     view! {
         <main class="narrow">
@@ -21,23 +19,34 @@ pub fn PairPage() -> impl IntoView {
                 <li>"Choose " <strong>"Enroll device"</strong> " and enter the pairing code below."</li>
                 <li>"The app registers the device; it is ready to take payments."</li>
             </ol>
-            <label for="code">"Pairing code"</label>
-            <input
-                id="code"
-                name="code"
-                class="code-input"
-                autocomplete="off"
-                spellcheck="false"
-                value=initial
-                prop:value=move || typed.get()
-                on:input=move |ev| typed.set(event_target_value(&ev))
-            />
-            <p class="code-check" aria-live="polite" data-testid="code-check">
-                {move || match checked() {
-                    Ok(code) => view! { <span class="ok">"Valid code: " <strong class="code">{code.display()}</strong></span> }.into_any(),
-                    Err(error) => view! { <span class="hint">{error.to_string()}</span> }.into_any(),
-                }}
-            </p>
+            <CodeCheck initial/>
         </main>
+    }
+}
+
+/// The code field, checked as it is typed (the check runs in the browser).
+#[island]
+fn CodeCheck(initial: String) -> impl IntoView {
+    let typed = RwSignal::new(initial.clone());
+    let checked = move || PairingCode::parse(&typed.get());
+
+    view! {
+        <label for="code">"Pairing code"</label>
+        <input
+            id="code"
+            name="code"
+            class="code-input"
+            autocomplete="off"
+            spellcheck="false"
+            value=initial
+            prop:value=move || typed.get()
+            on:input=move |ev| typed.set(event_target_value(&ev))
+        />
+        <p class="code-check" aria-live="polite" data-testid="code-check">
+            {move || match checked() {
+                Ok(code) => view! { <span class="ok">"Valid code: " <strong class="code">{code.display()}</strong></span> }.into_any(),
+                Err(error) => view! { <span class="hint">{error.to_string()}</span> }.into_any(),
+            }}
+        </p>
     }
 }

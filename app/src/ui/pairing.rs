@@ -6,11 +6,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::browser::{copy_to_clipboard, print_page};
 use super::enrollments::{MetadataChips, StatusBadge};
 use super::errors::PortalError;
 use super::format::{remaining, short_time};
 use super::layout::Refusal;
+use super::widgets::{CopyButton, PrintButton};
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::model::Enrollment;
 
@@ -116,22 +116,138 @@ pub fn PairingPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match card.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(card) => view! { <LivePairingCard card/> }.into_any(),
+                    Ok(card) => view! { <PairingCard card/> }.into_any(),
                 }
             })}
         </Transition>
     }
 }
 
-/// The card, kept up to date in the browser: the countdown ticks, and the status is asked
-/// for every two seconds until a device has used the code.
+/// The card as the server renders it. A live code is wrapped in an island that keeps it
+/// up to date; a used, cancelled or expired one is plain HTML with nothing to hydrate.
 #[component]
-fn LivePairingCard(card: PairingCardData) -> impl IntoView {
-    let id = card.enrollment.enrollment_id.clone();
-    let status = RwSignal::new(card.enrollment.status);
-    let device = RwSignal::new(card.device.clone());
-    let seconds_left = RwSignal::new(card.seconds_left);
-    let copied = RwSignal::new(false);
+fn PairingCard(card: PairingCardData) -> impl IntoView {
+    let PairingCardData {
+        enrollment,
+        location_name,
+        qr_svg,
+        seconds_left,
+        device,
+    } = card;
+    let head = view! {
+        <div class="page-head no-print">
+            <h1>"Pairing code"</h1>
+            <a href="/enrollments">"All pairing codes"</a>
+        </div>
+    };
+    let code = match enrollment.enrollment_code.clone() {
+        Some(code) if enrollment.status == EnrollmentStatus::Pending && seconds_left > 0 => code,
+        _ => {
+            let status = match enrollment.status {
+                EnrollmentStatus::Pending => EnrollmentStatus::Expired,
+                other => other,
+            };
+            return view! {
+                {head}
+                <article class="pairing-card">
+                    <p class="status-line no-print"><StatusBadge status/></p>
+                    <div class="pairing-done">{done_message(status, device)}</div>
+                </article>
+            }
+            .into_any();
+        }
+    };
+    view! {
+        {head}
+        <LivePairingCard id=enrollment.enrollment_id.clone() seconds_left>
+            <div class="pairing-body">
+                <div class="pairing-text">
+                    <p class="label">"Pairing code"</p>
+                    <p class="big-code" data-testid="pairing-code">{code.clone()}</p>
+                    <p class="expiry">
+                        "Expires " <time datetime=enrollment.expires_at.clone()>{short_time(&enrollment.expires_at)}</time>
+                        <span class="no-print">" · in " <Countdown seconds_left/></span>
+                    </p>
+                    <p class="location">"Location: " <strong>{location_name}</strong></p>
+                    <MetadataChips metadata=enrollment.metadata.clone()/>
+                    <ol class="clerk-steps">
+                        <li>"Open the POS app and choose " <strong>"Enroll device"</strong> "."</li>
+                        <li>"Scan this QR code, or type the code above."</li>
+                        <li>"Wait for the app to confirm: the device is ready to take payments."</li>
+                    </ol>
+                </div>
+                <div class="qr" data-testid="qr" data-payload=enrollment.qr_payload.clone() inner_html=qr_svg.unwrap_or_default()></div>
+            </div>
+            <div class="actions no-print">
+                <PrintButton label="Print".to_owned()/>
+                <CopyButton text=code label="Copy code".to_owned() small=false/>
+            </div>
+        </LivePairingCard>
+    }
+    .into_any()
+}
+
+/// What a card says once its code can no longer be used.
+fn done_message(status: EnrollmentStatus, device: Option<(String, String)>) -> AnyView {
+    match (status, device) {
+        (EnrollmentStatus::Consumed, Some((id, name))) => view! {
+            <p>"Registered by device " <a href=format!("/devices/{id}")>{name}</a> "."</p>
+        }
+        .into_any(),
+        (EnrollmentStatus::Consumed, None) => {
+            view! { <p>"A device registered with this code."</p> }.into_any()
+        }
+        (EnrollmentStatus::Cancelled, _) => view! {
+            <p>"This code was cancelled. Create a new one if a device still needs pairing."</p>
+        }
+        .into_any(),
+        _ => view! { <p>"This code has expired. " <a href="/enrollments">"Create a new one"</a> "."</p> }
+            .into_any(),
+    }
+}
+
+/// The status of a code and the device that used it: what the live card asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairingState {
+    pub status: EnrollmentStatus,
+    /// The device that used the code, once one has: id and name.
+    pub device: Option<(String, String)>,
+}
+
+/// The status alone, polled by the live card: no QR code or metadata every two seconds.
+#[server(endpoint = "pairing_status")]
+pub async fn pairing_status(id: String) -> Result<PairingState, PortalError> {
+    use crate::domain::role::Role;
+
+    use super::session::{refuse, require, services};
+
+    let (_, actor) = require(&Role::ALL).await?;
+    let services = services()?;
+    let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
+    let device = match &enrollment.device_id {
+        Some(id) => services
+            .device(&actor, id)
+            .await
+            .ok()
+            .map(|d| (d.id, d.name)),
+        None => None,
+    };
+    Ok(PairingState {
+        status: enrollment.status,
+        device,
+    })
+}
+
+/// A live card, kept up to date in the browser: it asks for the status every two seconds
+/// until a device has used the code, and turns into "expired" when the time is up. The
+/// code, QR code and buttons (`children`) are rendered on the server.
+#[island]
+fn LivePairingCard(id: String, seconds_left: i64, children: Children) -> impl IntoView {
+    let state = RwSignal::new(PairingState {
+        status: EnrollmentStatus::Pending,
+        device: None,
+    });
+    let seconds_left = RwSignal::new(seconds_left);
 
     #[cfg(feature = "hydrate")]
     {
@@ -142,17 +258,15 @@ fn LivePairingCard(card: PairingCardData) -> impl IntoView {
         ) {
             on_cleanup(move || tick.clear());
         }
-        let polled_id = id.clone();
         if let Ok(poll) = set_interval_with_handle(
             move || {
-                if status.get_untracked() != EnrollmentStatus::Pending {
+                if state.with_untracked(|s| s.status) != EnrollmentStatus::Pending {
                     return;
                 }
-                let id = polled_id.clone();
+                let id = id.clone();
                 leptos::task::spawn_local(async move {
-                    if let Ok(fresh) = pairing_card(id).await {
-                        status.set(fresh.enrollment.status);
-                        device.set(fresh.device);
+                    if let Ok(fresh) = pairing_status(id).await {
+                        state.set(fresh);
                     }
                 });
             },
@@ -161,70 +275,39 @@ fn LivePairingCard(card: PairingCardData) -> impl IntoView {
             on_cleanup(move || poll.clear());
         }
     }
-    let _ = &id;
+    #[cfg(not(feature = "hydrate"))]
+    let _ = id;
 
-    let code = card.enrollment.enrollment_code.clone();
-    let code_for_copy = code.clone().unwrap_or_default();
-    let live = move || status.get() == EnrollmentStatus::Pending && seconds_left.get() > 0;
-    let shown_status = move || {
-        let current = status.get();
-        if current == EnrollmentStatus::Pending && seconds_left.get() <= 0 {
-            EnrollmentStatus::Expired
-        } else {
-            current
-        }
+    let shown_status = move || match state.with(|s| s.status) {
+        EnrollmentStatus::Pending if seconds_left.get() <= 0 => EnrollmentStatus::Expired,
+        current => current,
     };
+    let live = move || shown_status() == EnrollmentStatus::Pending;
 
     view! {
-        <div class="page-head no-print">
-            <h1>"Pairing code"</h1>
-            <a href="/enrollments">"All pairing codes"</a>
-        </div>
         <article class="pairing-card" aria-live="polite">
             <p class="status-line no-print">{move || view! { <StatusBadge status=shown_status()/> }}</p>
-            <Show
-                when=live
-                fallback=move || view! {
-                    <div class="pairing-done">
-                        {move || match (status.get(), device.get()) {
-                            (EnrollmentStatus::Consumed, Some((id, name))) => view! {
-                                <p>"Registered by device " <a href=format!("/devices/{id}")>{name}</a> "."</p>
-                            }.into_any(),
-                            (EnrollmentStatus::Consumed, None) => view! { <p>"A device registered with this code."</p> }.into_any(),
-                            (EnrollmentStatus::Cancelled, _) => view! { <p>"This code was cancelled. Create a new one if a device still needs pairing."</p> }.into_any(),
-                            _ => view! { <p>"This code has expired. " <a href="/enrollments">"Create a new one"</a> "."</p> }.into_any(),
-                        }}
-                    </div>
-                }
-            >
-                <div class="pairing-body">
-                    <div class="pairing-text">
-                        <p class="label">"Pairing code"</p>
-                        <p class="big-code" data-testid="pairing-code">{code.clone()}</p>
-                        <p class="expiry">
-                            "Expires " <time datetime=card.enrollment.expires_at.clone()>{short_time(&card.enrollment.expires_at)}</time>
-                            <span class="no-print">" · in " <span data-testid="countdown">{move || remaining(seconds_left.get())}</span></span>
-                        </p>
-                        <p class="location">"Location: " <strong>{card.location_name.clone()}</strong></p>
-                        <MetadataChips metadata=card.enrollment.metadata.clone()/>
-                        <ol class="clerk-steps">
-                            <li>"Open the POS app and choose " <strong>"Enroll device"</strong> "."</li>
-                            <li>"Scan this QR code, or type the code above."</li>
-                            <li>"Wait for the app to confirm: the device is ready to take payments."</li>
-                        </ol>
-                    </div>
-                    <div class="qr" data-testid="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
-                </div>
-                <div class="actions no-print">
-                    <button type="button" on:click=move |_| print_page()>"Print"</button>
-                    <button type="button" class="secondary" on:click={
-                        let code = code_for_copy.clone();
-                        move |_| { copy_to_clipboard(&code); copied.set(true); }
-                    }>{move || if copied.get() { "Copied" } else { "Copy code" }}</button>
-                </div>
+            <Show when=move || !live()>
+                <div class="pairing-done">{move || done_message(shown_status(), state.with(|s| s.device.clone()))}</div>
             </Show>
+            // Hidden rather than removed: the server-rendered part stays as it came.
+            <div class="pairing-live" hidden=move || !live()>{children()}</div>
         </article>
     }
+}
+
+/// The time left, ticking down each second.
+#[island]
+fn Countdown(seconds_left: i64) -> impl IntoView {
+    let seconds_left = RwSignal::new(seconds_left);
+    #[cfg(feature = "hydrate")]
+    if let Ok(tick) = set_interval_with_handle(
+        move || seconds_left.update(|s| *s -= 1),
+        std::time::Duration::from_secs(1),
+    ) {
+        on_cleanup(move || tick.clear());
+    }
+    view! { <span data-testid="countdown">{move || remaining(seconds_left.get())}</span> }
 }
 
 #[component]
@@ -242,7 +325,7 @@ pub fn SheetPage() -> impl IntoView {
                         view! {
                             <div class="page-head no-print">
                                 <h1>"Pairing sheet"</h1>
-                                <button type="button" on:click=move |_| print_page()>"Print sheet"</button>
+                                <PrintButton label="Print sheet".to_owned()/>
                             </div>
                             <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
                             <div class="sheet">

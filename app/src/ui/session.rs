@@ -2,6 +2,7 @@
 //! checks every other server function starts with.
 
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use super::errors::PortalError;
 use crate::model::StaffUser;
@@ -23,34 +24,129 @@ pub async fn login(
     next: Option<String>,
 ) -> Result<(), PortalError> {
     use axum::http::StatusCode;
+    use leptos::server_fn::ServerFn;
 
     use crate::services::LoginError;
 
-    let services = services()?;
-    let session = session().await?;
-    let address = client_address().await;
-    let grant = services
-        .login(&email, &password, &address)
-        .await
-        .map_err(|error| {
-            set_status(match error {
-                LoginError::WrongCredentials | LoginError::Disabled => StatusCode::UNAUTHORIZED,
-                LoginError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-                LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            });
-            PortalError::Refused(error.to_string())
-        })?;
-    // A new id at sign-in: an id planted before cannot ride on this session.
-    session
-        .cycle_id()
-        .await
-        .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
-    session
-        .insert(GRANT_KEY, &grant)
-        .await
-        .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
+    // The email comes back with a refusal; the password never does.
+    let kept = OldInput::new(Login::PATH).with("email", &email);
+    keeping_input(kept, async move {
+        let services = services()?;
+        let session = session().await?;
+        let address = client_address().await;
+        let grant = services
+            .login(&email, &password, &address)
+            .await
+            .map_err(|error| {
+                set_status(match error {
+                    LoginError::WrongCredentials | LoginError::Disabled => StatusCode::UNAUTHORIZED,
+                    LoginError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                });
+                PortalError::Refused(error.to_string())
+            })?;
+        // A new id at sign-in: an id planted before cannot ride on this session.
+        session
+            .cycle_id()
+            .await
+            .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
+        session
+            .insert(GRANT_KEY, &grant)
+            .await
+            .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
+        leptos_axum::redirect(&safe_next(next.as_deref()));
+        Ok(())
+    })
+    .await
+}
+
+/// The notice a plain form post left for the page it leads back to ("Deregistered 2
+/// devices."), once.
+#[server(endpoint = "notice")]
+pub async fn take_notice() -> Result<Option<String>, PortalError> {
+    let Ok(session) = session().await else {
+        return Ok(None);
+    };
+    // Looked up first: removing marks the session changed, and it would be saved on
+    // every page.
+    let Ok(Some(notice)) = session.get::<String>(NOTICE_KEY).await else {
+        return Ok(None);
+    };
+    let _ = session.remove::<String>(NOTICE_KEY).await;
+    Ok(Some(notice))
+}
+
+/// The fields of a form the server refused, kept for the page the plain form post goes
+/// back to, so the user fixes the bad field instead of typing everything again. Passwords,
+/// keys and tokens are never kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OldInput {
+    /// The path of the server function the form posted to.
+    pub form: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl OldInput {
+    pub fn new(form: &str) -> Self {
+        Self {
+            form: form.to_owned(),
+            fields: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, name: &str, value: &str) -> Self {
+        self.fields.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn with_all(mut self, name: &str, values: &[String]) -> Self {
+        for value in values {
+            self = self.with(name, value);
+        }
+        self
+    }
+
+    /// The input of `form` if this page shows that form's refusal (its error is in the
+    /// URL); nothing otherwise, so a kept value never outlives its error message.
+    pub fn of(old: &Option<Self>, form: &str) -> Self {
+        let shown = use_context::<leptos::server::ServerActionError>()
+            .is_some_and(|error| error.path() == form);
+        match old {
+            Some(old) if shown && old.form == form => old.clone(),
+            _ => Self::default(),
+        }
+    }
+
+    /// The first value of a field, if it was sent.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Every value of a field that repeats (checkboxes, rows).
+    pub fn values(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(field, _)| field == name)
+            .map(|(_, value)| value.clone())
+            .collect()
+    }
+}
+
+/// The input of the last refused form post, once: the page it went back to takes it.
+#[server(endpoint = "old_input")]
+pub async fn take_old_input() -> Result<Option<OldInput>, PortalError> {
+    let Ok(session) = session().await else {
+        return Ok(None);
+    };
+    // Looked up first, as for notices: an empty removal would save the session.
+    let Ok(Some(old)) = session.get::<OldInput>(OLD_INPUT_KEY).await else {
+        return Ok(None);
+    };
+    let _ = session.remove::<OldInput>(OLD_INPUT_KEY).await;
+    Ok(Some(old))
 }
 
 #[server(endpoint = "logout")]
@@ -121,14 +217,43 @@ mod server {
         }
     }
 
+    pub const NOTICE_KEY: &str = "notice";
+
+    /// Tells the page a plain form post goes back to how it went: forms outside the
+    /// browser-side islands are answered with a redirect, which carries errors but no result.
+    pub async fn put_notice(text: &str) {
+        if !is_plain_form_post() {
+            return;
+        }
+        if let Ok(session) = session().await {
+            let _ = session.insert(NOTICE_KEY, text).await;
+        }
+    }
+
+    pub const OLD_INPUT_KEY: &str = "old_input";
+
+    /// Runs a server function's body; if it refuses a plain form post, keeps `input` (the
+    /// form's non-secret fields) for the page the browser is sent back to.
+    pub async fn keeping_input<T>(
+        input: super::OldInput,
+        body: impl Future<Output = Result<T, PortalError>>,
+    ) -> Result<T, PortalError> {
+        let result = body.await;
+        if result.is_err()
+            && is_plain_form_post()
+            && let Ok(session) = session().await
+        {
+            let _ = session.insert(OLD_INPUT_KEY, &input).await;
+        }
+        result
+    }
+
     pub async fn take_flash() -> Option<String> {
-        session()
-            .await
-            .ok()?
-            .remove::<String>(FLASH_KEY)
-            .await
-            .ok()
-            .flatten()
+        let session = session().await.ok()?;
+        // Looked up first, as in `take_notice`: an empty removal would save the session.
+        let flash = session.get::<String>(FLASH_KEY).await.ok()??;
+        let _ = session.remove::<String>(FLASH_KEY).await;
+        Some(flash)
     }
 
     pub async fn session() -> Result<Session, PortalError> {

@@ -2,11 +2,14 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
 use super::errors::PortalError;
 use super::forms::{FieldMessage, FormMessage, last_error};
 use super::layout::{Refusal, role_label};
+use super::session::{OldInput, take_old_input};
+use super::widgets::SubmitButton;
 use crate::domain::role::Role;
 use crate::model::{Location, UserSummary};
 
@@ -47,36 +50,48 @@ pub async fn create_user(
     use crate::domain::FieldError;
     use crate::services::NewUserInput;
 
-    use super::session::{is_plain_form_post, put_flash, refuse, reject, require, services};
-
-    let (_, actor) = require(&[Role::Admin]).await?;
-    let Some(role) = Role::parse(&role) else {
-        return Err(reject(PortalError::Invalid(vec![FieldError::new(
-            "role",
-            "choose a role",
-        )])));
+    use super::session::{
+        OldInput, is_plain_form_post, keeping_input, put_flash, put_notice, refuse, reject,
+        require, services,
     };
-    let services = services()?;
-    if password.is_empty() {
-        let (_, one_time) = services
-            .create_user_with_one_time_password(&actor, &email, role, location_ids)
-            .await
-            .map_err(refuse)?;
-        if is_plain_form_post() {
-            put_flash(&one_time).await;
-        }
-        Ok(Some(one_time))
-    } else {
-        let input = NewUserInput {
-            merchant_id: actor.merchant_id.clone(),
-            email,
-            password,
-            role,
-            location_ids,
+
+    // Everything but the password comes back with a refusal.
+    let kept = OldInput::new(CreateUser::PATH)
+        .with("email", &email)
+        .with("role", &role)
+        .with_all("location_ids", &location_ids);
+    keeping_input(kept, async move {
+        let (_, actor) = require(&[Role::Admin]).await?;
+        let Some(role) = Role::parse(&role) else {
+            return Err(reject(PortalError::Invalid(vec![FieldError::new(
+                "role",
+                "choose a role",
+            )])));
         };
-        services.create_user(&actor, input).await.map_err(refuse)?;
-        Ok(None)
-    }
+        let services = services()?;
+        if password.is_empty() {
+            let (_, one_time) = services
+                .create_user_with_one_time_password(&actor, &email, role, location_ids)
+                .await
+                .map_err(refuse)?;
+            if is_plain_form_post() {
+                put_flash(&one_time).await;
+            }
+            Ok(Some(one_time))
+        } else {
+            let input = NewUserInput {
+                merchant_id: actor.merchant_id.clone(),
+                email,
+                password,
+                role,
+                location_ids,
+            };
+            services.create_user(&actor, input).await.map_err(refuse)?;
+            put_notice("User added.").await;
+            Ok(None)
+        }
+    })
+    .await
 }
 
 #[server(endpoint = "update_user_access")]
@@ -131,11 +146,13 @@ pub fn UsersPage() -> impl IntoView {
     let create_error = last_error(create.value());
     let update_error = last_error(update.value());
     let disable_error = last_error(disable.value());
+    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"Users"</h1>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let old = OldInput::of(&old.await.ok().flatten(), CreateUser::PATH);
                 match data.await {
                     Err(error) => view! { <Refusal error/> }.into_any(),
                     Ok(UsersPageData { users, locations, me, new_password }) => {
@@ -146,26 +163,23 @@ pub fn UsersPage() -> impl IntoView {
                             }
                         };
                         let locations_for_new = locations.clone();
+                        let new_role = old.value("role").as_deref().and_then(Role::parse).unwrap_or(Role::Ops);
+                        let new_locations = old.values("location_ids");
                         view! {
                             <section class="card">
                                 <h2>"Add a user"</h2>
                                 <ActionForm action=create>
                                     <label for="new-email">"Email"</label>
-                                    <input id="new-email" name="email" type="email" required aria-describedby="email-error"/>
+                                    <input id="new-email" name="email" type="email" value=old.value("email") required aria-describedby="email-error"/>
                                     <FieldMessage field="email" error=create_error/>
-                                    <RoleAndLocations id_prefix="new".to_string() role=Role::Ops selected=vec![] locations=locations_for_new/>
+                                    <RoleAndLocations id_prefix="new".to_string() role=new_role selected=new_locations locations=locations_for_new/>
                                     <FieldMessage field="location" error=create_error/>
                                     <label for="new-password">"Password (leave empty for a one-time password)"</label>
                                     <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
                                     <FieldMessage field="password" error=create_error/>
                                     <FormMessage error=create_error/>
                                     {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
-                                    {move || match create.value().get() {
-                                        Some(Ok(Some(one_time))) => Some(view! { <OneTimePassword one_time/> }.into_any()),
-                                        Some(Ok(None)) => Some(view! { <p class="form-ok" role="status">"User added."</p> }.into_any()),
-                                        _ => None,
-                                    }}
-                                    <button type="submit" disabled=move || create.pending().get()>"Add user"</button>
+                                    <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
                                 </ActionForm>
                             </section>
                             <FormMessage error=update_error/>

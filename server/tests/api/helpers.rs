@@ -362,6 +362,41 @@ impl PortalClient {
             .await
     }
 
+    /// Sends a form as a browser does without JavaScript, from the page at `from`; returns
+    /// the address the answer redirects to.
+    pub async fn post_form(&self, endpoint: &str, from: &str, fields: &[(&str, &str)]) -> String {
+        let response = self
+            .client
+            .post(format!("{}/api/{endpoint}", self.address))
+            .header("accept", "text/html")
+            .header("referer", format!("{}{from}", self.address))
+            .form(fields)
+            .send()
+            .await
+            .expect("send");
+        assert!(
+            response.status().is_redirection(),
+            "a plain form post is answered with a redirect, not {}",
+            response.status()
+        );
+        response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned()
+    }
+
+    /// GET a page (a path, or an address as a redirect gives it) and return its HTML.
+    pub async fn html(&self, path_or_url: &str) -> String {
+        let url = if path_or_url.starts_with("http") {
+            path_or_url.to_owned()
+        } else {
+            format!("{}{path_or_url}", self.address)
+        };
+        let response = self.client.get(url).send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.expect("body")
+    }
+
     /// GET a page; returns status and the Location it redirects to, if any.
     pub async fn page(&self, path: &str) -> (StatusCode, Option<String>) {
         let response = self

@@ -10,4 +10,5 @@ mod enrollments;
 mod portal;
 mod portal_devices;
 mod portal_enrollments;
+mod portal_forms;
 mod registration;
