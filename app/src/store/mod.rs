@@ -192,9 +192,14 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                         "PRAGMA foreign_keys = ON",
                         "PRAGMA synchronous = NORMAL",
                         // A million devices make a database of gigabytes: a larger page
-                        // cache and memory-mapped reads keep list queries off the disk.
+                        // cache and memory-mapped reads (up to SQLite's 2 GB cap) keep
+                        // queries off read calls.
                         "PRAGMA cache_size = -32768",
-                        "PRAGMA mmap_size = 268435456",
+                        "PRAGMA mmap_size = 2147418112",
+                        // Registrations rewrite the same pages (the ends of indexes)
+                        // again and again: a longer log between checkpoints copies each
+                        // of them back to the database once instead of many times.
+                        "PRAGMA wal_autocheckpoint = 10000",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
