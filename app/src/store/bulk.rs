@@ -8,7 +8,7 @@ use crate::domain::pairing_code::PairingCode;
 use super::{Backend, DeviceRow, SqlBuilder, Store, StoreError, StoreResult};
 
 /// Rows per multi-row INSERT: about 500 bound values each (devices bind 10 a row,
-/// enrollments 8, metadata 5), far below SQLite's 32,766. Bigger is slower: sqlx finds
+/// enrollments 11, metadata 5), far below SQLite's 32,766. Bigger is slower: sqlx finds
 /// each `$N` by name, which SQLite looks up in linear time, so binding a statement costs
 /// the square of its values.
 const DEVICES_PER_STATEMENT: usize = 50;
@@ -69,24 +69,22 @@ async fn insert_consumed_enrollments(
          created_at, created_by_kind, created_by_label, consumed_at, device_id) VALUES ",
     );
     for (index, device) in devices.iter().enumerate() {
-        query.push(if index == 0 { "(" } else { ", (" });
-        query
-            .bind_text(&device.enrollment_id)
-            .push(", ")
-            .bind_text(&device.merchant_id)
-            .push(", ")
-            .bind_text(&device.location_id)
-            .push(", ")
-            .bind_text(PairingCode::generate().as_str())
-            .push(", 'CONSUMED', ")
-            .bind_int(device.created_at)
-            .push(", ")
-            .bind_int(device.created_at)
-            .push(", 'system', 'bulk load', ")
-            .bind_int(device.created_at)
-            .push(", ")
-            .bind_text(&device.id)
-            .push(")");
+        query.bind_row(
+            index,
+            [
+                (&device.enrollment_id).into(),
+                (&device.merchant_id).into(),
+                (&device.location_id).into(),
+                PairingCode::generate().as_str().into(),
+                "CONSUMED".into(),
+                device.created_at.into(),
+                device.created_at.into(),
+                "system".into(),
+                "bulk load".into(),
+                device.created_at.into(),
+                (&device.id).into(),
+            ],
+        );
     }
     query
         .query()?
@@ -105,32 +103,21 @@ async fn insert_device_rows(
          platform, created_at, updated_at, last_seen_at) VALUES ",
     );
     for (index, device) in devices.iter().enumerate() {
-        query.push(if index == 0 { "(" } else { ", (" });
-        query
-            .bind_text(&device.id)
-            .push(", ")
-            .bind_text(&device.merchant_id)
-            .push(", ")
-            .bind_text(&device.location_id)
-            .push(", ")
-            .bind_text(&device.enrollment_id)
-            .push(", ")
-            .bind_text(&device.hardware_id)
-            .push(", ")
-            .bind_text(&device.name)
-            .push(", ")
-            .bind_text(&device.platform)
-            .push(", ")
-            .bind_int(device.created_at)
-            .push(", ")
-            .bind_int(device.updated_at)
-            .push(", ");
-        // The builder binds no NULL; a missing time is written as a literal instead.
-        match device.last_seen_at {
-            Some(last_seen_at) => query.bind_int(last_seen_at),
-            None => query.push("NULL"),
-        };
-        query.push(")");
+        query.bind_row(
+            index,
+            [
+                (&device.id).into(),
+                (&device.merchant_id).into(),
+                (&device.location_id).into(),
+                (&device.enrollment_id).into(),
+                (&device.hardware_id).into(),
+                (&device.name).into(),
+                (&device.platform).into(),
+                device.created_at.into(),
+                device.updated_at.into(),
+                device.last_seen_at.into(),
+            ],
+        );
     }
     query
         .query()?
@@ -159,18 +146,16 @@ async fn insert_metadata_rows(
              VALUES ",
         );
         for (index, (device, key, value)) in chunk.iter().enumerate() {
-            query.push(if index == 0 { "(" } else { ", (" });
-            query
-                .bind_text(&device.id)
-                .push(", ")
-                .bind_text(&device.merchant_id)
-                .push(", ")
-                .bind_text(*key)
-                .push(", ")
-                .bind_text(*value)
-                .push(", ")
-                .bind_int(device.created_at)
-                .push(")");
+            query.bind_row(
+                index,
+                [
+                    (&device.id).into(),
+                    (&device.merchant_id).into(),
+                    (*key).into(),
+                    (*value).into(),
+                    device.created_at.into(),
+                ],
+            );
         }
         query.query()?.execute(&mut *connection).await?;
     }

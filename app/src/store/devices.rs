@@ -273,18 +273,16 @@ async fn insert_device_metadata(
          VALUES ",
     );
     for (index, (key, value)) in metadata.iter().enumerate() {
-        query
-            .push(if index == 0 { "(" } else { ", (" })
-            .bind_text(device_id)
-            .push(", ")
-            .bind_text(merchant_id)
-            .push(", ")
-            .bind_text(key)
-            .push(", ")
-            .bind_text(value)
-            .push(", ")
-            .bind_int(device_created_at)
-            .push(")");
+        query.bind_row(
+            index,
+            [
+                device_id.into(),
+                merchant_id.into(),
+                key.into(),
+                value.into(),
+                device_created_at.into(),
+            ],
+        );
     }
     query.query()?.execute(&mut **tx).await?;
     Ok(())

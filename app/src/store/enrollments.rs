@@ -116,16 +116,15 @@ impl Store {
             "INSERT INTO enrollment_metadata (enrollment_id, merchant_id, key, value) VALUES ",
         );
         for (index, (key, value)) in new.metadata.iter().enumerate() {
-            query
-                .push(if index == 0 { "(" } else { ", (" })
-                .bind_text(new.id)
-                .push(", ")
-                .bind_text(new.merchant_id)
-                .push(", ")
-                .bind_text(key)
-                .push(", ")
-                .bind_text(value)
-                .push(")");
+            query.bind_row(
+                index,
+                [
+                    new.id.into(),
+                    new.merchant_id.into(),
+                    key.into(),
+                    value.into(),
+                ],
+            );
         }
         query.query()?.execute(&mut **tx).await?;
         Ok(())

@@ -340,6 +340,32 @@ pub(crate) struct SqlBuilder {
 pub(crate) enum SqlValue {
     Text(String),
     Int(i64),
+    /// An integer column left empty.
+    NullInt,
+}
+
+impl From<&str> for SqlValue {
+    fn from(text: &str) -> Self {
+        SqlValue::Text(text.to_owned())
+    }
+}
+
+impl From<&String> for SqlValue {
+    fn from(text: &String) -> Self {
+        SqlValue::Text(text.clone())
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(int: i64) -> Self {
+        SqlValue::Int(int)
+    }
+}
+
+impl From<Option<i64>> for SqlValue {
+    fn from(int: Option<i64>) -> Self {
+        int.map_or(SqlValue::NullInt, SqlValue::Int)
+    }
 }
 
 impl SqlBuilder {
@@ -375,11 +401,26 @@ impl SqlBuilder {
 
     /// `$1, $2, ...` for each value, for `IN (...)`.
     pub fn bind_list(&mut self, values: impl IntoIterator<Item = String>) -> &mut Self {
+        self.bind_separated(values.into_iter().map(SqlValue::Text))
+    }
+
+    /// `($1, $2, ...)` for one row of a multi-row `INSERT ... VALUES`, preceded by `, `
+    /// unless it is the statement's first row (`row_index` 0).
+    pub fn bind_row<const N: usize>(
+        &mut self,
+        row_index: usize,
+        values: [SqlValue; N],
+    ) -> &mut Self {
+        self.push(if row_index == 0 { "(" } else { ", (" });
+        self.bind_separated(values).push(")")
+    }
+
+    fn bind_separated(&mut self, values: impl IntoIterator<Item = SqlValue>) -> &mut Self {
         for (index, value) in values.into_iter().enumerate() {
             if index > 0 {
                 self.sql.push_str(", ");
             }
-            self.bind_text(value);
+            self.bind(value);
         }
         self
     }
@@ -404,6 +445,7 @@ impl SqlBuilder {
             match value {
                 SqlValue::Text(text) => arguments.add(text.as_str()),
                 SqlValue::Int(int) => arguments.add(*int),
+                SqlValue::NullInt => arguments.add(None::<i64>),
             }
             .map_err(sqlx::Error::Encode)?;
         }
@@ -448,6 +490,16 @@ mod tests {
             sql.sql(),
             "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) LIMIT $4"
         );
+    }
+
+    #[test]
+    fn rows_are_bound_in_order_and_separated() {
+        let mut sql = SqlBuilder::new("INSERT INTO t (a, b) VALUES ");
+        sql.bind_row(0, ["x".into(), 1.into()])
+            .bind_row(1, ["y".into(), None.into()]);
+        assert_eq!(sql.sql(), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        assert_eq!(sql.values.len(), 4);
+        assert!(matches!(sql.values[3], SqlValue::NullInt));
     }
 
     #[test]
