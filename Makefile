@@ -49,7 +49,7 @@ test-e2e:
 
 bench:
 	bash scripts/setup.sh run
-	cargo bench -p server --bench device_api
+	cargo bench -p server --features bench --bench device_api
 
 fmt:
 	cargo fmt --all

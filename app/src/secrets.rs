@@ -1,11 +1,9 @@
-//! Secrets: API keys, device tokens and staff passwords.
+//! Random secrets: API keys and device tokens.
 //!
-//! API keys and device tokens are 192 random bits, shown once and stored only as a SHA-256
-//! hash: with that much entropy a fast hash is enough and lets every request be checked by
-//! an index look-up. Passwords are chosen by people, so they get argon2id.
+//! They are 192 random bits, shown once and stored only as a SHA-256 hash: with that much
+//! entropy a fast hash is enough and lets every request be checked by an index look-up.
+//! Passwords, chosen by people, are another matter: see `passwords`.
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -36,25 +34,6 @@ pub fn display_prefix(plaintext: &str) -> String {
     plaintext.chars().take(API_KEY_PREFIX.len() + 6).collect()
 }
 
-pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
-    let mut salt_bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut salt_bytes);
-    let salt = SaltString::encode_b64(&salt_bytes)?;
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
-}
-
-pub fn verify_password(password: &str, stored_hash: &str) -> bool {
-    PasswordHash::new(stored_hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,14 +48,5 @@ mod tests {
         assert_eq!(a.hash, hash_secret(&a.plaintext));
         assert_ne!(a.hash, a.plaintext);
         assert_eq!(display_prefix(&a.plaintext).len(), API_KEY_PREFIX.len() + 6);
-    }
-
-    #[test]
-    fn passwords_verify_only_with_the_right_password() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
     }
 }

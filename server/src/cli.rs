@@ -11,7 +11,9 @@ use serde::Serialize;
 
 use app::clock::SystemClock;
 use app::domain::role::Role;
-use app::services::{Actor, NewUserInput, RegistrationLimits, ServiceError, Services, Settings};
+use app::services::{
+    Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, Settings,
+};
 
 use crate::{pos, startup};
 
@@ -168,32 +170,65 @@ pub enum ApiKeyCommand {
     },
 }
 
-/// A failure to show the operator; the process exits non-zero.
+/// A failure to show the operator, and the exit code that tells scripts what kind it is.
 #[derive(Debug)]
-pub struct CliError(pub String);
+pub struct CliError {
+    pub message: String,
+    pub exit_code: u8,
+}
+
+impl CliError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            exit_code: exit_code(kind),
+        }
+    }
+
+    /// A failure outside the services (files, sockets, standard input).
+    pub fn io(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+/// Exit codes by kind of error, after BSD's sysexits: 65 bad input, 66 no such object,
+/// 69 refused as things stand (conflict, gone, too many attempts), 70 internal,
+/// 77 not allowed. 2 stays with the argument parser's usage errors.
+pub fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Invalid => 65,
+        ErrorKind::NotFound => 66,
+        ErrorKind::Gone | ErrorKind::Conflict | ErrorKind::RateLimited => 69,
+        ErrorKind::Internal => 70,
+        ErrorKind::Unauthorized | ErrorKind::Forbidden => 77,
+    }
+}
 
 impl From<ServiceError> for CliError {
     fn from(error: ServiceError) -> Self {
-        CliError(match error {
+        let exit_code = exit_code(error.kind());
+        let message = match error {
             ServiceError::Validation(errors) => errors
                 .iter()
                 .map(|e| format!("{}: {}", e.field, e.message))
                 .collect::<Vec<_>>()
                 .join("; "),
-            ServiceError::Internal(inner) => format!("database error: {inner}"),
+            ServiceError::NotFound(what) => format!("no such {what}"),
+            ServiceError::Internal(cause) => format!("internal error: {cause}"),
             other => other.to_string(),
-        })
+        };
+        Self { message, exit_code }
     }
 }
 
 impl From<app::store::StoreError> for CliError {
     fn from(error: app::store::StoreError) -> Self {
-        CliError(format!("database error: {error}"))
+        ServiceError::from(error).into()
     }
 }
 
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {
-    let line = serde_json::to_string(value).map_err(|e| CliError(e.to_string()))?;
+    let line = serde_json::to_string(value).map_err(|e| CliError::io(e.to_string()))?;
     println!("{line}");
     Ok(())
 }
@@ -205,16 +240,6 @@ async fn open(database: &DatabaseArgs) -> Result<Services, CliError> {
         Settings::default(),
     )
     .await?)
-}
-
-/// The merchant named on the command line, which must exist.
-async fn merchant_actor(services: &Services, merchant_id: &str) -> Result<Actor, CliError> {
-    services
-        .store
-        .merchant(merchant_id)
-        .await?
-        .ok_or_else(|| CliError(format!("no merchant with id {merchant_id}")))?;
-    Ok(Actor::system(merchant_id))
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
@@ -236,7 +261,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             database,
         }) => {
             let services = open(&database).await?;
-            let actor = merchant_actor(&services, &merchant).await?;
+            let actor = services.operator_for(&merchant).await?;
             print_json(
                 &services
                     .create_location(&actor, &name, city.as_deref())
@@ -255,11 +280,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             std::io::stdin()
                 .read_to_string(&mut password)
                 .map_err(|e| {
-                    CliError(format!("cannot read the password from standard input: {e}"))
+                    CliError::io(format!("cannot read the password from standard input: {e}"))
                 })?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
             let services = open(&database).await?;
-            let actor = merchant_actor(&services, &merchant).await?;
+            let actor = services.operator_for(&merchant).await?;
             let input = NewUserInput {
                 merchant_id: merchant,
                 email,
@@ -275,7 +300,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             database,
         }) => {
             let services = open(&database).await?;
-            let actor = merchant_actor(&services, &merchant).await?;
+            let actor = services.operator_for(&merchant).await?;
             print_json(&services.create_api_key(&actor, &name).await?)
         }
         Command::Pos(command) => pos::run(command).await,
@@ -305,7 +330,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
-        .map_err(|e| CliError(format!("cannot listen on {}: {e}", args.addr)))?;
+        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", args.addr)))?;
     let router = startup::router(
         services,
         startup::leptos_options(args.addr),
@@ -315,12 +340,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     tracing::info!("serving the portal at http://{}", args.addr);
     startup::serve(listener, router)
         .await
-        .map_err(|e| CliError(format!("server stopped: {e}")))
+        .map_err(|e| CliError::io(format!("server stopped: {e}")))
 }
 
 /// Gives a brand-new database something to log in to.
 async fn seed_demo(services: &Services) -> Result<(), CliError> {
-    if services.store.count_merchants().await? > 0 {
+    if services.has_merchants().await? {
         return Ok(());
     }
     let merchant = services.create_merchant("Demo Coffee Roasters").await?;

@@ -3,40 +3,35 @@
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tower_sessions::Session;
 
 use app::domain::device::DeviceSort;
 use app::domain::paging::{MAX_PAGE_SIZE, PageRequest};
 use app::model::Device;
-use app::services::{Actor, DeviceListQuery, Services, SessionGrant};
+use app::portal_session::PortalSession;
+use app::services::{Actor, DeviceListQuery, ServiceError, Services};
 use app::state::AppState;
-use app::ui::session::GRANT_KEY;
 
-use crate::api::problem::QueryParams;
+use crate::api::problem::{ApiError, QueryParams};
 
 const HEADER: &str =
     "id,name,platform,location_id,location,hardware_id,metadata,registered_at,last_seen_at\n";
 
 pub async fn devices_csv(
     State(state): State<AppState>,
-    session: Session,
+    session: PortalSession,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let grant = session.get::<SessionGrant>(GRANT_KEY).await.ok().flatten();
-    let user = match grant {
-        Some(grant) => state.services.session_user(&grant).await.ok().flatten(),
-        None => None,
+    let actor = match session.signed_in(&state.services).await {
+        Ok((_, actor)) => actor,
+        Err(error) => return ApiError(error).into_response(),
     };
-    let Some(user) = user else {
-        return (StatusCode::UNAUTHORIZED, "sign in to export devices").into_response();
-    };
-    let actor = Services::staff_actor(&user);
     let params = QueryParams::parse(raw.as_deref());
-    let Ok(page) = PageRequest::new(Some(0), Some(MAX_PAGE_SIZE)) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    let page = match PageRequest::new(Some(0), Some(MAX_PAGE_SIZE)) {
+        Ok(page) => page,
+        Err(error) => return ApiError::from(error).into_response(),
     };
     let query = DeviceListQuery {
         location_id: params.one("location").filter(|v| !v.is_empty()),
@@ -50,18 +45,12 @@ pub async fn devices_csv(
     };
     // Check the filters once before the first byte goes out, so bad input is a 400.
     if let Err(error) = state.services.check_device_query(&actor, &query) {
-        return crate::api::problem::ApiError(error).into_response();
+        return ApiError(error).into_response();
     }
-    let locations = state
-        .services
-        .locations_with_device_counts(&actor)
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(l, _)| (l.id, l.name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let locations = match state.services.all_locations(&actor).await {
+        Ok(locations) => locations.into_iter().map(|l| (l.id, l.name)).collect(),
+        Err(error) => return ApiError(error).into_response(),
+    };
 
     let pages = ExportPages {
         services: state.services.clone(),
@@ -72,10 +61,18 @@ pub async fn devices_csv(
         done: false,
         header_sent: false,
     };
-    // Fused: the compression layer may ask once more after the end.
+    // Fused: the compression layer may ask once more after the end. An error fails the
+    // stream, so the download breaks off instead of looking complete.
     let stream = futures_util::stream::unfold(pages, |mut pages| async move {
-        let chunk = pages.next_chunk().await?;
-        Some((Ok::<_, std::io::Error>(chunk), pages))
+        match pages.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), pages)),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(error = %error, "device export failed");
+                pages.done = true;
+                Some((Err(std::io::Error::other("the export failed")), pages))
+            }
+        }
     })
     .fuse();
     (
@@ -102,13 +99,14 @@ struct ExportPages {
 }
 
 impl ExportPages {
-    async fn next_chunk(&mut self) -> Option<String> {
+    /// The next piece of the file; `None` at the end.
+    async fn next_chunk(&mut self) -> Result<Option<String>, ServiceError> {
         if !self.header_sent {
             self.header_sent = true;
-            return Some(HEADER.to_owned());
+            return Ok(Some(HEADER.to_owned()));
         }
         if self.done {
-            return None;
+            return Ok(None);
         }
         // No count per page: exporting a million devices would count them ten thousand times.
         let (devices, next) = self
@@ -119,8 +117,7 @@ impl ExportPages {
                 DeviceSort::Registered,
                 self.cursor.as_deref(),
             )
-            .await
-            .ok()?;
+            .await?;
         self.cursor = next;
         self.done = self.cursor.is_none();
         let mut chunk = String::new();
@@ -132,7 +129,7 @@ impl ExportPages {
                 .map_or("", |(_, name)| name.as_str());
             chunk.push_str(&csv_row(device, location));
         }
-        Some(chunk)
+        Ok(Some(chunk))
     }
 }
 

@@ -15,8 +15,8 @@ async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", error.0);
-            std::process::ExitCode::FAILURE
+            eprintln!("error: {}", error.message);
+            std::process::ExitCode::from(error.exit_code)
         }
     }
 }

@@ -1,15 +1,12 @@
 //! What stands in front of the portal's pages and server functions: sign-in for pages,
 //! and same-origin checks for every change.
 
+use app::portal_session::PortalSession;
+use app::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use tower_sessions::Session;
-
-use app::services::SessionGrant;
-use app::state::AppState;
-use app::ui::session::GRANT_KEY;
 
 /// Pages anyone may open.
 const PUBLIC_PAGES: &[&str] = &["/login", "/pair"];
@@ -28,7 +25,7 @@ fn is_page_request(method: &Method, path: &str) -> bool {
 /// they were going afterwards; a user on a one-time password to choose their own first.
 pub async fn require_sign_in(
     State(state): State<AppState>,
-    session: Session,
+    session: PortalSession,
     request: Request,
     next: Next,
 ) -> Response {
@@ -36,11 +33,7 @@ pub async fn require_sign_in(
     if !is_page_request(request.method(), &path) {
         return next.run(request).await;
     }
-    let grant = session.get::<SessionGrant>(GRANT_KEY).await.ok().flatten();
-    let user = match grant {
-        Some(grant) => state.services.session_user(&grant).await.ok().flatten(),
-        None => None,
-    };
+    let user = session.user(&state.services).await.ok().flatten();
     match user {
         None => {
             let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use app::domain::pairing_code::PairingCode;
+use app::services::ErrorKind;
 
 use crate::cli::CliError;
 
@@ -47,7 +48,7 @@ pub async fn run(command: PosCommand) -> Result<(), CliError> {
         } => {
             // Read the code as the app does: from a scanned link or as typed.
             let code = PairingCode::parse_code_or_link(&code)
-                .map_err(|e| CliError(format!("--code: {e}")))?;
+                .map_err(|e| CliError::new(ErrorKind::Invalid, format!("--code: {e}")))?;
             let hardware_id =
                 hardware_id.unwrap_or_else(|| format!("SIM-{}", uuid::Uuid::new_v4().simple()));
             let body = json!({
@@ -73,10 +74,10 @@ pub async fn run(command: PosCommand) -> Result<(), CliError> {
     let response = request
         .send()
         .await
-        .map_err(|e| CliError(format!("cannot reach the API: {e}")))?;
+        .map_err(|e| CliError::io(format!("cannot reach the API: {e}")))?;
     let status = response.status();
     let body: Value = response.json().await.map_err(|e| {
-        CliError(format!(
+        CliError::io(format!(
             "the API answered {status} with a body that is not JSON: {e}"
         ))
     })?;
@@ -85,7 +86,10 @@ pub async fn run(command: PosCommand) -> Result<(), CliError> {
             .get("detail")
             .and_then(Value::as_str)
             .unwrap_or("no detail");
-        return Err(CliError(format!("the API answered {status}: {detail}")));
+        return Err(CliError::new(
+            ErrorKind::of_status(status.as_u16()),
+            format!("the API answered {status}: {detail}"),
+        ));
     }
     println!("{body}");
     Ok(())

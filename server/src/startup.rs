@@ -51,7 +51,7 @@ pub async fn router(
     leptos_options: LeptosOptions,
     sessions: SessionSettings,
 ) -> Result<Router, StoreError> {
-    let storage = services.store.session_storage().await?;
+    let storage = services.session_storage().await?;
     let state = AppState {
         leptos_options: leptos_options.clone(),
         services,

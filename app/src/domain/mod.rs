@@ -8,6 +8,9 @@ pub mod errors;
 pub mod metadata;
 pub mod paging;
 pub mod pairing_code;
+pub mod permission;
 pub mod role;
+pub mod text;
 
 pub use errors::FieldError;
+pub use permission::Permission;

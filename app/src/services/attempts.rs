@@ -31,6 +31,7 @@ impl Services {
         &self,
         limits: &[AttemptLimit<'_>],
         window_seconds: i64,
+        attempts: &'static str,
     ) -> ServiceResult<()> {
         let now = self.now();
         let window_start = self.window_start(now, window_seconds);
@@ -41,6 +42,7 @@ impl Services {
                 let window_end = window_start + window_seconds.max(1) * 1000;
                 return Err(ServiceError::RateLimited {
                     retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
+                    attempts,
                 });
             }
         }

@@ -1,5 +1,6 @@
 //! Reading the audit log.
 
+use crate::domain::Permission;
 use crate::domain::paging::{Page, PageRequest};
 use crate::model::{AuditActor, AuditEvent};
 use crate::store::{AuditEventRow, AuditFilter};
@@ -22,16 +23,58 @@ fn audit_view(row: AuditEventRow) -> AuditEvent {
     }
 }
 
+/// Which audit events to list; every part is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// The id of the user, API key or device that acted.
+    pub actor_id: Option<String>,
+    /// An action (`device.deregistered`).
+    pub action: Option<String>,
+    /// The id of the object acted on.
+    pub target_id: Option<String>,
+}
+
 impl Services {
     pub async fn list_audit_events(
         &self,
         actor: &Actor,
-        filter: AuditFilter,
+        query: AuditQuery,
+        page: PageRequest,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        actor.require(Permission::ViewAudit)?;
+        let filter = AuditFilter {
+            actor_id: query.actor_id,
+            action: query.action,
+            target_id: query.target_id,
+        };
+        self.audit_page(actor, &filter, page).await
+    }
+
+    /// What happened to one device, newest first: for anyone who may see the device,
+    /// without the rest of the audit log.
+    pub async fn device_history(
+        &self,
+        actor: &Actor,
+        device_id: &str,
+        page: PageRequest,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        let device = self.device(actor, device_id).await?;
+        let filter = AuditFilter {
+            target_id: Some(device.id),
+            ..Default::default()
+        };
+        self.audit_page(actor, &filter, page).await
+    }
+
+    async fn audit_page(
+        &self,
+        actor: &Actor,
+        filter: &AuditFilter,
         page: PageRequest,
     ) -> ServiceResult<Page<AuditEvent>> {
         let (rows, total) = self
             .store
-            .audit_events(&actor.merchant_id, &filter, page.page_size, page.offset())
+            .audit_events(&actor.merchant_id, filter, page.page_size, page.offset())
             .await?;
         Ok(Page::new(
             rows.into_iter().map(audit_view).collect(),

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::domain::FieldError;
 use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
+use crate::domain::{FieldError, Permission};
 use crate::model::Device;
 use crate::store::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, Store};
 
@@ -70,6 +70,7 @@ pub struct DevicePage {
 impl Services {
     /// The portal's list: filtered like the API's, ordered by `sort`, and paged by cursor
     /// so that deep pages cost what the first one does.
+    #[tracing::instrument(skip_all)]
     pub async fn device_page(
         &self,
         actor: &Actor,
@@ -77,6 +78,7 @@ impl Services {
         sort: DeviceSort,
         after: Option<&str>,
     ) -> ServiceResult<DevicePage> {
+        actor.require(Permission::ViewDevices)?;
         let filter = self.device_filter(actor, query.clone())?;
         let (devices, next) = self.device_batch(actor, query, sort, after).await?;
         let total = self.store.count_devices(&filter).await?;
@@ -96,6 +98,7 @@ impl Services {
         sort: DeviceSort,
         after: Option<&str>,
     ) -> ServiceResult<(Vec<Device>, Option<String>)> {
+        actor.require(Permission::ViewDevices)?;
         let limit = query.page.page_size;
         let filter = self.device_filter(actor, query)?;
         let cursor = after.and_then(DeviceCursor::decode);
@@ -114,6 +117,7 @@ impl Services {
 
     /// Whether a list query's filters are well-formed, without running it.
     pub fn check_device_query(&self, actor: &Actor, query: &DeviceListQuery) -> ServiceResult<()> {
+        actor.require(Permission::ViewDevices)?;
         self.device_filter(actor, query.clone()).map(|_| ())
     }
 
@@ -141,11 +145,13 @@ impl Services {
         })
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn list_devices(
         &self,
         actor: &Actor,
         query: DeviceListQuery,
     ) -> ServiceResult<Page<Device>> {
+        actor.require(Permission::ViewDevices)?;
         let filter = self.device_filter(actor, query.clone())?;
         let (rows, total) = self
             .store
@@ -159,15 +165,18 @@ impl Services {
     }
 
     pub async fn device(&self, actor: &Actor, id: &str) -> ServiceResult<Device> {
+        actor.require(Permission::ViewDevices)?;
         Ok(device_view(self.visible_device(actor, id).await?))
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn replace_device(
         &self,
         actor: &Actor,
         id: &str,
         input: DeviceReplacement,
     ) -> ServiceResult<Device> {
+        actor.require(Permission::ManageDevices)?;
         let current = self.visible_device(actor, id).await?;
         let update = DeviceUpdate {
             name: Some(input.name),
@@ -177,12 +186,14 @@ impl Services {
         self.apply_device_update(actor, current, update).await
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn patch_device(
         &self,
         actor: &Actor,
         id: &str,
         patch: DevicePatch,
     ) -> ServiceResult<Device> {
+        actor.require(Permission::ManageDevices)?;
         let current = self.visible_device(actor, id).await?;
         let base = if patch.clear_metadata {
             Metadata::new()
@@ -227,10 +238,12 @@ impl Services {
         if let Some(metadata) = &update.metadata {
             errors.extend(metadata::validate("metadata", metadata));
         }
-        if let Some(location_id) = &update.location_id
-            && let Err(error) = self.resolve_location(actor, Some(location_id)).await
-        {
-            errors.push(error);
+        if let Some(location_id) = &update.location_id {
+            match self.resolve_location(actor, Some(location_id)).await {
+                Ok(_) => {}
+                Err(ServiceError::Validation(more)) => errors.extend(more),
+                Err(other) => return Err(other),
+            }
         }
         if !errors.is_empty() {
             return Err(ServiceError::Validation(errors));
@@ -274,7 +287,9 @@ impl Services {
     }
 
     /// Removes the device; its token is refused from the moment this returns.
+    #[tracing::instrument(skip_all)]
     pub async fn deregister_device(&self, actor: &Actor, id: &str) -> ServiceResult<()> {
+        actor.require(Permission::ManageDevices)?;
         let current = self.visible_device(actor, id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;

@@ -3,11 +3,11 @@
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::domain::FieldError;
 use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::pairing_code::PairingCode;
+use crate::domain::{FieldError, Permission};
 use crate::model::Enrollment;
 use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError, Tx};
 
@@ -41,11 +41,13 @@ pub struct EnrollmentListQuery {
 impl Services {
     /// A new PENDING enrollment. The second value tells whether it was made now (false:
     /// an earlier request with the same idempotency key made it).
+    #[tracing::instrument(skip_all)]
     pub async fn create_enrollment(
         &self,
         actor: &Actor,
         input: CreateEnrollment,
     ) -> ServiceResult<(Enrollment, bool)> {
+        actor.require(Permission::ManageEnrollments)?;
         let (lifetime, location_id) = self.validate_new_enrollment(actor, &input).await?;
         let fingerprint = request_fingerprint(&input.metadata, lifetime, &location_id);
         if let Some(key) = &input.idempotency_key
@@ -91,12 +93,14 @@ impl Services {
 
     /// Up to [`MAX_BATCH`] enrollments with the same location, metadata and lifetime, made
     /// together (all or none) to be printed as one pairing sheet. Returns the batch id.
+    #[tracing::instrument(skip_all)]
     pub async fn create_enrollment_batch(
         &self,
         actor: &Actor,
         input: CreateEnrollment,
         count: i64,
     ) -> ServiceResult<String> {
+        actor.require(Permission::ManageEnrollments)?;
         if !(1..=MAX_BATCH).contains(&count) {
             return Err(ServiceError::field(
                 "count",
@@ -162,10 +166,11 @@ impl Services {
             .await
         {
             Ok(id) => Some(id),
-            Err(error) => {
-                errors.push(error);
+            Err(ServiceError::Validation(more)) => {
+                errors.extend(more);
                 None
             }
+            Err(other) => return Err(other),
         };
         match (lifetime, location_id, errors.is_empty()) {
             (Some(lifetime), Some(location_id), true) => Ok((lifetime, location_id)),
@@ -174,15 +179,18 @@ impl Services {
     }
 
     pub async fn enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
+        actor.require(Permission::ViewEnrollments)?;
         let row = self.visible_enrollment(actor, id).await?;
         Ok(self.enrollment_view(row))
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn list_enrollments(
         &self,
         actor: &Actor,
         query: EnrollmentListQuery,
     ) -> ServiceResult<Page<Enrollment>> {
+        actor.require(Permission::ViewEnrollments)?;
         let metadata = metadata::parse_filters(&query.metadata)?;
         let statuses = if query.statuses.is_empty() {
             enrollment::default_listed_statuses(query.include_consumed.unwrap_or(true))
@@ -215,7 +223,9 @@ impl Services {
 
     /// PENDING becomes CANCELLED; cancelling again changes nothing; a used or expired
     /// enrollment cannot be cancelled.
+    #[tracing::instrument(skip_all)]
     pub async fn cancel_enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
+        actor.require(Permission::ManageEnrollments)?;
         self.visible_enrollment(actor, id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
@@ -283,54 +293,31 @@ impl Services {
         &self,
         actor: &Actor,
         requested: Option<&str>,
-    ) -> Result<String, FieldError> {
-        let unknown = || FieldError::new("location_id", "no such location at this merchant");
-        let internal = |_| FieldError::new("location_id", "locations cannot be read right now");
+    ) -> ServiceResult<String> {
+        let refuse = |message: &str| Err(ServiceError::field("location_id", message));
         match requested {
             Some(id) => {
-                let found = self
-                    .store
-                    .location(&actor.merchant_id, id)
-                    .await
-                    .map_err(internal)?;
+                let found = self.store.location(&actor.merchant_id, id).await?;
                 match found {
                     Some(location) if actor.may_use_location(&location.id) => Ok(location.id),
-                    _ => Err(unknown()),
+                    _ => refuse("no such location at this merchant"),
                 }
             }
             None => {
                 if let Some(allowed) = &actor.allowed_locations {
                     return match allowed.as_slice() {
                         [only] => Ok(only.clone()),
-                        _ => Err(FieldError::new(
-                            "location_id",
-                            "choose the location the device will be used at",
-                        )),
+                        _ => refuse("choose the location the device will be used at"),
                     };
                 }
-                match self
-                    .store
-                    .sole_location(&actor.merchant_id)
-                    .await
-                    .map_err(internal)?
-                {
+                match self.store.sole_location(&actor.merchant_id).await? {
                     Some(id) => Ok(id),
-                    None if self
-                        .store
-                        .count_locations(&actor.merchant_id)
-                        .await
-                        .map_err(internal)?
-                        == 0 =>
-                    {
-                        Err(FieldError::new(
-                            "location_id",
-                            "the merchant has no locations yet; create one first",
-                        ))
+                    None if self.store.count_locations(&actor.merchant_id).await? == 0 => {
+                        refuse("the merchant has no locations yet; create one first")
                     }
-                    None => Err(FieldError::new(
-                        "location_id",
+                    None => refuse(
                         "the merchant has several locations: choose the one the device will be used at",
-                    )),
+                    ),
                 }
             }
         }

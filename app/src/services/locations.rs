@@ -1,21 +1,69 @@
-//! Reading the merchant's locations.
+//! The merchant's locations (stores): creating, renaming and listing them.
 
 use serde_json::json;
 
+use crate::domain::Permission;
 use crate::domain::paging::{Page, PageRequest};
+use crate::domain::text::{optional_text, required_text};
 use crate::model::Location;
-use crate::store::Store;
+use crate::store::{LocationRow, Store};
 
-use super::accounts::{location_view, optional_text, required_text};
-use super::{Actor, ServiceError, ServiceResult, Services, audit};
+use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
+
+pub(crate) fn location_view(row: LocationRow) -> Location {
+    Location {
+        id: row.id,
+        merchant_id: row.merchant_id,
+        name: row.name,
+        city: row.city,
+        created_at: rfc3339(row.created_at),
+    }
+}
 
 impl Services {
+    #[tracing::instrument(skip_all)]
+    pub async fn create_location(
+        &self,
+        actor: &Actor,
+        name: &str,
+        city: Option<&str>,
+    ) -> ServiceResult<Location> {
+        actor.require(Permission::ManageLocations)?;
+        let name = required_text("name", name, 200)?;
+        let city = optional_text("city", city, 200)?;
+        self.require_merchant(actor).await?;
+        let now = self.now();
+        let row = LocationRow {
+            id: new_id(),
+            merchant_id: actor.merchant_id.clone(),
+            name,
+            city,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut tx = self.store.begin().await?;
+        Store::insert_location(&mut tx, &row).await?;
+        audit(
+            &mut tx,
+            actor,
+            now,
+            "location.created",
+            ("location", &row.id),
+            json!({"name": row.name, "city": row.city}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(location_view(row))
+    }
+
     /// The locations the actor may use, by name.
+    #[tracing::instrument(skip_all)]
     pub async fn list_locations(
         &self,
         actor: &Actor,
         page: PageRequest,
     ) -> ServiceResult<Page<Location>> {
+        actor.require(Permission::ViewLocations)?;
         let (rows, total) = self
             .store
             .locations(
@@ -31,11 +79,21 @@ impl Services {
             page,
         ))
     }
-}
 
-impl Services {
+    /// One location the actor may use.
+    pub async fn location(&self, actor: &Actor, id: &str) -> ServiceResult<Location> {
+        actor.require(Permission::ViewLocations)?;
+        self.store
+            .location(&actor.merchant_id, id)
+            .await?
+            .filter(|row| actor.may_use_location(&row.id))
+            .map(location_view)
+            .ok_or(ServiceError::NotFound("location"))
+    }
+
     /// Every location the actor may use, by name: for the portal's pickers.
     pub async fn all_locations(&self, actor: &Actor) -> ServiceResult<Vec<Location>> {
+        actor.require(Permission::ViewLocations)?;
         let (rows, _) = self
             .store
             .locations(
@@ -53,6 +111,7 @@ impl Services {
         &self,
         actor: &Actor,
     ) -> ServiceResult<Vec<(Location, i64)>> {
+        actor.require(Permission::ManageLocations)?;
         let locations = self.all_locations(actor).await?;
         let counts = self
             .store
@@ -70,6 +129,7 @@ impl Services {
             .collect())
     }
 
+    #[tracing::instrument(skip_all)]
     pub async fn rename_location(
         &self,
         actor: &Actor,
@@ -77,6 +137,7 @@ impl Services {
         name: &str,
         city: Option<&str>,
     ) -> ServiceResult<Location> {
+        actor.require(Permission::ManageLocations)?;
         let name = required_text("name", name, 200)?;
         let city = optional_text("city", city, 200)?;
         if !actor.may_use_location(id) {

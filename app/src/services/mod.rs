@@ -2,26 +2,36 @@
 //! functions and the command line alike. Each checks its input, decides by the domain
 //! rules, and changes the store in one transaction together with its audit event.
 
-mod accounts;
+mod actor;
+mod api_keys;
 mod attempts;
 mod audit;
+mod auth;
 mod devices;
 mod enrollments;
+mod error;
 mod locations;
+mod merchants;
 mod registration;
-mod staff;
+mod users;
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, format_rfc3339};
-use crate::domain::FieldError;
-use crate::store::{NewAuditEvent, Store, StoreError, Tx};
+use crate::store::{NewAuditEvent, SessionStorage, Store, StoreResult, Tx};
 
-pub use accounts::{CreatedApiKey, CreatedUser, NewUserInput};
+pub use actor::{Actor, ActorKind};
+pub use api_keys::CreatedApiKey;
+pub use audit::AuditQuery;
+pub use auth::{
+    ACCOUNT_DISABLED, BAD_API_CREDENTIALS, SESSION_ENDED, SessionGrant, WRONG_CREDENTIALS,
+};
 pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
+pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
+pub use merchants::CreatedMerchant;
 pub use registration::{RegisterDevice, RegistrationLimits};
-pub use staff::{LoginError, SessionGrant};
+pub use users::{CreatedUser, NewUserInput};
 
 /// Settings the services need from the deployment.
 #[derive(Debug, Clone)]
@@ -40,9 +50,11 @@ impl Default for Settings {
     }
 }
 
+/// The product's operations. Storage stays behind them: callers pass inputs and get the
+/// product's shapes (`crate::model`), never rows.
 #[derive(Clone)]
 pub struct Services {
-    pub store: Store,
+    store: Store,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
 }
@@ -59,97 +71,17 @@ impl Services {
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
     }
-}
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorKind {
-    User,
-    ApiKey,
-    Device,
-    /// The command line and other operator tools.
-    System,
-}
-
-impl ActorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActorKind::User => "user",
-            ActorKind::ApiKey => "api_key",
-            ActorKind::Device => "device",
-            ActorKind::System => "system",
-        }
-    }
-}
-
-/// Who is acting, for which merchant, and within which locations.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub merchant_id: String,
-    pub kind: ActorKind,
-    pub id: Option<String>,
-    pub label: String,
-    /// `Some` limits the actor to these locations (a store manager); `None` sees all.
-    pub allowed_locations: Option<Vec<String>>,
-}
-
-impl Actor {
-    pub fn system(merchant_id: &str) -> Self {
-        Self {
-            merchant_id: merchant_id.to_owned(),
-            kind: ActorKind::System,
-            id: None,
-            label: "command line".into(),
-            allowed_locations: None,
-        }
+    /// Where the portal keeps its sessions: the same database.
+    pub async fn session_storage(&self) -> StoreResult<SessionStorage> {
+        self.store.session_storage().await
     }
 
-    pub fn may_use_location(&self, location_id: &str) -> bool {
-        self.allowed_locations
-            .as_ref()
-            .is_none_or(|allowed| allowed.iter().any(|id| id == location_id))
+    /// Closes the database connections (at shutdown, and between tests).
+    pub async fn close(&self) {
+        self.store.close().await;
     }
 }
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("the request has invalid fields")]
-    Validation(Vec<FieldError>),
-    /// No such object for this merchant: also what another merchant's object looks like.
-    #[error("{0} not found")]
-    NotFound(&'static str),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    Gone(String),
-    #[error("too many failed attempts; try again in {retry_after_seconds} s")]
-    RateLimited { retry_after_seconds: i64 },
-    #[error("missing or invalid credentials")]
-    Unauthorized,
-    #[error("not allowed")]
-    Forbidden,
-    #[error("internal error")]
-    Internal(#[from] StoreError),
-}
-
-impl ServiceError {
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        ServiceError::Validation(vec![FieldError::new(field, message)])
-    }
-}
-
-impl From<sqlx::Error> for ServiceError {
-    fn from(error: sqlx::Error) -> Self {
-        ServiceError::Internal(StoreError::Database(error))
-    }
-}
-
-impl From<FieldError> for ServiceError {
-    fn from(error: FieldError) -> Self {
-        ServiceError::Validation(vec![error])
-    }
-}
-
-pub type ServiceResult<T> = Result<T, ServiceError>;
 
 /// Writes the audit event of a change inside the change's own transaction.
 pub(crate) async fn audit(

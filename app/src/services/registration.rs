@@ -89,6 +89,7 @@ impl Services {
                 },
             ],
             limits.window_seconds,
+            "pairing attempts",
         )
         .await?;
         let (Some(hardware_id), Some(platform), Some(code), true) =
@@ -196,19 +197,5 @@ impl Services {
                 token_type: "Bearer".into(),
             },
         })
-    }
-
-    /// The device behind a bearer token; records that it was seen.
-    pub async fn authenticate_device(&self, token: &str) -> ServiceResult<crate::model::Device> {
-        let device = self
-            .store
-            .device_by_token_hash(&secrets::hash_secret(token))
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
-        let now = self.now();
-        self.store.touch_device(&device.id, now).await?;
-        let mut device = device;
-        device.last_seen_at = Some(now);
-        Ok(super::devices::device_view(device))
     }
 }

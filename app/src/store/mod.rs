@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod audit;
+#[cfg(feature = "bench")]
 mod bulk;
 mod devices;
 mod enrollments;
@@ -15,9 +16,9 @@ mod merchants;
 mod rate_limits;
 mod registration;
 mod sessions;
+mod sqlite;
 mod users;
 
-use std::path::Path;
 use std::str::FromStr;
 
 use sqlx::Arguments;
@@ -84,9 +85,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     url: String,
-    /// SQLite's registration writer (see `registration.rs`); PostgreSQL writes each
+    /// SQLite's registration writer (see `sqlite.rs`); PostgreSQL writes each
     /// registration in its own transaction, side by side.
-    registrations: Option<registration::RegistrationQueue>,
+    registrations: Option<sqlite::RegistrationQueue>,
 }
 
 impl Store {
@@ -103,8 +104,8 @@ impl Store {
         };
         let options = match backend {
             Backend::Sqlite => {
-                create_sqlite_folder(url)?;
-                sqlite_options(url)?
+                sqlite::create_folder(url)?;
+                sqlite::connect_options(url)?
             }
             Backend::Postgres => AnyConnectOptions::from_str(url)?,
         }
@@ -123,8 +124,8 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
-        let registrations = (backend == Backend::Sqlite)
-            .then(|| registration::RegistrationQueue::start(writer.clone()));
+        let registrations =
+            (backend == Backend::Sqlite).then(|| sqlite::RegistrationQueue::start(writer.clone()));
         Ok(Self {
             pool,
             writer,
@@ -184,58 +185,11 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // WAL lets readers work while the writer writes; the busy timeout
-                    // covers other processes (the command line) writing meanwhile.
-                    for pragma in [
-                        "PRAGMA journal_mode = WAL",
-                        "PRAGMA busy_timeout = 10000",
-                        "PRAGMA foreign_keys = ON",
-                        "PRAGMA synchronous = NORMAL",
-                        // A million devices make a database of gigabytes: a larger page
-                        // cache and memory-mapped reads (up to SQLite's 2 GB cap) keep
-                        // queries off read calls.
-                        "PRAGMA cache_size = -32768",
-                        "PRAGMA mmap_size = 2147418112",
-                        // Registrations rewrite the same pages (the ends of indexes)
-                        // again and again: a longer log between checkpoints copies each
-                        // of them back to the database once instead of many times.
-                        "PRAGMA wal_autocheckpoint = 10000",
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
+                    sqlite::configure_connection(conn).await?;
                 }
                 Ok(())
             })
         })
-}
-
-fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then_some(path)
-}
-
-fn create_sqlite_folder(url: &str) -> std::io::Result<()> {
-    if let Some(parent) = sqlite_path(url).and_then(|path| Path::new(path).parent())
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
-    }
-    Ok(())
-}
-
-/// SQLite URLs get `mode=rwc` unless they say otherwise, so a new file is created.
-fn sqlite_options(url: &str) -> StoreResult<AnyConnectOptions> {
-    let url = if url.contains("mode=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    };
-    Ok(AnyConnectOptions::from_str(&url)?)
 }
 
 /// A table of key-value metadata rows and the column naming the row they belong to.
@@ -500,13 +454,5 @@ mod tests {
         assert_eq!(sql.sql(), "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
         assert_eq!(sql.values.len(), 4);
         assert!(matches!(sql.values[3], SqlValue::NullInt));
-    }
-
-    #[test]
-    fn sqlite_paths_are_found_in_urls() {
-        assert_eq!(sqlite_path("sqlite://data/x.db"), Some("data/x.db"));
-        assert_eq!(sqlite_path("sqlite:data/x.db?mode=rwc"), Some("data/x.db"));
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://h/db"), None);
     }
 }

@@ -16,11 +16,10 @@ pub async fn change_password(
     confirm_password: String,
 ) -> Result<(), PortalError> {
     use crate::domain::FieldError;
-    use crate::domain::role::Role;
 
-    use super::session::{put_notice, refuse, reject, renew_grant, require, services};
+    use super::session::{put_notice, refuse, reject, renew_grant, services, signed_in};
 
-    let (user, _) = require(&Role::ALL).await?;
+    let (user, _) = signed_in().await?;
     if new_password != confirm_password {
         return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "confirm_password",

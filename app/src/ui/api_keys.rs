@@ -21,10 +21,9 @@ pub struct ApiKeysPageData {
 
 #[server(endpoint = "api_keys")]
 pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
-    use super::session::{refuse, require, services, take_flash};
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in, take_flash};
 
-    let (_, actor) = require(&[Role::Admin]).await?;
+    let (_, actor) = signed_in().await?;
     let keys = services()?.list_api_keys(&actor).await.map_err(refuse)?;
     Ok(ApiKeysPageData {
         keys,
@@ -36,13 +35,12 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(name: String) -> Result<String, PortalError> {
     use super::session::{
-        OldInput, is_plain_form_post, keeping_input, put_flash, refuse, require, services,
+        OldInput, is_plain_form_post, keeping_input, put_flash, refuse, services, signed_in,
     };
-    use crate::domain::role::Role;
 
     let kept = OldInput::new(CreateApiKey::PATH).with("name", &name);
     keeping_input(kept, async move {
-        let (_, actor) = require(&[Role::Admin]).await?;
+        let (_, actor) = signed_in().await?;
         let created = services()?
             .create_api_key(&actor, &name)
             .await
@@ -57,10 +55,9 @@ pub async fn create_api_key(name: String) -> Result<String, PortalError> {
 
 #[server(endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(key_id: String) -> Result<(), PortalError> {
-    use super::session::{refuse, require, services};
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in};
 
-    let (_, actor) = require(&[Role::Admin]).await?;
+    let (_, actor) = signed_in().await?;
     services()?
         .revoke_api_key(&actor, &key_id)
         .await

@@ -19,13 +19,12 @@ pub async fn audit_page(
     #[server(default)] page: i64,
 ) -> Result<Page<AuditEvent>, PortalError> {
     use crate::domain::paging::PageRequest;
-    use crate::domain::role::Role;
-    use crate::store::AuditFilter;
+    use crate::services::AuditQuery;
 
-    use super::session::{refuse, require, services};
+    use super::session::{refuse, services, signed_in};
 
-    let (_, actor_of_request) = require(&[Role::Admin, Role::Ops]).await?;
-    let filter = AuditFilter {
+    let (_, actor_of_request) = signed_in().await?;
+    let filter = AuditQuery {
         actor_id: Some(actor.trim().to_owned()).filter(|v| !v.is_empty()),
         action: Some(action.trim().to_owned()).filter(|v| !v.is_empty()),
         target_id: Some(target.trim().to_owned()).filter(|v| !v.is_empty()),

@@ -26,12 +26,10 @@ pub struct DeviceDetailData {
 #[server(endpoint = "device_detail")]
 pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> {
     use crate::domain::paging::PageRequest;
-    use crate::domain::role::Role;
-    use crate::store::AuditFilter;
 
-    use super::session::{refuse, require, services};
+    use super::session::{refuse, services, signed_in};
 
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     let services = services()?;
     let device = services.device(&actor, &id).await.map_err(refuse)?;
     let enrollment = services
@@ -39,12 +37,8 @@ pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> 
         .await
         .ok();
     let page = PageRequest::new(Some(0), Some(50)).map_err(|e| PortalError::Invalid(vec![e]))?;
-    let filter = AuditFilter {
-        target_id: Some(device.id.clone()),
-        ..Default::default()
-    };
     let history = services
-        .list_audit_events(&actor, filter, page)
+        .device_history(&actor, &device.id, page)
         .await
         .map_err(refuse)?
         .content;
@@ -66,10 +60,9 @@ pub async fn update_device(
     #[server(default)] metadata_keys: Vec<String>,
     #[server(default)] metadata_values: Vec<String>,
 ) -> Result<(), PortalError> {
-    use crate::domain::role::Role;
     use crate::services::DeviceReplacement;
 
-    use super::session::{OldInput, keeping_input, refuse, reject, require, services};
+    use super::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(UpdateDevice::PATH)
         .with("id", &id)
@@ -78,7 +71,7 @@ pub async fn update_device(
         .with_all("metadata_keys", &metadata_keys)
         .with_all("metadata_values", &metadata_values);
     keeping_input(kept, async move {
-        let (_, actor) = require(&Role::ALL).await?;
+        let (_, actor) = signed_in().await?;
         let metadata = super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values)
             .map_err(reject)?;
         let replacement = DeviceReplacement {
@@ -97,11 +90,9 @@ pub async fn update_device(
 
 #[server(endpoint = "deregister_device")]
 pub async fn deregister_device(id: String) -> Result<(), PortalError> {
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in};
 
-    use super::session::{refuse, require, services};
-
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     services()?
         .deregister_device(&actor, &id)
         .await

@@ -65,11 +65,9 @@ impl DeviceFilters {
 pub async fn devices_page(
     #[server(default)] filters: DeviceFilters,
 ) -> Result<DevicesPageData, PortalError> {
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in};
 
-    use super::session::{refuse, require, services};
-
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     let services = services()?;
     let sort = DeviceSort::parse(&filters.sort);
     let after = Some(filters.after.as_str()).filter(|a| !a.is_empty());
@@ -88,16 +86,15 @@ pub async fn devices_page(
 
 #[server(endpoint = "rename_device")]
 pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> {
-    use crate::domain::role::Role;
     use crate::services::DevicePatch;
 
-    use super::session::{OldInput, keeping_input, refuse, require, services};
+    use super::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(RenameDevice::PATH)
         .with("id", &id)
         .with("name", &name);
     keeping_input(kept, async move {
-        let (_, actor) = require(&Role::ALL).await?;
+        let (_, actor) = signed_in().await?;
         let patch = DevicePatch {
             name: Some(name),
             ..Default::default()
@@ -117,11 +114,10 @@ pub async fn deregister_devices(
     #[server(default)] ids: Vec<String>,
 ) -> Result<String, PortalError> {
     use crate::domain::FieldError;
-    use crate::domain::role::Role;
 
-    use super::session::{put_notice, reject, require, services};
+    use super::session::{put_notice, reject, services, signed_in};
 
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     if ids.is_empty() {
         return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "ids",

@@ -1,5 +1,6 @@
 //! The error every portal server function returns: typed, so a form can show each field's
-//! problem next to the field, and the same with JavaScript off.
+//! problem next to the field, and the same with JavaScript off. Its kinds are those of
+//! the services' error, so a page answers with the status the Device API would.
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -9,15 +10,27 @@ use crate::domain::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum PortalError {
-    #[error("your session has ended; sign in again")]
-    NotSignedIn,
-    #[error("your role does not allow this")]
-    Forbidden,
     #[error("{}", .0.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
-    /// Refused for a reason worth telling as it is (conflict, not found, too many tries).
+    /// Not signed in, session over, or wrong credentials at sign-in; the text says which.
     #[error("{0}")]
-    Refused(String),
+    Unauthorized(String),
+    #[error("your role does not allow this")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_seconds: i64,
+    },
+    #[error("something went wrong on our side; try again")]
+    Internal,
+    /// The browser could not reach the server function, or read its answer.
     #[error("the portal could not be reached: {0}")]
     Communication(String),
 }
@@ -32,6 +45,12 @@ impl PortalError {
                 .map(|e| e.message.clone()),
             _ => None,
         }
+    }
+}
+
+impl From<FieldError> for PortalError {
+    fn from(error: FieldError) -> Self {
+        PortalError::Invalid(vec![error])
     }
 }
 
@@ -53,27 +72,68 @@ mod server {
     impl PortalError {
         pub fn status(&self) -> StatusCode {
             match self {
-                PortalError::NotSignedIn => StatusCode::UNAUTHORIZED,
-                PortalError::Forbidden => StatusCode::FORBIDDEN,
                 PortalError::Invalid(_) => StatusCode::BAD_REQUEST,
-                PortalError::Refused(_) => StatusCode::CONFLICT,
-                PortalError::Communication(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                PortalError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+                PortalError::Forbidden => StatusCode::FORBIDDEN,
+                PortalError::NotFound(_) => StatusCode::NOT_FOUND,
+                PortalError::Gone(_) => StatusCode::GONE,
+                PortalError::Conflict(_) => StatusCode::CONFLICT,
+                PortalError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                PortalError::Internal | PortalError::Communication(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
             }
         }
     }
 
     impl From<ServiceError> for PortalError {
         fn from(error: ServiceError) -> Self {
+            let message = error.to_string();
             match error {
                 ServiceError::Validation(errors) => PortalError::Invalid(errors),
-                ServiceError::Unauthorized => PortalError::NotSignedIn,
+                ServiceError::Unauthorized(_) => PortalError::Unauthorized(message),
                 ServiceError::Forbidden => PortalError::Forbidden,
-                ServiceError::NotFound(what) => PortalError::Refused(format!("no such {what}")),
-                ServiceError::Internal(inner) => {
-                    tracing::error!(error = %inner, "portal request failed");
-                    PortalError::Refused("something went wrong on our side; try again".into())
+                ServiceError::NotFound(what) => PortalError::NotFound(format!("no such {what}")),
+                ServiceError::Gone(_) => PortalError::Gone(message),
+                ServiceError::Conflict(_) => PortalError::Conflict(message),
+                ServiceError::RateLimited {
+                    retry_after_seconds,
+                    ..
+                } => PortalError::RateLimited {
+                    message,
+                    retry_after_seconds,
+                },
+                ServiceError::Internal(cause) => {
+                    // The cause goes to the log only.
+                    tracing::error!(error = %cause, "portal request failed");
+                    PortalError::Internal
                 }
-                other => PortalError::Refused(other.to_string()),
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn portal_statuses_match_the_services() {
+            let cases = [
+                ServiceError::NotFound("device"),
+                ServiceError::Gone("used".into()),
+                ServiceError::Conflict("no".into()),
+                ServiceError::Forbidden,
+                ServiceError::Unauthorized("sign in"),
+                ServiceError::field("name", "too long"),
+                ServiceError::RateLimited {
+                    retry_after_seconds: 60,
+                    attempts: "sign-ins",
+                },
+                ServiceError::internal("disk full"),
+            ];
+            for error in cases {
+                let status = error.status();
+                assert_eq!(PortalError::from(error).status(), status);
             }
         }
     }

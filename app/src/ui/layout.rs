@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
 use super::session::{Logout, current_user, take_notice};
+use crate::domain::Permission;
 use crate::domain::role::Role;
 use crate::model::StaffUser;
 
@@ -16,26 +17,28 @@ pub struct CurrentUser(pub Resource<Option<StaffUser>>);
 struct NavItem {
     href: &'static str,
     label: &'static str,
-    roles: &'static [Role],
+    /// What the page needs; `None`: every signed-in user.
+    needs: Option<Permission>,
 }
 
-const ALL: &[Role] = &[Role::Admin, Role::Ops, Role::StoreManager];
-const ADMIN: &[Role] = &[Role::Admin];
-const ADMIN_OPS: &[Role] = &[Role::Admin, Role::Ops];
-
-const fn item(href: &'static str, label: &'static str, roles: &'static [Role]) -> NavItem {
-    NavItem { href, label, roles }
+const fn item(href: &'static str, label: &'static str, needs: Option<Permission>) -> NavItem {
+    NavItem { href, label, needs }
 }
 
+// The same permissions the services check: a link is shown when its page would answer.
 const NAV: &[NavItem] = &[
-    item("/", "Overview", ALL),
-    item("/enrollments", "Enrollments", ALL),
-    item("/devices", "Devices", ALL),
-    item("/locations", "Locations", ADMIN_OPS),
-    item("/audit", "Audit log", ADMIN_OPS),
-    item("/users", "Users", ADMIN),
-    item("/api-keys", "API keys", ADMIN),
-    item("/account", "My account", ALL),
+    item("/", "Overview", None),
+    item(
+        "/enrollments",
+        "Enrollments",
+        Some(Permission::ViewEnrollments),
+    ),
+    item("/devices", "Devices", Some(Permission::ViewDevices)),
+    item("/locations", "Locations", Some(Permission::ManageLocations)),
+    item("/audit", "Audit log", Some(Permission::ViewAudit)),
+    item("/users", "Users", Some(Permission::ManageUsers)),
+    item("/api-keys", "API keys", Some(Permission::ManageApiKeys)),
+    item("/account", "My account", None),
 ];
 
 #[component]
@@ -58,7 +61,7 @@ pub fn PortalLayout() -> impl IntoView {
                                     <ul>
                                         {NAV
                                             .iter()
-                                            .filter(|item| item.roles.contains(&role))
+                                            .filter(|item| item.needs.is_none_or(|needed| role.may(needed)))
                                             .map(|item| view! { <li><A href=item.href exact=true>{item.label}</A></li> })
                                             .collect_view()}
                                     </ul>
@@ -103,7 +106,7 @@ pub fn role_label(role: Role) -> &'static str {
 pub fn Refusal(error: super::errors::PortalError) -> impl IntoView {
     use super::errors::PortalError;
     match error {
-        PortalError::NotSignedIn => view! {
+        PortalError::Unauthorized(_) => view! {
             <div class="notice" role="alert">
                 "Your session has ended. " <a href="/login">"Sign in again"</a>
             </div>

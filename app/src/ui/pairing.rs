@@ -35,12 +35,11 @@ async fn card_of(
 ) -> Result<PairingCardData, PortalError> {
     use super::session::refuse;
 
-    let location_name = services
-        .store
-        .location(&actor.merchant_id, &enrollment.location_id)
-        .await
-        .map_err(|e| refuse(e.into()))?
-        .map_or_else(|| "—".to_owned(), |l| l.name);
+    let location_name = match services.location(actor, &enrollment.location_id).await {
+        Ok(location) => location.name,
+        Err(crate::services::ServiceError::NotFound(_)) => "—".to_owned(),
+        Err(error) => return Err(refuse(error)),
+    };
     let qr_svg = enrollment.qr_payload.as_deref().and_then(super::qr::qr_svg);
     let expires_at = time::OffsetDateTime::parse(
         &enrollment.expires_at,
@@ -68,11 +67,9 @@ async fn card_of(
 
 #[server(endpoint = "pairing_card")]
 pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in};
 
-    use super::session::{refuse, require, services};
-
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     let services = services()?;
     let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
     card_of(&services, &actor, enrollment).await
@@ -81,12 +78,11 @@ pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
 #[server(endpoint = "pairing_sheet")]
 pub async fn pairing_sheet(batch: String) -> Result<Vec<PairingCardData>, PortalError> {
     use crate::domain::paging::PageRequest;
-    use crate::domain::role::Role;
     use crate::services::EnrollmentListQuery;
 
-    use super::session::{refuse, require, services};
+    use super::session::{refuse, services, signed_in};
 
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     let services = services()?;
     let query = EnrollmentListQuery {
         statuses: EnrollmentStatus::ALL.to_vec(),
@@ -217,11 +213,9 @@ pub struct PairingState {
 /// The status alone, polled by the live card: no QR code or metadata every two seconds.
 #[server(endpoint = "pairing_status")]
 pub async fn pairing_status(id: String) -> Result<PairingState, PortalError> {
-    use crate::domain::role::Role;
+    use super::session::{refuse, services, signed_in};
 
-    use super::session::{refuse, require, services};
-
-    let (_, actor) = require(&Role::ALL).await?;
+    let (_, actor) = signed_in().await?;
     let services = services()?;
     let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
     let device = match &enrollment.device_id {

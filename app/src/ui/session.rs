@@ -23,37 +23,22 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<(), PortalError> {
-    use axum::http::StatusCode;
     use leptos::server_fn::ServerFn;
-
-    use crate::services::LoginError;
 
     // The email comes back with a refusal; the password never does.
     let kept = OldInput::new(Login::PATH).with("email", &email);
     keeping_input(kept, async move {
         let services = services()?;
-        let session = session().await?;
         let address = client_address().await;
         let grant = services
             .login(&email, &password, &address)
             .await
-            .map_err(|error| {
-                set_status(match error {
-                    LoginError::WrongCredentials | LoginError::Disabled => StatusCode::UNAUTHORIZED,
-                    LoginError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-                    LoginError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                });
-                PortalError::Refused(error.to_string())
-            })?;
-        // A new id at sign-in: an id planted before cannot ride on this session.
-        session
-            .cycle_id()
+            .map_err(refuse)?;
+        portal_session()
+            .await?
+            .sign_in(&grant)
             .await
-            .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
-        session
-            .insert(GRANT_KEY, &grant)
-            .await
-            .map_err(|_| PortalError::Refused("sessions are unavailable; try again".into()))?;
+            .map_err(refuse)?;
         leptos_axum::redirect(&safe_next(next.as_deref()));
         Ok(())
     })
@@ -64,16 +49,11 @@ pub async fn login(
 /// devices."), once.
 #[server(endpoint = "notice")]
 pub async fn take_notice() -> Result<Option<String>, PortalError> {
-    let Ok(session) = session().await else {
+    use crate::portal_session::Once;
+    let Ok(session) = portal_session().await else {
         return Ok(None);
     };
-    // Looked up first: removing marks the session changed, and it would be saved on
-    // every page.
-    let Ok(Some(notice)) = session.get::<String>(NOTICE_KEY).await else {
-        return Ok(None);
-    };
-    let _ = session.remove::<String>(NOTICE_KEY).await;
-    Ok(Some(notice))
+    Ok(session.take_once(Once::Notice).await)
 }
 
 /// The fields of a form the server refused, kept for the page the plain form post goes
@@ -138,21 +118,16 @@ impl OldInput {
 /// The input of the last refused form post, once: the page it went back to takes it.
 #[server(endpoint = "old_input")]
 pub async fn take_old_input() -> Result<Option<OldInput>, PortalError> {
-    let Ok(session) = session().await else {
+    use crate::portal_session::Once;
+    let Ok(session) = portal_session().await else {
         return Ok(None);
     };
-    // Looked up first, as for notices: an empty removal would save the session.
-    let Ok(Some(old)) = session.get::<OldInput>(OLD_INPUT_KEY).await else {
-        return Ok(None);
-    };
-    let _ = session.remove::<OldInput>(OLD_INPUT_KEY).await;
-    Ok(Some(old))
+    Ok(session.take_once(Once::TypedInput).await)
 }
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), PortalError> {
-    let session = session().await?;
-    let _ = session.flush().await;
+    portal_session().await?.sign_out().await;
     leptos_axum::redirect("/login");
     Ok(())
 }
@@ -171,32 +146,18 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 #[cfg(feature = "ssr")]
 mod server {
-    use axum::http::StatusCode;
+    use axum::http::{HeaderValue, header};
     use leptos::prelude::*;
-    use tower_sessions::Session;
 
-    use crate::domain::role::Role;
     use crate::model::StaffUser;
-    use crate::services::{Actor, Services, SessionGrant};
+    use crate::portal_session::{Once, PortalSession};
+    use crate::services::{Actor, ServiceError, Services, SessionGrant};
     use crate::ui::errors::PortalError;
-
-    pub const GRANT_KEY: &str = "grant";
 
     pub fn services() -> Result<Services, PortalError> {
         use_context::<crate::state::AppState>()
             .map(|state| state.services)
-            .ok_or_else(|| PortalError::Refused("the portal is not set up".into()))
-    }
-
-    /// Sets the status of a server function's answer. A plain HTML form (JavaScript off)
-    /// is answered with a redirect back to its page instead, which must keep its 303.
-    pub fn set_status(status: StatusCode) {
-        if is_plain_form_post() {
-            return;
-        }
-        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-            response.set_status(status);
-        }
+            .ok_or(PortalError::Internal)
     }
 
     /// Whether the request came from an HTML form submitted without JavaScript.
@@ -207,17 +168,23 @@ mod server {
             .unwrap_or(false)
     }
 
-    const FLASH_KEY: &str = "flash";
+    pub async fn portal_session() -> Result<PortalSession, PortalError> {
+        leptos_axum::extract::<PortalSession>()
+            .await
+            .map_err(|_| reject(PortalError::Internal))
+    }
 
     /// Keeps a value for the next page this session loads, once: how a secret made by a
     /// plain form post (JavaScript off) reaches the page the browser is sent back to.
     pub async fn put_flash(value: &str) {
-        if let Ok(session) = session().await {
-            let _ = session.insert(FLASH_KEY, value).await;
+        if let Ok(session) = portal_session().await {
+            session.put_once(Once::Secret, &value).await;
         }
     }
 
-    pub const NOTICE_KEY: &str = "notice";
+    pub async fn take_flash() -> Option<String> {
+        portal_session().await.ok()?.take_once(Once::Secret).await
+    }
 
     /// Tells the page a plain form post goes back to how it went: forms outside the
     /// browser-side islands are answered with a redirect, which carries errors but no result.
@@ -225,12 +192,10 @@ mod server {
         if !is_plain_form_post() {
             return;
         }
-        if let Ok(session) = session().await {
-            let _ = session.insert(NOTICE_KEY, text).await;
+        if let Ok(session) = portal_session().await {
+            session.put_once(Once::Notice, &text).await;
         }
     }
-
-    pub const OLD_INPUT_KEY: &str = "old_input";
 
     /// Runs a server function's body; if it refuses a plain form post, keeps `input` (the
     /// form's non-secret fields) for the page the browser is sent back to.
@@ -241,25 +206,11 @@ mod server {
         let result = body.await;
         if result.is_err()
             && is_plain_form_post()
-            && let Ok(session) = session().await
+            && let Ok(session) = portal_session().await
         {
-            let _ = session.insert(OLD_INPUT_KEY, &input).await;
+            session.put_once(Once::TypedInput, &input).await;
         }
         result
-    }
-
-    pub async fn take_flash() -> Option<String> {
-        let session = session().await.ok()?;
-        // Looked up first, as in `take_notice`: an empty removal would save the session.
-        let flash = session.get::<String>(FLASH_KEY).await.ok()??;
-        let _ = session.remove::<String>(FLASH_KEY).await;
-        Some(flash)
-    }
-
-    pub async fn session() -> Result<Session, PortalError> {
-        leptos_axum::extract::<Session>()
-            .await
-            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))
     }
 
     /// The client's address as the server saw it.
@@ -272,55 +223,54 @@ mod server {
     }
 
     pub async fn signed_in_user() -> Result<Option<StaffUser>, PortalError> {
-        let session = session().await?;
-        let Ok(Some(grant)) = session.get::<SessionGrant>(GRANT_KEY).await else {
-            return Ok(None);
-        };
-        let user = services()?.session_user(&grant).await?;
-        if user.is_none() {
-            // Disabled, password changed, or too old: this session is over.
-            let _ = session.flush().await;
-        }
-        Ok(user)
+        let services = services()?;
+        portal_session()
+            .await?
+            .user(&services)
+            .await
+            .map_err(refuse)
     }
 
-    /// The signed-in user if their role is one of `roles`, with the actor to act as.
-    /// Sets 401 or 403 on the response otherwise.
-    pub async fn require(roles: &[Role]) -> Result<(StaffUser, Actor), PortalError> {
-        let Some(user) = signed_in_user().await? else {
-            set_status(StatusCode::UNAUTHORIZED);
-            return Err(PortalError::NotSignedIn);
-        };
-        if !roles.contains(&user.role) {
-            set_status(StatusCode::FORBIDDEN);
-            return Err(PortalError::Forbidden);
-        }
-        let actor = Services::staff_actor(&user);
-        Ok((user, actor))
+    /// The signed-in user and the actor to act as (401 otherwise). What the user may do
+    /// is the services' to decide.
+    pub async fn signed_in() -> Result<(StaffUser, Actor), PortalError> {
+        let services = services()?;
+        portal_session()
+            .await?
+            .signed_in(&services)
+            .await
+            .map_err(refuse)
     }
 
-    /// Turns a service error into the portal's, with a fitting status code.
-    pub fn refuse(error: crate::services::ServiceError) -> PortalError {
+    /// Turns a service error into the portal's, with its status code.
+    pub fn refuse(error: ServiceError) -> PortalError {
         reject(PortalError::from(error))
     }
 
-    /// Answers with the portal's own error and its status code.
+    /// Answers with the portal's own error, its status code, and when to retry. A plain
+    /// HTML form (JavaScript off) is answered with a redirect back to its page instead,
+    /// which must keep its 303.
     pub fn reject(error: PortalError) -> PortalError {
-        set_status(error.status());
+        if is_plain_form_post() {
+            return error;
+        }
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(error.status());
+            if let PortalError::RateLimited {
+                retry_after_seconds,
+                ..
+            } = &error
+            {
+                response
+                    .insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+        }
         error
     }
 
-    /// Stores the grant of a session whose password just changed, so it stays signed in.
+    /// Keeps the session of a user whose password just changed signed in, under a new id.
     pub async fn renew_grant(grant: &SessionGrant) -> Result<(), PortalError> {
-        let session = session().await?;
-        session
-            .cycle_id()
-            .await
-            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))?;
-        session
-            .insert(GRANT_KEY, grant)
-            .await
-            .map_err(|_| PortalError::Refused("sessions are unavailable".into()))
+        portal_session().await?.sign_in(grant).await.map_err(refuse)
     }
 }
 

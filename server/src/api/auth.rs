@@ -7,7 +7,7 @@ use axum::http::request::Parts;
 use base64::Engine;
 
 use app::model::Device;
-use app::services::{Actor, ServiceError, Services};
+use app::services::{Actor, BAD_API_CREDENTIALS, ServiceError, Services};
 use app::state::AppState;
 
 use super::problem::ApiError;
@@ -18,16 +18,18 @@ pub struct MerchantAuth(pub Actor);
 /// A registered device, authenticated by the token it got at registration.
 pub struct DeviceAuth(pub Device);
 
+fn unauthorized() -> ApiError {
+    ApiError(ServiceError::Unauthorized(BAD_API_CREDENTIALS))
+}
+
 /// The credentials in the request: the secret, and the merchant the client claims to be.
 fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
     let header = parts
         .headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .ok_or(ApiError(ServiceError::Unauthorized))?;
-    let (scheme, value) = header
-        .split_once(' ')
-        .ok_or(ApiError(ServiceError::Unauthorized))?;
+        .ok_or(unauthorized())?;
+    let (scheme, value) = header.split_once(' ').ok_or(unauthorized())?;
     let value = value.trim();
     let (secret, mut claimed) = if scheme.eq_ignore_ascii_case("bearer") {
         (value.to_owned(), None)
@@ -37,16 +39,14 @@ fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
             .decode(value)
             .ok()
             .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or(ApiError(ServiceError::Unauthorized))?;
-        let (user, password) = decoded
-            .split_once(':')
-            .ok_or(ApiError(ServiceError::Unauthorized))?;
+            .ok_or(unauthorized())?;
+        let (user, password) = decoded.split_once(':').ok_or(unauthorized())?;
         (
             password.to_owned(),
             Some(user.to_owned()).filter(|user| !user.is_empty()),
         )
     } else {
-        return Err(ApiError(ServiceError::Unauthorized));
+        return Err(unauthorized());
     };
     if let Some(header_merchant) = parts
         .headers
@@ -57,12 +57,12 @@ fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
             .as_deref()
             .is_some_and(|user| user != header_merchant)
         {
-            return Err(ApiError(ServiceError::Unauthorized));
+            return Err(unauthorized());
         }
         claimed = Some(header_merchant.to_owned());
     }
     if secret.is_empty() {
-        return Err(ApiError(ServiceError::Unauthorized));
+        return Err(unauthorized());
     }
     Ok((secret, claimed))
 }

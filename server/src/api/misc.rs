@@ -5,8 +5,7 @@ use axum::extract::{RawQuery, State};
 
 use app::domain::paging::Page;
 use app::model::{AuditEvent, Location};
-use app::services::Services;
-use app::store::AuditFilter;
+use app::services::{AuditQuery, Services};
 
 use super::auth::MerchantAuth;
 use super::problem::{ApiResult, Problem, QueryParams};
@@ -39,7 +38,7 @@ pub async fn audit_events(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Page<AuditEvent>>> {
     let params = QueryParams::parse(raw.as_deref());
-    let filter = AuditFilter {
+    let filter = AuditQuery {
         actor_id: params.one("actor_id").filter(|v| !v.is_empty()),
         action: params.one("action").filter(|v| !v.is_empty()),
         target_id: params.one("target_id").filter(|v| !v.is_empty()),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use app::domain::FieldError;
-use app::services::ServiceError;
+use app::services::{ErrorKind, ServiceError};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -65,82 +65,52 @@ fn problem(
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self.0 {
-            ServiceError::Validation(errors) => {
-                let detail = errors
+        let error = self.0;
+        let status = error.status();
+        let retry_after = error.retry_after_seconds();
+        let (slug, title) = match error.kind() {
+            ErrorKind::Invalid => ("invalid-request", "Invalid request"),
+            ErrorKind::Unauthorized => ("unauthorized", "Unauthorized"),
+            ErrorKind::Forbidden => ("forbidden", "Forbidden"),
+            ErrorKind::NotFound => ("not-found", "Not found"),
+            ErrorKind::Gone => ("gone", "Gone"),
+            ErrorKind::Conflict => ("conflict", "Conflict"),
+            ErrorKind::RateLimited => ("rate-limited", "Too many failed attempts"),
+            ErrorKind::Internal => ("internal", "Internal error"),
+        };
+        let (detail, errors) = match error {
+            ServiceError::Validation(errors) => (
+                errors
                     .iter()
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect::<Vec<_>>()
-                    .join("; ");
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "invalid-request",
-                    "Invalid request",
-                    detail,
-                    errors,
-                )
-            }
-            ServiceError::NotFound(what) => problem(
-                StatusCode::NOT_FOUND,
-                "not-found",
-                "Not found",
-                format!("no {what} with this id or code"),
-                vec![],
+                    .join("; "),
+                errors,
             ),
-            ServiceError::Conflict(detail) => {
-                problem(StatusCode::CONFLICT, "conflict", "Conflict", detail, vec![])
-            }
-            ServiceError::Gone(detail) => problem(StatusCode::GONE, "gone", "Gone", detail, vec![]),
-            ServiceError::RateLimited {
-                retry_after_seconds,
-            } => {
-                let mut response = problem(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate-limited",
-                    "Too many failed attempts",
-                    format!(
-                        "too many failed pairing attempts; try again in {retry_after_seconds} seconds"
-                    ),
-                    vec![],
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
-                response
-            }
-            ServiceError::Unauthorized => {
-                let mut response = problem(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "Unauthorized",
-                    "send a valid API key (Bearer, or Basic with the merchant id as user) or device token".into(),
-                    vec![],
-                );
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"ipp\", Basic realm=\"ipp\""),
-                );
-                response
-            }
-            ServiceError::Forbidden => problem(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Forbidden",
-                "these credentials may not do this".into(),
-                vec![],
-            ),
-            ServiceError::Internal(error) => {
+            ServiceError::NotFound(what) => (format!("no {what} with this id or code"), vec![]),
+            ServiceError::Forbidden => ("these credentials may not do this".into(), vec![]),
+            ServiceError::Internal(cause) => {
                 // The cause goes to the log only; clients never see database text.
-                tracing::error!(error = %error, "request failed");
-                problem(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "Internal error",
+                tracing::error!(error = %cause, "request failed");
+                (
                     "the request could not be completed; try again".into(),
                     vec![],
                 )
             }
+            other => (other.to_string(), vec![]),
+        };
+        let mut response = problem(status, slug, title, detail, errors);
+        let headers = response.headers_mut();
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ipp\", Basic realm=\"ipp\""),
+            );
+        }
+        response
     }
 }
 

@@ -50,13 +50,23 @@ async fn api_keys_are_required_and_checked(app: &TestApp) {
     expect_json(response, StatusCode::UNAUTHORIZED).await;
 
     // A working key records when it was last used.
-    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    let keys = app
+        .storage()
+        .await
+        .api_keys(&app.merchant.id)
+        .await
+        .unwrap();
     assert_eq!(
         keys[0].last_used_at, None,
         "the failed attempts above were no use"
     );
     expect_json(app.get("/ipp/v1/locations").await, StatusCode::OK).await;
-    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    let keys = app
+        .storage()
+        .await
+        .api_keys(&app.merchant.id)
+        .await
+        .unwrap();
     assert_eq!(keys[0].last_used_at, Some(app.services.now()));
 }
 

@@ -15,6 +15,7 @@ on_both_databases!(
 
 struct Output {
     success: bool,
+    exit_code: Option<i32>,
     stdout: String,
     stderr: String,
 }
@@ -47,6 +48,7 @@ async fn ipp_portal(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output
     let output = child.wait_with_output().await.unwrap();
     Output {
         success: output.status.success(),
+        exit_code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
@@ -106,14 +108,14 @@ async fn bootstrap_commands_create_a_working_merchant(app: &TestApp) {
     assert_eq!(user["location_ids"], json!([location_id]));
     assert!(!user.to_string().contains("a long enough password"));
     let stored = app
-        .services
-        .store
+        .storage()
+        .await
         .user_by_email("manager@bakery.example")
         .await
         .unwrap()
         .unwrap();
     assert!(stored.password_hash.starts_with("$argon2id$"));
-    assert!(app::secrets::verify_password(
+    assert!(app::passwords::verify_password(
         "a long enough password",
         &stored.password_hash
     ));
@@ -145,19 +147,22 @@ async fn bootstrap_commands_create_a_working_merchant(app: &TestApp) {
     let locations = expect_json(response, StatusCode::OK).await;
     assert_eq!(locations["content"][0]["id"], location_id);
     // Only its hash is stored.
-    let keys = app.services.store.api_keys(merchant_id).await.unwrap();
+    let keys = app.storage().await.api_keys(merchant_id).await.unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0].key_prefix, &secret[..13]);
 }
 
 async fn bootstrap_commands_refuse_bad_input(app: &TestApp) {
-    let cases: [(&[&str], Option<&str>, &str); 6] = [
+    // Exit codes tell scripts the kind of failure: 66 no such object, 65 bad input,
+    // 2 a usage error caught by the argument parser.
+    let cases: [(&[&str], Option<&str>, &str, i32); 6] = [
         (
             &["location", "create", "--merchant", "nope", "--name", "X"],
             None,
-            "no merchant",
+            "no such merchant",
+            66,
         ),
-        (&["merchant", "create", "--name", "  "], None, "name"),
+        (&["merchant", "create", "--name", "  "], None, "name", 65),
         (
             &[
                 "user",
@@ -172,6 +177,7 @@ async fn bootstrap_commands_refuse_bad_input(app: &TestApp) {
             ],
             Some("short\n"),
             "password",
+            65,
         ),
         (
             &[
@@ -187,6 +193,7 @@ async fn bootstrap_commands_refuse_bad_input(app: &TestApp) {
             ],
             Some("a long enough password"),
             "email",
+            65,
         ),
         (
             &[
@@ -202,6 +209,7 @@ async fn bootstrap_commands_refuse_bad_input(app: &TestApp) {
             ],
             Some("a long enough password"),
             "location",
+            65,
         ),
         (
             &[
@@ -217,11 +225,18 @@ async fn bootstrap_commands_refuse_bad_input(app: &TestApp) {
             ],
             Some("a long enough password"),
             "root",
+            2,
         ),
     ];
-    for (args, stdin, mentions) in cases {
+    for (args, stdin, mentions, exit_code) in cases {
         let output = ipp_portal(app, args, stdin).await;
         assert!(!output.success, "{args:?} should fail");
+        assert_eq!(
+            output.exit_code,
+            Some(exit_code),
+            "{args:?}: {}",
+            output.stderr
+        );
         assert!(
             output.stdout.is_empty(),
             "nothing on stdout: {}",

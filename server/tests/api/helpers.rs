@@ -185,8 +185,15 @@ impl TestApp {
 
     pub async fn cleanup(self) {
         self.server.abort();
-        self.services.store.close().await;
+        self.services.close().await;
         self.database.drop_database().await;
+    }
+
+    /// The test's database, read directly to check what is stored (hashes, not secrets).
+    pub async fn storage(&self) -> Store {
+        Store::connect(&self.database_url)
+            .await
+            .expect("connect to the test database")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -134,7 +134,12 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
             "{endpoint}"
         );
     }
-    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    let keys = app
+        .storage()
+        .await
+        .api_keys(&app.merchant.id)
+        .await
+        .unwrap();
     assert_eq!(keys.len(), 1, "no key was created by the refused calls");
 
     // An admin of another merchant cannot touch this merchant's users.
@@ -144,8 +149,8 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
     let outsider = PortalClient::new(&app.address);
     outsider.login("admin@other.example", PASSWORD).await;
     let victim = app
-        .services
-        .store
+        .storage()
+        .await
         .user_by_email("ops@shop.example")
         .await
         .unwrap()
@@ -156,15 +161,15 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
             &[("user_id", &victim.id), ("disabled", "true")],
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = outsider
         .call(
             "update_user_access",
             &[("user_id", &victim.id), ("role", "admin")],
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    let victim = app.services.store.user(&victim.id).await.unwrap().unwrap();
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let victim = app.storage().await.user(&victim.id).await.unwrap().unwrap();
     assert_eq!(victim.disabled_at, None);
     assert_eq!(victim.role, "ops");
     let (_, users) = outsider.call("users", &[]).await;
@@ -277,8 +282,8 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
     let ops_id = app
-        .services
-        .store
+        .storage()
+        .await
         .user_by_email("ops@shop.example")
         .await
         .unwrap()
@@ -300,8 +305,8 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
 
     // Admins cannot lock themselves out.
     let admin_id = app
-        .services
-        .store
+        .storage()
+        .await
         .user_by_email("admin@shop.example")
         .await
         .unwrap()
@@ -461,7 +466,12 @@ async fn cross_site_changes_are_refused(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(fetched.status(), StatusCode::FORBIDDEN);
-    let keys = app.services.store.api_keys(&app.merchant.id).await.unwrap();
+    let keys = app
+        .storage()
+        .await
+        .api_keys(&app.merchant.id)
+        .await
+        .unwrap();
     assert!(keys.iter().all(|k| k.name != "forged"));
 }
 

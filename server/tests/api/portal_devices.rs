@@ -115,14 +115,14 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     let (_, page) = manager.call("devices", &[]).await;
     assert_eq!(names(&page), vec!["Kiosk till"]);
     let (status, _) = manager.call("device_detail", &[("id", &main_device)]).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = manager
         .call(
             "rename_device",
             &[("id", &main_device), ("name", "mine now")],
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, summary) = manager
         .call(
             "deregister_devices",
@@ -328,7 +328,7 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
             &[("id", &other.location_id), ("name", "taken")],
         )
         .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
@@ -346,8 +346,8 @@ async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
     let (_, by_target) = ops.call("audit_events", &[("target", &id)]).await;
     assert_eq!(by_target["total_elements"], 2);
     let ops_id = app
-        .services
-        .store
+        .storage()
+        .await
         .user_by_email("ops@shop.example")
         .await
         .unwrap()

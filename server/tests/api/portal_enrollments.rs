@@ -107,9 +107,9 @@ async fn store_managers_create_and_see_codes_of_their_locations_only(app: &TestA
 
     let hq_id = hq_code["enrollment_id"].as_str().unwrap();
     let (status, _) = manager.call("pairing_card", &[("id", hq_id)]).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = manager.call("cancel_enrollment", &[("id", hq_id)]).await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let still = expect_json(
         app.get(&format!("/ipp/v1/enrollments/{hq_id}")).await,
         StatusCode::OK,

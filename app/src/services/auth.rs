@@ -1,0 +1,182 @@
+//! Who is calling: staff signing in and their sessions, merchant systems by API key,
+//! devices by bearer token. Each answer is an [`Actor`] the other services check.
+
+use std::time::Duration;
+
+use crate::domain::role::Role;
+use crate::model::{Device, StaffUser};
+use crate::passwords::{decoy_hash, verify_off_runtime};
+use crate::secrets;
+use crate::store::UserRow;
+
+use super::attempts::AttemptLimit;
+use super::{Actor, ActorKind, ServiceError, ServiceResult, Services};
+
+/// Failed sign-ins counted per window, per account and per client address.
+pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
+pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
+pub const LOGIN_FAILURES_PER_ADDRESS: i64 = 30;
+/// From this many failures on, each further attempt is answered more slowly.
+const SLOW_DOWN_AFTER: i64 = 3;
+/// A session ends this long after sign-in, however active.
+pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The same answer for an unknown email and a wrong password.
+pub const WRONG_CREDENTIALS: &str = "wrong email or password";
+pub const ACCOUNT_DISABLED: &str = "this account is disabled; ask an admin of your merchant";
+pub const SESSION_ENDED: &str = "your session has ended; sign in again";
+pub const BAD_API_CREDENTIALS: &str =
+    "send a valid API key (Bearer, or Basic with the merchant id as user name) or device token";
+
+/// What a session remembers of its user: who, and which password and sign-in it saw.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SessionGrant {
+    pub user_id: String,
+    pub password_changed_at: i64,
+    pub signed_in_at: i64,
+}
+
+pub(crate) fn role_of(row: &UserRow) -> Role {
+    // The schema allows no other value; a stranger one gets the least access.
+    Role::parse(&row.role).unwrap_or(Role::StoreManager)
+}
+
+impl Services {
+    /// Checks an email and password; returns what the new session should remember.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client_address: &str,
+    ) -> ServiceResult<SessionGrant> {
+        let email = email.trim().to_lowercase();
+        let account_bucket = format!("login:email:{email}");
+        let address_bucket = format!("login:addr:{client_address}");
+        let buckets = [account_bucket.as_str(), address_bucket.as_str()];
+        let limits = [
+            AttemptLimit {
+                bucket: &account_bucket,
+                max: LOGIN_FAILURES_PER_ACCOUNT,
+            },
+            AttemptLimit {
+                bucket: &address_bucket,
+                max: LOGIN_FAILURES_PER_ADDRESS,
+            },
+        ];
+        self.check_attempt_limits(&limits, LOGIN_WINDOW_SECONDS, "sign-ins")
+            .await?;
+        let failures = self
+            .attempt_failures(&buckets, LOGIN_WINDOW_SECONDS)
+            .await?;
+        if failures >= SLOW_DOWN_AFTER {
+            let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        }
+
+        let user = self.store.user_by_email(&email).await?;
+        let hash = user
+            .as_ref()
+            .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
+        let verified = verify_off_runtime(password.to_owned(), hash).await;
+        let Some(user) = user.filter(|_| verified) else {
+            self.record_failed_attempt(&buckets, LOGIN_WINDOW_SECONDS)
+                .await?;
+            return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
+        };
+        if user.disabled_at.is_some() {
+            return Err(ServiceError::Unauthorized(ACCOUNT_DISABLED));
+        }
+        Ok(SessionGrant {
+            user_id: user.id,
+            password_changed_at: user.password_changed_at,
+            signed_in_at: self.now(),
+        })
+    }
+
+    /// The user a session belongs to, while the session is still good: the user is not
+    /// disabled, has not changed password since, and signed in recently enough.
+    pub async fn session_user(&self, grant: &SessionGrant) -> ServiceResult<Option<StaffUser>> {
+        let Some(user) = self.store.user(&grant.user_id).await? else {
+            return Ok(None);
+        };
+        let expired = self.now() - grant.signed_in_at > SESSION_ABSOLUTE_MS;
+        if user.disabled_at.is_some()
+            || user.password_changed_at != grant.password_changed_at
+            || expired
+        {
+            return Ok(None);
+        }
+        let merchant = self
+            .store
+            .merchant(&user.merchant_id)
+            .await?
+            .ok_or(ServiceError::NotFound("merchant"))?;
+        let role = role_of(&user);
+        let location_ids = if role.sees_all_locations() {
+            Vec::new()
+        } else {
+            self.store.user_location_ids(&user.id).await?
+        };
+        Ok(Some(StaffUser {
+            id: user.id,
+            email: user.email,
+            role,
+            merchant_id: user.merchant_id,
+            merchant_name: merchant.name,
+            location_ids,
+            must_change_password: user.must_change_password != 0,
+        }))
+    }
+
+    /// What a signed-in user may touch: their merchant, what their role allows, and for a
+    /// store manager their locations only.
+    pub fn staff_actor(user: &StaffUser) -> Actor {
+        Actor {
+            merchant_id: user.merchant_id.clone(),
+            kind: ActorKind::User(user.role),
+            id: Some(user.id.clone()),
+            label: user.email.clone(),
+            allowed_locations: (!user.role.sees_all_locations()).then(|| user.location_ids.clone()),
+        }
+    }
+
+    /// The merchant system behind an API key. `claimed_merchant` is the merchant the
+    /// client says it is (Basic auth user, `x-merchant-id`); it must be the key's.
+    pub async fn authenticate_api_key(
+        &self,
+        key: &str,
+        claimed_merchant: Option<&str>,
+    ) -> ServiceResult<Actor> {
+        let row = self
+            .store
+            .active_api_key_by_hash(&secrets::hash_secret(key))
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_API_CREDENTIALS))?;
+        if claimed_merchant.is_some_and(|claimed| claimed != row.merchant_id) {
+            return Err(ServiceError::Unauthorized(BAD_API_CREDENTIALS));
+        }
+        self.store.touch_api_key(&row.id, self.now()).await?;
+        Ok(Actor {
+            merchant_id: row.merchant_id,
+            kind: ActorKind::ApiKey,
+            id: Some(row.id),
+            label: row.name,
+            allowed_locations: None,
+        })
+    }
+
+    /// The device behind a bearer token; records that it was seen.
+    pub async fn authenticate_device(&self, token: &str) -> ServiceResult<Device> {
+        let device = self
+            .store
+            .device_by_token_hash(&secrets::hash_secret(token))
+            .await?
+            .ok_or(ServiceError::Unauthorized(BAD_API_CREDENTIALS))?;
+        let now = self.now();
+        self.store.touch_device(&device.id, now).await?;
+        let mut device = device;
+        device.last_seen_at = Some(now);
+        Ok(super::devices::device_view(device))
+    }
+}

@@ -1,0 +1,202 @@
+//! What only SQLite needs: its connection settings, and the single writer task that
+//! writes registrations in groups.
+//!
+//! SQLite has one writer at a time, and a commit rewrites every page it touched. So
+//! registrations are written in groups: one writer task takes every registration waiting
+//! at that moment and writes them in one transaction, each under its own savepoint.
+//! Registrations arriving together share one commit and the pages they have in common
+//! (the ends of the devices' indexes, the audit log) instead of queueing for one each.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::any::AnyConnectOptions;
+use sqlx::{AnyConnection, AnyPool};
+use tokio::sync::{mpsc, oneshot};
+
+use super::registration::StatementBatch;
+use super::{StoreError, StoreResult};
+
+/// Most registrations written in one transaction.
+const MOST_PER_GROUP: usize = 64;
+
+/// Settings every SQLite connection gets when it opens.
+pub(super) async fn configure_connection(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL lets readers work while the writer writes; the busy timeout
+    // covers other processes (the command line) writing meanwhile.
+    for pragma in [
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA busy_timeout = 10000",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA synchronous = NORMAL",
+        // A million devices make a database of gigabytes: a larger page
+        // cache and memory-mapped reads (up to SQLite's 2 GB cap) keep
+        // queries off read calls.
+        "PRAGMA cache_size = -32768",
+        "PRAGMA mmap_size = 2147418112",
+        // Registrations rewrite the same pages (the ends of indexes)
+        // again and again: a longer log between checkpoints copies each
+        // of them back to the database once instead of many times.
+        "PRAGMA wal_autocheckpoint = 10000",
+    ] {
+        sqlx::query(pragma).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn file_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+pub(super) fn create_folder(url: &str) -> std::io::Result<()> {
+    if let Some(parent) = file_path(url).and_then(|path| Path::new(path).parent())
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)?;
+    }
+    Ok(())
+}
+
+/// SQLite URLs get `mode=rwc` unless they say otherwise, so a new file is created.
+pub(super) fn connect_options(url: &str) -> StoreResult<AnyConnectOptions> {
+    let url = if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    };
+    Ok(AnyConnectOptions::from_str(&url)?)
+}
+
+/// The way to SQLite's registration writer task.
+#[derive(Clone)]
+pub(super) struct RegistrationQueue {
+    sender: mpsc::UnboundedSender<QueuedRegistration>,
+}
+
+struct QueuedRegistration {
+    batch: StatementBatch,
+    device_id: String,
+    /// Whether the registration consumed its code; the caller may have gone meanwhile.
+    reply: oneshot::Sender<StoreResult<bool>>,
+}
+
+impl RegistrationQueue {
+    /// Starts the writer task; it ends when the last queue handle is dropped.
+    pub(super) fn start(writer: AnyPool) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        tokio::spawn(write_registrations(writer, receiver));
+        Self { sender }
+    }
+
+    pub(super) async fn write(&self, batch: StatementBatch, device_id: &str) -> StoreResult<bool> {
+        let (reply, outcome) = oneshot::channel();
+        self.sender
+            .send(QueuedRegistration {
+                batch,
+                device_id: device_id.to_owned(),
+                reply,
+            })
+            .map_err(|_| StoreError::WriterStopped)?;
+        // The writer task finishes the group even if this caller is cancelled, so a
+        // registration is either wholly written or not at all.
+        outcome.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+async fn write_registrations(
+    writer: AnyPool,
+    mut queue: mpsc::UnboundedReceiver<QueuedRegistration>,
+) {
+    let mut group = Vec::with_capacity(MOST_PER_GROUP);
+    while let Some(first) = queue.recv().await {
+        group.push(first);
+        while group.len() < MOST_PER_GROUP {
+            match queue.try_recv() {
+                Ok(next) => group.push(next),
+                Err(_) => break,
+            }
+        }
+        match write_group(&writer, &group).await {
+            Ok(outcomes) => {
+                for (registration, outcome) in group.drain(..).zip(outcomes) {
+                    let _ = registration.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "a group of registrations could not be written");
+                for registration in group.drain(..) {
+                    let _ = registration
+                        .reply
+                        .send(Err(StoreError::GroupFailed(error.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for the group; each registration under a savepoint, so one refused
+/// (a hardware id already registered) leaves the others in. The savepoint travels in the
+/// registration's own batch: one round trip each, unless it fails.
+async fn write_group(
+    writer: &AnyPool,
+    group: &[QueuedRegistration],
+) -> StoreResult<Vec<StoreResult<bool>>> {
+    let mut tx = writer.begin().await?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for registration in group {
+        let outcome = registration
+            .batch
+            .execute_in_savepoint(&mut tx, &registration.device_id)
+            .await;
+        if outcome.is_err() {
+            sqlx::query("ROLLBACK TO registration; RELEASE registration")
+                .execute(&mut *tx)
+                .await?;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+impl StatementBatch {
+    /// Runs the statements inside `SAVEPOINT registration`, released if all succeed, and
+    /// tells whether they created `device_id` (SQLite only: a single batch). Asked of the
+    /// database, not summed from row counts: SQLite reports a savepoint's count as that
+    /// of the statement before it, which may be another registration's.
+    async fn execute_in_savepoint(&self, tx: &mut super::Tx, device_id: &str) -> StoreResult<bool> {
+        let [statement] = self.statements.as_slice() else {
+            unreachable!("SQLite batches are one statement list");
+        };
+        let mut wrapped = statement.with_prefix("SAVEPOINT registration; ");
+        wrapped
+            .push("; RELEASE registration; SELECT COUNT(*) FROM devices WHERE id = ")
+            .bind_text(device_id);
+        // All rows, not the first: reading stops the batch where the reading stops.
+        let created: Vec<i64> = wrapped
+            .query_scalar()?
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::classify)?;
+        Ok(created == [1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_path;
+
+    #[test]
+    fn sqlite_paths_are_found_in_urls() {
+        assert_eq!(file_path("sqlite://data/x.db"), Some("data/x.db"));
+        assert_eq!(file_path("sqlite:data/x.db?mode=rwc"), Some("data/x.db"));
+        assert_eq!(file_path("sqlite::memory:"), None);
+        assert_eq!(file_path("postgres://h/db"), None);
+    }
+}
