@@ -44,6 +44,7 @@ impl Default for RegistrationLimits {
 const GLOBAL_BUCKET: &str = "register:global";
 
 impl Services {
+    #[tracing::instrument(skip_all)]
     pub async fn register_device(
         &self,
         client_address: &str,
