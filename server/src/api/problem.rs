@@ -18,9 +18,55 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// One entry per invalid field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
+    /// Each invalid field (its path as sent: `ttl`, `metadata.store`) with one message
+    /// saying what is wrong, as Kustom's API does: clients show the messages joined.
+    #[serde(skip_serializing_if = "FieldMessages::is_empty")]
+    #[schema(value_type = std::collections::HashMap<String, String>)]
+    pub errors: FieldMessages,
+}
+
+/// Field paths with their messages, in the order the problems were found; sent as one
+/// JSON object.
+#[derive(Debug, Default)]
+pub struct FieldMessages(Vec<(String, String)>);
+
+impl FieldMessages {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, message)| message.as_str())
+    }
+}
+
+impl Serialize for FieldMessages {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (field, message) in &self.0 {
+            map.serialize_entry(field, message)?;
+        }
+        map.end()
+    }
+}
+
+/// Field errors as the `errors` object: one message per field, several joined.
+fn errors_by_field(errors: &[FieldError]) -> FieldMessages {
+    let mut by_field: Vec<(String, String)> = Vec::new();
+    for error in errors {
+        match by_field.iter_mut().find(|(field, _)| *field == error.field) {
+            Some((_, message)) => {
+                message.push_str("; ");
+                message.push_str(&error.message);
+            }
+            None => by_field.push((error.field.clone(), error.message.clone())),
+        }
+    }
+    FieldMessages(by_field)
 }
 
 /// Every error an API handler returns.
@@ -46,14 +92,14 @@ fn problem(
     slug: &str,
     title: &str,
     detail: String,
-    errors: Vec<FieldError>,
+    errors: &[FieldError],
 ) -> Response {
     let body = Problem {
         kind: format!("urn:ipp-portal:problem:{slug}"),
         title: title.to_owned(),
         status: status.as_u16(),
         detail,
-        errors,
+        errors: errors_by_field(errors),
     };
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(
@@ -99,7 +145,7 @@ impl IntoResponse for ApiError {
             }
             other => (other.to_string(), vec![]),
         };
-        let mut response = problem(status, slug, title, detail, errors);
+        let mut response = problem(status, slug, title, detail, &errors);
         let headers = response.headers_mut();
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -244,6 +290,20 @@ mod tests {
         );
         assert_eq!(field_of(r#"{"name": "#), "body");
         assert_eq!(field_of(""), "name");
+    }
+
+    #[test]
+    fn errors_map_each_field_to_one_message() {
+        let errors = errors_by_field(&[
+            FieldError::new("ttl", "must not be null"),
+            FieldError::new("metadata.store", "too long"),
+            FieldError::new("ttl", "is one of TWO_HOURS, ..."),
+        ]);
+        assert_eq!(
+            serde_json::to_string(&errors).unwrap(),
+            r#"{"ttl":"must not be null; is one of TWO_HOURS, ...","metadata.store":"too long"}"#
+        );
+        assert_eq!(errors.get("metadata.store"), Some("too long"));
     }
 
     #[test]

@@ -105,7 +105,7 @@ async fn create_refuses_bad_fields_naming_each(app: &TestApp) {
         ),
         (
             json!({"expires_in": 10, "metadata": {"a b": "x"}}),
-            vec!["metadata.a b", "expires_in"],
+            vec!["expires_in", "metadata.a b"],
         ),
     ];
     for (body, fields) in cases {
@@ -127,7 +127,7 @@ async fn create_refuses_bad_fields_naming_each(app: &TestApp) {
         .await
         .unwrap();
     let problem = expect_json(response, StatusCode::BAD_REQUEST).await;
-    assert_eq!(problem["errors"][0]["field"], "body");
+    assert!(problem["errors"]["body"].is_string(), "{problem}");
     assert_eq!(problem["status"], 400);
     assert_eq!(problem["type"], "urn:ipp-portal:problem:invalid-request");
 

@@ -303,15 +303,15 @@ pub async fn expect_json(response: Response, status: StatusCode) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
 }
 
-/// The field names of a 400 problem's `errors`.
+/// The field names of a 400 problem's `errors` object, each with a message, sorted.
 pub async fn expect_invalid_fields(response: Response) -> Vec<String> {
     let body = expect_json(response, StatusCode::BAD_REQUEST).await;
-    body["errors"]
-        .as_array()
-        .expect("errors array")
-        .iter()
-        .map(|error| error["field"].as_str().expect("field").to_owned())
-        .collect()
+    let errors = body["errors"].as_object().expect("errors object");
+    for (field, message) in errors {
+        let message = message.as_str().expect("one message per field");
+        assert!(!message.is_empty(), "{field} has a message");
+    }
+    errors.keys().cloned().collect()
 }
 
 #[test]

@@ -131,7 +131,7 @@ async fn registration_errors_tell_unknown_from_used(app: &TestApp) {
         .unwrap();
     assert_eq!(
         expect_invalid_fields(bad_fields).await,
-        vec!["hardware_id", "platform", "name"]
+        vec!["hardware_id", "name", "platform"]
     );
     let missing = app
         .client
