@@ -128,7 +128,7 @@ pub async fn services(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+pub(crate) async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use app::clock::ManualClock;
 use app::services::{Actor, RegistrationLimits, Services, Settings};
-use app::store::Store;
+use server::application::{Application, ApplicationConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -145,34 +145,20 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
         let (database, url) = TestDatabase::create(backend).await;
-        let store = Store::connect(&url)
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
         // A fixed start in the recent past, so times read like real ones.
         let clock = ManualClock::starting_at(1_790_000_000_000);
-        let services = Services::new(store, Arc::new(clock.clone()), settings);
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let application = Application::build(test_config(&url, &clock, settings))
             .await
-            .expect("bind a random port");
-        let addr = listener.local_addr().expect("local address");
-        let router = server::startup::router(
-            services.clone(),
-            server::startup::leptos_options(addr),
-            server::startup::SessionSettings {
-                secure_cookies: false,
-            },
-        )
-        .await
-        .expect("build the router");
+            .expect("build the application");
+        let address = format!("http://{}", application.address());
+        let services = application.services().clone();
         let server = tokio::spawn(async move {
-            let _ = server::startup::serve(listener, router).await;
+            let _ = application.run_until_stopped().await;
         });
 
         let merchant = create_merchant(&services, "Test Merchant").await;
         Self {
-            address: format!("http://{addr}"),
+            address,
             client: reqwest::Client::new(),
             clock,
             services,
@@ -463,25 +449,27 @@ impl TestApp {
         &self,
         settings: Settings,
     ) -> (String, tokio::task::JoinHandle<()>) {
-        let store = Store::connect(&self.database_url).await.expect("connect");
-        let services = Services::new(store, Arc::new(self.clock.clone()), settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let router = server::startup::router(
-            services,
-            server::startup::leptos_options(addr),
-            server::startup::SessionSettings {
-                secure_cookies: false,
-            },
-        )
-        .await
-        .expect("router");
+        let application =
+            Application::build(test_config(&self.database_url, &self.clock, settings))
+                .await
+                .expect("build the second instance");
+        let address = format!("http://{}", application.address());
         let handle = tokio::spawn(async move {
-            let _ = server::startup::serve(listener, router).await;
+            let _ = application.run_until_stopped().await;
         });
-        (format!("http://{addr}"), handle)
+        (address, handle)
+    }
+}
+
+/// The application on a free loopback port, on the test's database and clock, with
+/// cookies a plain-HTTP client sends back.
+fn test_config(database_url: &str, clock: &ManualClock, settings: Settings) -> ApplicationConfig {
+    ApplicationConfig {
+        public_url: Some(settings.public_url),
+        secure_cookies: Some(false),
+        registration_limits: settings.registration_limits,
+        clock: Arc::new(clock.clone()),
+        ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
     }
 }
 
