@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
 use futures::{StreamExt, stream};
+use leptos::server_fn::ServerFn;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -25,6 +26,7 @@ use tokio::task::JoinHandle;
 use app::domain::metadata::Metadata;
 use app::services::{Actor, CreateEnrollment, RegistrationLimits, Services};
 use app::store::DeviceRow;
+use app::ui::session::Login;
 use server::application::{Application, ApplicationConfig};
 
 /// Devices seeded before measuring; `BENCH_DEVICES` overrides it for a quick look (the
@@ -224,7 +226,7 @@ async fn signed_in_portal(
         .build()
         .expect("HTTP client");
     let signed_in = portal
-        .post(format!("{app_url}/api/login"))
+        .post(format!("{app_url}{}", Login::PATH))
         .form(&[("email", "ops@bench.example"), ("password", PASSWORD)])
         .send()
         .await

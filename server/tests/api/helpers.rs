@@ -3,11 +3,13 @@
 
 use std::sync::Arc;
 
+use leptos::server_fn::ServerFn;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 use app::clock::ManualClock;
 use app::services::{Actor, RegistrationLimits, Services, Settings};
+use app::ui::session::Login;
 use server::application::{Application, ApplicationConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,11 +330,12 @@ impl PortalClient {
         }
     }
 
-    /// Calls a server function with form fields, as a page does; returns status and body.
-    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    /// Calls a server function at `path` (its `ServerFn::PATH`, `/api/login`) with form
+    /// fields, as a page does; returns status and body.
+    pub async fn call(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}/api/{endpoint}", self.address))
+            .post(format!("{}{path}", self.address))
             .form(fields)
             .send()
             .await
@@ -344,16 +347,16 @@ impl PortalClient {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
-        self.call("login", &[("email", email), ("password", password)])
+        self.call(Login::PATH, &[("email", email), ("password", password)])
             .await
     }
 
-    /// Sends a form as a browser does without JavaScript, from the page at `from`; returns
-    /// the address the answer redirects to.
-    pub async fn post_form(&self, endpoint: &str, from: &str, fields: &[(&str, &str)]) -> String {
+    /// Sends a form to the server function at `path` as a browser does without JavaScript,
+    /// from the page at `from`; returns the address the answer redirects to.
+    pub async fn post_form(&self, path: &str, from: &str, fields: &[(&str, &str)]) -> String {
         let response = self
             .client
-            .post(format!("{}/api/{endpoint}", self.address))
+            .post(format!("{}{path}", self.address))
             .header("accept", "text/html")
             .header("referer", format!("{}{from}", self.address))
             .form(fields)
@@ -470,6 +473,88 @@ fn test_config(database_url: &str, clock: &ManualClock, settings: Settings) -> A
         registration_limits: settings.registration_limits,
         clock: Arc::new(clock.clone()),
         ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
+    }
+}
+
+/// The paths of server functions whose modules `app::ui` keeps private, so that their
+/// `ServerFn::PATH` cannot be named from the tests. Each is named after the struct its
+/// `#[server]` function makes; once that module is public, use `Struct::PATH` instead.
+pub mod unexported {
+    /// `app::ui::account::ChangePassword`
+    pub const CHANGE_PASSWORD: &str = "/api/change_password";
+    /// `app::ui::api_keys::ApiKeys`
+    pub const API_KEYS: &str = "/api/api_keys";
+    /// `app::ui::api_keys::CreateApiKey`
+    pub const CREATE_API_KEY: &str = "/api/create_api_key";
+    /// `app::ui::api_keys::RevokeApiKey`
+    pub const REVOKE_API_KEY: &str = "/api/revoke_api_key";
+    /// `app::ui::audit::AuditPage`
+    pub const AUDIT_PAGE: &str = "/api/audit_events";
+    /// `app::ui::device::DeviceDetail`
+    pub const DEVICE_DETAIL: &str = "/api/device_detail";
+    /// `app::ui::device::UpdateDevice`
+    pub const UPDATE_DEVICE: &str = "/api/update_device";
+    /// `app::ui::device::DeregisterDevice`
+    pub const DEREGISTER_DEVICE: &str = "/api/deregister_device";
+    /// `app::ui::enrollments::EnrollmentsPage`
+    pub const ENROLLMENTS_PAGE: &str = "/api/enrollments";
+    /// `app::ui::enrollments::CreateEnrollment`
+    pub const CREATE_ENROLLMENT: &str = "/api/create_enrollment";
+    /// `app::ui::enrollments::CancelEnrollment`
+    pub const CANCEL_ENROLLMENT: &str = "/api/cancel_enrollment";
+    /// `app::ui::home::Overview`
+    pub const OVERVIEW: &str = "/api/overview";
+    /// `app::ui::locations::LocationsPage`
+    pub const LOCATIONS_PAGE: &str = "/api/locations";
+    /// `app::ui::locations::CreateLocation`
+    pub const CREATE_LOCATION: &str = "/api/create_location";
+    /// `app::ui::locations::RenameLocation`
+    pub const RENAME_LOCATION: &str = "/api/rename_location";
+    /// `app::ui::pairing::PairingCard`
+    pub const PAIRING_CARD: &str = "/api/pairing_card";
+    /// `app::ui::pairing::PairingSheet`
+    pub const PAIRING_SHEET: &str = "/api/pairing_sheet";
+    /// `app::ui::users::UsersPage`
+    pub const USERS_PAGE: &str = "/api/users";
+    /// `app::ui::users::CreateUser`
+    pub const CREATE_USER: &str = "/api/create_user";
+    /// `app::ui::users::UpdateUserAccess`
+    pub const UPDATE_USER_ACCESS: &str = "/api/update_user_access";
+    /// `app::ui::users::SetUserDisabled`
+    pub const SET_USER_DISABLED: &str = "/api/set_user_disabled";
+}
+
+/// A renamed server function fails here, by name, rather than as a 404 in some test.
+#[test]
+fn unexported_paths_are_server_functions() {
+    use unexported::*;
+    let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    for path in [
+        CHANGE_PASSWORD,
+        API_KEYS,
+        CREATE_API_KEY,
+        REVOKE_API_KEY,
+        AUDIT_PAGE,
+        DEVICE_DETAIL,
+        UPDATE_DEVICE,
+        DEREGISTER_DEVICE,
+        ENROLLMENTS_PAGE,
+        CREATE_ENROLLMENT,
+        CANCEL_ENROLLMENT,
+        OVERVIEW,
+        LOCATIONS_PAGE,
+        CREATE_LOCATION,
+        RENAME_LOCATION,
+        PAIRING_CARD,
+        PAIRING_SHEET,
+        USERS_PAGE,
+        CREATE_USER,
+        UPDATE_USER_ACCESS,
+        SET_USER_DISABLED,
+    ] {
+        assert!(registered.contains(&path), "{path} is no server function");
     }
 }
 
