@@ -13,3 +13,4 @@ mod portal_devices;
 mod portal_enrollments;
 mod portal_forms;
 mod registration;
+mod request_ids;
