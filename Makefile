@@ -36,6 +36,8 @@ test: setup lint test-rust test-e2e
 lint:
 	cargo fmt --all -- --check
 	cargo clippy -p app -p server --all-targets -- -D warnings
+	# The benchmark, with the bulk loading only it compiles in.
+	cargo clippy -p server --features bench --benches -- -D warnings
 	# The browser bundle: server-only code must not leak into it.
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 

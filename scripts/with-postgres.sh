@@ -4,7 +4,12 @@
 # When TEST_POSTGRES_URL is already set, that server is used as it is. Otherwise a throwaway
 # cluster is created in a temporary folder (PostgreSQL from Debian's packages, installed when
 # missing), listening on 127.0.0.1 on a free port, and removed when COMMAND ends.
+#
+# Plain `cargo test` skips the PostgreSQL half of the integration tests when no
+# TEST_POSTGRES_URL is set; under this script a missing PostgreSQL is a failure instead.
 set -euo pipefail
+
+export IPP_REQUIRE_POSTGRES=1
 
 if [ -n "${TEST_POSTGRES_URL:-}" ]; then
   echo "==> PostgreSQL: using TEST_POSTGRES_URL"

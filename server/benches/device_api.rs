@@ -13,20 +13,21 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
 use futures::{StreamExt, stream};
+use leptos::server_fn::ServerFn;
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use app::clock::{Clock, SystemClock};
 use app::domain::metadata::Metadata;
-use app::services::{Actor, CreateEnrollment, RegistrationLimits, Services, Settings};
-use app::store::{DeviceRow, Store};
+use app::services::{Actor, CreateEnrollment, RegistrationLimits, Services};
+use app::store::DeviceRow;
+use app::ui::session::Login;
+use server::application::{Application, ApplicationConfig};
 
 /// Devices seeded before measuring; `BENCH_DEVICES` overrides it for a quick look (the
 /// targets are for the full million).
@@ -52,21 +53,20 @@ async fn main() {
     let run_started = Instant::now();
     let temp_dir = TempDir::create();
     let database_url = format!("sqlite://{}/bench.db", temp_dir.0.display());
-    let store = Store::connect(&database_url)
-        .await
-        .expect("open the database");
-    store.migrate().await.expect("migrate the database");
-    let settings = Settings {
-        public_url: "http://127.0.0.1".into(),
+    // The real application on a random loopback port, as `ipp-portal serve` and the
+    // integration tests build it; seeded through its services before it serves.
+    let application = Application::build(ApplicationConfig {
         // Far above what the run sends, so no registration is refused with 429.
         registration_limits: RegistrationLimits {
             per_address: 10_000_000,
             global: 10_000_000,
             window_seconds: 900,
         },
-    };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let services = Services::new(store.clone(), clock.clone(), settings);
+        ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
+    })
+    .await
+    .expect("build the application");
+    let services = application.services().clone();
 
     let merchant = services
         .create_merchant("Bench Merchant")
@@ -89,12 +89,12 @@ async fn main() {
         .unwrap_or(SEEDED_DEVICES);
     eprintln!("seeding {seeded_count} devices ...");
     let seeding_started = Instant::now();
-    let seeded = store
-        .bulk_insert_devices(seeded_devices(
+    let seeded = services
+        .seed_devices(seeded_devices(
             seeded_count,
             &merchant.id,
             &location.id,
-            clock.now_ms(),
+            services.clock.now_ms(),
         ))
         .await
         .expect("seed devices");
@@ -102,7 +102,10 @@ async fn main() {
     assert_eq!(seeded, seeded_count as u64, "every device is seeded");
     eprintln!("seeded in {:.1} s", seeding_time.as_secs_f64());
 
-    let (app_url, app_server) = spawn_app(services.clone()).await;
+    let app_url = format!("http://{}", application.address());
+    let app_server = tokio::spawn(async move {
+        let _ = application.run_until_stopped().await;
+    });
     let (bare_url, bare_server) = spawn_bare().await;
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
@@ -174,7 +177,7 @@ async fn main() {
     let database_size = database_size(&temp_dir.0);
     app_server.abort();
     bare_server.abort();
-    store.close().await;
+    services.close().await;
 
     print_report(&Report {
         seeded: seeded_count,
@@ -222,7 +225,7 @@ async fn signed_in_portal(
         .build()
         .expect("HTTP client");
     let signed_in = portal
-        .post(format!("{app_url}/api/login"))
+        .post(format!("{app_url}{}", Login::PATH))
         .form(&[("email", "ops@bench.example"), ("password", PASSWORD)])
         .send()
         .await
@@ -273,25 +276,6 @@ fn device_metadata(index: usize, android: bool) -> Metadata {
         ),
         ("lane".to_owned(), (index % 10).to_string()),
     ])
-}
-
-/// The real application on a random loopback port, as the integration tests start it.
-async fn spawn_app(services: Services) -> (String, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let router = server::startup::router(
-        services,
-        server::startup::leptos_options(addr),
-        server::startup::SessionSettings {
-            secure_cookies: false,
-        },
-    )
-    .await
-    .expect("build the router");
-    let handle = tokio::spawn(async move {
-        let _ = server::startup::serve(listener, router).await;
-    });
-    (format!("http://{addr}"), handle)
 }
 
 /// The baseline: what axum, hyper and the client cost without the application.

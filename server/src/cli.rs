@@ -15,6 +15,7 @@ use app::services::{
     Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, Settings,
 };
 
+use crate::application::{Application, ApplicationConfig};
 use crate::{pos, startup};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ipp-portal.db";
@@ -87,6 +88,22 @@ pub struct ServeArgs {
     /// print the login.
     #[arg(long)]
     pub seed_demo: bool,
+}
+
+impl ServeArgs {
+    /// The application's settings, as given on the command line or in the environment.
+    pub fn into_config(self) -> ApplicationConfig {
+        ApplicationConfig {
+            public_url: self.public_url,
+            secure_cookies: self.secure_cookies,
+            registration_limits: RegistrationLimits {
+                per_address: self.registration_failures_per_address,
+                global: self.registration_failures_global,
+                window_seconds: self.registration_window_seconds,
+            },
+            ..ApplicationConfig::new(self.addr, self.database.database_url)
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,39 +325,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let public_url = args
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", args.addr));
-    let secure_cookies = args
-        .secure_cookies
-        .unwrap_or(public_url.starts_with("https://"));
-    let settings = Settings {
-        public_url,
-        registration_limits: RegistrationLimits {
-            per_address: args.registration_failures_per_address,
-            global: args.registration_failures_global,
-            window_seconds: args.registration_window_seconds,
-        },
-    };
-    let services =
-        startup::services(&args.database.database_url, Arc::new(SystemClock), settings).await?;
-    if args.seed_demo {
-        seed_demo(&services).await?;
+    let seed_demo_requested = args.seed_demo;
+    let application = Application::build(args.into_config())
+        .await
+        .map_err(|e| CliError::io(e.to_string()))?;
+    if seed_demo_requested {
+        seed_demo(application.services()).await?;
     }
-    let listener = tokio::net::TcpListener::bind(args.addr)
+    tracing::info!("serving the portal at http://{}", application.address());
+    application
+        .run_until_stopped()
         .await
-        .map_err(|e| CliError::io(format!("cannot listen on {}: {e}", args.addr)))?;
-    let router = startup::router(
-        services,
-        startup::leptos_options(args.addr),
-        startup::SessionSettings { secure_cookies },
-    )
-    .await?;
-    tracing::info!("serving the portal at http://{}", args.addr);
-    startup::serve(listener, router)
-        .await
-        .map_err(|e| CliError::io(format!("server stopped: {e}")))
+        .map_err(|e| CliError::io(e.to_string()))
 }
 
 /// Gives a brand-new database something to log in to.

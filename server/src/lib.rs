@@ -3,6 +3,7 @@
 //! command line that serves them and bootstraps merchants.
 
 pub mod api;
+pub mod application;
 pub mod cli;
 pub mod export;
 pub mod portal_guard;

@@ -3,15 +3,21 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::Request;
 use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::session_store::ExpiredDeletion;
 use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
+use tracing::Level;
 
 use app::clock::Clock;
 use app::services::{Services, Settings};
@@ -84,11 +90,71 @@ pub async fn router(
         SessionStorage::Postgres(store) => with_sessions(portal, store, sessions),
     };
     // The API authenticates by header alone: no session layer, no cookies.
-    Ok(Router::new()
+    let router = Router::new()
         .nest("/ipp/v1", api::router())
         .merge(portal)
-        .layer(CompressionLayer::new())
-        .with_state(state))
+        .layer(CompressionLayer::new());
+    Ok(with_request_tracing(router).with_state(state))
+}
+
+/// The header that names a request, in the logs and in its response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Every request gets an id (the caller's own `x-request-id` when it is a sensible one,
+/// otherwise a new UUID), sent back in the response, and one log line at INFO when it is
+/// answered: method, route template, request id, status and latency. Layers added with
+/// `Router::layer` run after routing, so the span has the matched route (`/devices/{id}`)
+/// and never the query string, which may hold pairing codes.
+fn with_request_tracing<S>(router: Router<S>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<Body>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+            let request_id = request
+                .headers()
+                .get(REQUEST_ID_HEADER)
+                .and_then(|id| id.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                route = %route,
+                request_id = %request_id,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO));
+    // The last layer added runs first: a sensible id is kept, then one is set if missing,
+    // then the request is traced, and the id is copied to the response on the way out.
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(trace)
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::map_request(drop_unusable_request_id))
+}
+
+/// A caller's request id is kept when it is 1 to 64 letters, digits, `-`, `_` or `.`;
+/// anything else would put what a caller likes into the logs, so it is replaced.
+async fn drop_unusable_request_id(mut request: Request<Body>) -> Request<Body> {
+    let usable = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .map(|id| usable_request_id(id.as_bytes()));
+    if usable == Some(false) {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+fn usable_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
 }
 
 /// Sessions in the database: idle ones end after 12 hours, and every session a week after
@@ -128,7 +194,7 @@ pub async fn services(
 }
 
 /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+pub(crate) async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -155,5 +221,22 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::usable_request_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_kept() {
+        assert!(usable_request_id(b"abc-123"));
+        assert!(usable_request_id(b"0f8e1c2a-4b7d-4e1f-9a3c-5d6e7f8a9b0c"));
+        assert!(usable_request_id(b"trace_1.2"));
+        assert!(!usable_request_id(b""));
+        assert!(!usable_request_id(&[b'a'; 65]));
+        assert!(!usable_request_id(b"two words"));
+        assert!(!usable_request_id(b"code=BCDF-GHJK"));
+        assert!(!usable_request_id("caf\u{e9}".as_bytes()));
     }
 }

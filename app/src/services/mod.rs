@@ -77,6 +77,16 @@ impl Services {
         self.store.session_storage().await
     }
 
+    /// Loads devices straight into the store, for the benchmark only (see
+    /// `Store::bulk_insert_devices`: no tokens, no audit events, no checks).
+    #[cfg(feature = "bench")]
+    pub async fn seed_devices(
+        &self,
+        devices: impl IntoIterator<Item = crate::store::DeviceRow>,
+    ) -> StoreResult<u64> {
+        self.store.bulk_insert_devices(devices).await
+    }
+
     /// Closes the database connections (at shutdown, and between tests).
     pub async fn close(&self) {
         self.store.close().await;

@@ -3,12 +3,15 @@
 
 use std::sync::Arc;
 
+use leptos::server_fn::ServerFn;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
 use app::clock::ManualClock;
 use app::services::{Actor, RegistrationLimits, Services, Settings};
 use app::store::Store;
+use app::ui::session::Login;
+use server::application::{Application, ApplicationConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -30,12 +33,44 @@ macro_rules! on_both_databases {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
+                if $crate::helpers::postgres_skipped() {
+                    return;
+                }
                 let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
                 super::$name(&app).await;
                 app.cleanup().await;
             }
         }
     )*};
+}
+
+/// The PostgreSQL server the PostgreSQL half runs on; `make test` starts one and sets it.
+const POSTGRES_URL_VARIABLE: &str = "TEST_POSTGRES_URL";
+/// Set by `make test` (scripts/with-postgres.sh): there, no PostgreSQL is a failure.
+const REQUIRE_POSTGRES_VARIABLE: &str = "IPP_REQUIRE_POSTGRES";
+
+/// Whether this PostgreSQL test is to be skipped: true without `TEST_POSTGRES_URL`, which
+/// is said once on stderr (past the test harness' capture, so plain `cargo test` shows it).
+/// Under `make test`, which requires PostgreSQL, a missing URL fails the test instead.
+pub fn postgres_skipped() -> bool {
+    if std::env::var_os(POSTGRES_URL_VARIABLE).is_some_and(|url| !url.is_empty()) {
+        return false;
+    }
+    let required = std::env::var_os(REQUIRE_POSTGRES_VARIABLE)
+        .is_some_and(|value| !value.is_empty() && value != "0");
+    assert!(
+        !required,
+        "{POSTGRES_URL_VARIABLE} is not set, and {REQUIRE_POSTGRES_VARIABLE} requires the PostgreSQL half"
+    );
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: PostgreSQL half ({POSTGRES_URL_VARIABLE} not set; make test sets it)"
+        );
+    });
+    true
 }
 
 /// A merchant of the test, with what it takes to call the API as it.
@@ -73,7 +108,7 @@ impl TestDatabase {
                 (TestDatabase::Sqlite(dir), url)
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("TEST_POSTGRES_URL").expect(
+                let admin_url = std::env::var(POSTGRES_URL_VARIABLE).expect(
                     "TEST_POSTGRES_URL is not set: run the tests with `make test`, which starts a PostgreSQL",
                 );
                 let name = format!("ipp_test_{}", uuid::Uuid::new_v4().simple());
@@ -145,34 +180,20 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
         let (database, url) = TestDatabase::create(backend).await;
-        let store = Store::connect(&url)
-            .await
-            .expect("connect to the test database");
-        store.migrate().await.expect("migrate the test database");
         // A fixed start in the recent past, so times read like real ones.
         let clock = ManualClock::starting_at(1_790_000_000_000);
-        let services = Services::new(store, Arc::new(clock.clone()), settings);
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let application = Application::build(test_config(&url, &clock, settings))
             .await
-            .expect("bind a random port");
-        let addr = listener.local_addr().expect("local address");
-        let router = server::startup::router(
-            services.clone(),
-            server::startup::leptos_options(addr),
-            server::startup::SessionSettings {
-                secure_cookies: false,
-            },
-        )
-        .await
-        .expect("build the router");
+            .expect("build the application");
+        let address = format!("http://{}", application.address());
+        let services = application.services().clone();
         let server = tokio::spawn(async move {
-            let _ = server::startup::serve(listener, router).await;
+            let _ = application.run_until_stopped().await;
         });
 
         let merchant = create_merchant(&services, "Test Merchant").await;
         Self {
-            address: format!("http://{addr}"),
+            address,
             client: reqwest::Client::new(),
             clock,
             services,
@@ -349,11 +370,12 @@ impl PortalClient {
         }
     }
 
-    /// Calls a server function with form fields, as a page does; returns status and body.
-    pub async fn call(&self, endpoint: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
+    /// Calls a server function at `path` (its `ServerFn::PATH`, `/api/login`) with form
+    /// fields, as a page does; returns status and body.
+    pub async fn call(&self, path: &str, fields: &[(&str, &str)]) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}/api/{endpoint}", self.address))
+            .post(format!("{}{path}", self.address))
             .form(fields)
             .send()
             .await
@@ -365,16 +387,16 @@ impl PortalClient {
     }
 
     pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
-        self.call("login", &[("email", email), ("password", password)])
+        self.call(Login::PATH, &[("email", email), ("password", password)])
             .await
     }
 
-    /// Sends a form as a browser does without JavaScript, from the page at `from`; returns
-    /// the address the answer redirects to.
-    pub async fn post_form(&self, endpoint: &str, from: &str, fields: &[(&str, &str)]) -> String {
+    /// Sends a form to the server function at `path` as a browser does without JavaScript,
+    /// from the page at `from`; returns the address the answer redirects to.
+    pub async fn post_form(&self, path: &str, from: &str, fields: &[(&str, &str)]) -> String {
         let response = self
             .client
-            .post(format!("{}/api/{endpoint}", self.address))
+            .post(format!("{}{path}", self.address))
             .header("accept", "text/html")
             .header("referer", format!("{}{from}", self.address))
             .form(fields)
@@ -470,25 +492,109 @@ impl TestApp {
         &self,
         settings: Settings,
     ) -> (String, tokio::task::JoinHandle<()>) {
-        let store = Store::connect(&self.database_url).await.expect("connect");
-        let services = Services::new(store, Arc::new(self.clock.clone()), settings);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let router = server::startup::router(
-            services,
-            server::startup::leptos_options(addr),
-            server::startup::SessionSettings {
-                secure_cookies: false,
-            },
-        )
-        .await
-        .expect("router");
+        let application =
+            Application::build(test_config(&self.database_url, &self.clock, settings))
+                .await
+                .expect("build the second instance");
+        let address = format!("http://{}", application.address());
         let handle = tokio::spawn(async move {
-            let _ = server::startup::serve(listener, router).await;
+            let _ = application.run_until_stopped().await;
         });
-        (format!("http://{addr}"), handle)
+        (address, handle)
+    }
+}
+
+/// The application on a free loopback port, on the test's database and clock, with
+/// cookies a plain-HTTP client sends back.
+fn test_config(database_url: &str, clock: &ManualClock, settings: Settings) -> ApplicationConfig {
+    ApplicationConfig {
+        public_url: Some(settings.public_url),
+        secure_cookies: Some(false),
+        registration_limits: settings.registration_limits,
+        clock: Arc::new(clock.clone()),
+        ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
+    }
+}
+
+/// The paths of server functions whose modules `app::ui` keeps private, so that their
+/// `ServerFn::PATH` cannot be named from the tests. Each is named after the struct its
+/// `#[server]` function makes; once that module is public, use `Struct::PATH` instead.
+pub mod unexported {
+    /// `app::ui::account::ChangePassword`
+    pub const CHANGE_PASSWORD: &str = "/api/change_password";
+    /// `app::ui::api_keys::ApiKeys`
+    pub const API_KEYS: &str = "/api/api_keys";
+    /// `app::ui::api_keys::CreateApiKey`
+    pub const CREATE_API_KEY: &str = "/api/create_api_key";
+    /// `app::ui::api_keys::RevokeApiKey`
+    pub const REVOKE_API_KEY: &str = "/api/revoke_api_key";
+    /// `app::ui::audit::AuditPage`
+    pub const AUDIT_PAGE: &str = "/api/audit_events";
+    /// `app::ui::device::DeviceDetail`
+    pub const DEVICE_DETAIL: &str = "/api/device_detail";
+    /// `app::ui::device::UpdateDevice`
+    pub const UPDATE_DEVICE: &str = "/api/update_device";
+    /// `app::ui::device::DeregisterDevice`
+    pub const DEREGISTER_DEVICE: &str = "/api/deregister_device";
+    /// `app::ui::enrollments::EnrollmentsPage`
+    pub const ENROLLMENTS_PAGE: &str = "/api/enrollments";
+    /// `app::ui::enrollments::CreateEnrollment`
+    pub const CREATE_ENROLLMENT: &str = "/api/create_enrollment";
+    /// `app::ui::enrollments::CancelEnrollment`
+    pub const CANCEL_ENROLLMENT: &str = "/api/cancel_enrollment";
+    /// `app::ui::home::Overview`
+    pub const OVERVIEW: &str = "/api/overview";
+    /// `app::ui::locations::LocationsPage`
+    pub const LOCATIONS_PAGE: &str = "/api/locations";
+    /// `app::ui::locations::CreateLocation`
+    pub const CREATE_LOCATION: &str = "/api/create_location";
+    /// `app::ui::locations::RenameLocation`
+    pub const RENAME_LOCATION: &str = "/api/rename_location";
+    /// `app::ui::pairing::PairingCard`
+    pub const PAIRING_CARD: &str = "/api/pairing_card";
+    /// `app::ui::pairing::PairingSheet`
+    pub const PAIRING_SHEET: &str = "/api/pairing_sheet";
+    /// `app::ui::users::UsersPage`
+    pub const USERS_PAGE: &str = "/api/users";
+    /// `app::ui::users::CreateUser`
+    pub const CREATE_USER: &str = "/api/create_user";
+    /// `app::ui::users::UpdateUserAccess`
+    pub const UPDATE_USER_ACCESS: &str = "/api/update_user_access";
+    /// `app::ui::users::SetUserDisabled`
+    pub const SET_USER_DISABLED: &str = "/api/set_user_disabled";
+}
+
+/// A renamed server function fails here, by name, rather than as a 404 in some test.
+#[test]
+fn unexported_paths_are_server_functions() {
+    use unexported::*;
+    let registered: Vec<&str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    for path in [
+        CHANGE_PASSWORD,
+        API_KEYS,
+        CREATE_API_KEY,
+        REVOKE_API_KEY,
+        AUDIT_PAGE,
+        DEVICE_DETAIL,
+        UPDATE_DEVICE,
+        DEREGISTER_DEVICE,
+        ENROLLMENTS_PAGE,
+        CREATE_ENROLLMENT,
+        CANCEL_ENROLLMENT,
+        OVERVIEW,
+        LOCATIONS_PAGE,
+        CREATE_LOCATION,
+        RENAME_LOCATION,
+        PAIRING_CARD,
+        PAIRING_SHEET,
+        USERS_PAGE,
+        CREATE_USER,
+        UPDATE_USER_ACCESS,
+        SET_USER_DISABLED,
+    ] {
+        assert!(registered.contains(&path), "{path} is no server function");
     }
 }
 

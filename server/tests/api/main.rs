@@ -1,5 +1,6 @@
 //! Integration tests of the Device API and the command line. One binary, so the
-//! application is linked once; every test runs on SQLite and on PostgreSQL.
+//! application is linked once; every test runs on SQLite and on PostgreSQL (the PostgreSQL
+//! half is skipped, and says so, when `TEST_POSTGRES_URL` is not set).
 
 mod helpers;
 
@@ -12,3 +13,4 @@ mod portal_devices;
 mod portal_enrollments;
 mod portal_forms;
 mod registration;
+mod request_ids;

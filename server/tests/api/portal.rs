@@ -1,9 +1,11 @@
+use leptos::server_fn::ServerFn;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use app::domain::role::Role;
+use app::ui::session::{CurrentUser, Login, Logout};
 
-use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
+use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json, unexported};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -34,18 +36,18 @@ async fn sign_in_out_and_the_same_answer_for_any_wrong_credentials(app: &TestApp
         unknown, wrong,
         "unknown email and wrong password answer alike"
     );
-    assert_eq!(portal.call("current_user", &[]).await.1, Value::Null);
+    assert_eq!(portal.call(CurrentUser::PATH, &[]).await.1, Value::Null);
 
     let (status, _) = portal.login(" OPS@Shop.Example ", PASSWORD).await;
     assert!(status.is_success() || status.is_redirection());
-    let (status, user) = portal.call("current_user", &[]).await;
+    let (status, user) = portal.call(CurrentUser::PATH, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["email"], "ops@shop.example");
     assert_eq!(user["role"], "ops");
     assert_eq!(user["merchant_name"], "Test Merchant");
 
-    portal.call("logout", &[]).await;
-    assert_eq!(portal.call("current_user", &[]).await.1, Value::Null);
+    portal.call(Logout::PATH, &[]).await;
+    assert_eq!(portal.call(CurrentUser::PATH, &[]).await.1, Value::Null);
     assert_eq!(portal.page("/").await.0, StatusCode::SEE_OTHER);
 }
 
@@ -68,7 +70,7 @@ async fn pages_need_a_session_and_come_back_after_sign_in(app: &TestApp) {
     let portal = PortalClient::new(&app.address);
     let response = portal
         .client
-        .post(format!("{}/api/login", app.address))
+        .post(format!("{}{}", app.address, Login::PATH))
         .header("accept", "text/html")
         .form(&[
             ("email", "admin@shop.example"),
@@ -105,7 +107,11 @@ async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
 
 async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
     let anonymous = PortalClient::new(&app.address);
-    for endpoint in ["users", "api_keys", "overview"] {
+    for endpoint in [
+        unexported::USERS_PAGE,
+        unexported::API_KEYS,
+        unexported::OVERVIEW,
+    ] {
         assert_eq!(
             anonymous.call(endpoint, &[]).await.0,
             StatusCode::UNAUTHORIZED,
@@ -113,18 +119,21 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
         );
     }
     assert_eq!(
-        anonymous.call("create_api_key", &[("name", "x")]).await.0,
+        anonymous
+            .call(unexported::CREATE_API_KEY, &[("name", "x")])
+            .await
+            .0,
         StatusCode::UNAUTHORIZED
     );
 
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
+    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
     for (endpoint, fields) in [
-        ("users", vec![]),
-        ("api_keys", vec![]),
-        ("create_api_key", vec![("name", "sneaky")]),
+        (unexported::USERS_PAGE, vec![]),
+        (unexported::API_KEYS, vec![]),
+        (unexported::CREATE_API_KEY, vec![("name", "sneaky")]),
         (
-            "create_user",
+            unexported::CREATE_USER,
             vec![("email", "x@shop.example"), ("role", "admin")],
         ),
     ] {
@@ -157,14 +166,14 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
         .unwrap();
     let (status, _) = outsider
         .call(
-            "set_user_disabled",
+            unexported::SET_USER_DISABLED,
             &[("user_id", &victim.id), ("disabled", "true")],
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = outsider
         .call(
-            "update_user_access",
+            unexported::UPDATE_USER_ACCESS,
             &[("user_id", &victim.id), ("role", "admin")],
         )
         .await;
@@ -172,7 +181,7 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
     let victim = app.storage().await.user(&victim.id).await.unwrap().unwrap();
     assert_eq!(victim.disabled_at, None);
     assert_eq!(victim.role, "ops");
-    let (_, users) = outsider.call("users", &[]).await;
+    let (_, users) = outsider.call(unexported::USERS_PAGE, &[]).await;
     let emails: Vec<&str> = users["users"]
         .as_array()
         .unwrap()
@@ -203,23 +212,30 @@ async fn store_managers_see_only_their_locations(app: &TestApp) {
             std::slice::from_ref(&kiosk),
         )
         .await;
-    let (status, overview) = manager.call("overview", &[]).await;
+    let (status, overview) = manager.call(unexported::OVERVIEW, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(overview["devices"], 1, "only the kiosk's device");
     assert_eq!(overview["locations"], 1);
-    assert_eq!(manager.call("users", &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        manager.call(unexported::USERS_PAGE, &[]).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call("overview", &[]).await.1["devices"], 2);
+    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.1["devices"], 2);
 }
 
 async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
-    let (status, error) = admin.call("create_api_key", &[("name", "  ")]).await;
+    let (status, error) = admin
+        .call(unexported::CREATE_API_KEY, &[("name", "  ")])
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "name");
 
-    let (status, key) = admin.call("create_api_key", &[("name", "ERP")]).await;
+    let (status, key) = admin
+        .call(unexported::CREATE_API_KEY, &[("name", "ERP")])
+        .await;
     assert_eq!(status, StatusCode::OK);
     let key = key.as_str().unwrap().to_owned();
     let with_key =
@@ -233,7 +249,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     )
     .await;
 
-    let (_, keys) = admin.call("api_keys", &[]).await;
+    let (_, keys) = admin.call(unexported::API_KEYS, &[]).await;
     assert_eq!(
         keys["new_key"],
         Value::Null,
@@ -255,7 +271,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            "revoke_api_key",
+            unexported::REVOKE_API_KEY,
             &[("key_id", listed["id"].as_str().unwrap())],
         )
         .await;
@@ -280,7 +296,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
 async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
+    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
     let ops_id = app
         .storage()
         .await
@@ -292,12 +308,15 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            "set_user_disabled",
+            unexported::SET_USER_DISABLED,
             &[("user_id", &ops_id), ("disabled", "true")],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ops.call(unexported::OVERVIEW, &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(ops.page("/").await.0, StatusCode::SEE_OTHER);
     let (status, body) = ops.login("ops@shop.example", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -314,7 +333,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
         .id;
     let (status, _) = admin
         .call(
-            "set_user_disabled",
+            unexported::SET_USER_DISABLED,
             &[("user_id", &admin_id), ("disabled", "true")],
         )
         .await;
@@ -322,7 +341,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            "set_user_disabled",
+            unexported::SET_USER_DISABLED,
             &[("user_id", &ops_id), ("disabled", "false")],
         )
         .await;
@@ -335,12 +354,15 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
     let laptop = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     let phone = PortalClient::new(&app.address);
     phone.login("ops@shop.example", PASSWORD).await;
-    assert_eq!(phone.call("overview", &[]).await.0, StatusCode::OK);
+    assert_eq!(
+        phone.call(unexported::OVERVIEW, &[]).await.0,
+        StatusCode::OK
+    );
 
     let new = "a brand new passphrase";
     let (status, error) = laptop
         .call(
-            "change_password",
+            unexported::CHANGE_PASSWORD,
             &[
                 ("current_password", "wrong one!!"),
                 ("new_password", new),
@@ -352,7 +374,7 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
     assert_eq!(error["Invalid"][0]["field"], "current_password");
     let (status, error) = laptop
         .call(
-            "change_password",
+            unexported::CHANGE_PASSWORD,
             &[
                 ("current_password", PASSWORD),
                 ("new_password", "short"),
@@ -365,7 +387,7 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
 
     let (status, _) = laptop
         .call(
-            "change_password",
+            unexported::CHANGE_PASSWORD,
             &[
                 ("current_password", PASSWORD),
                 ("new_password", new),
@@ -375,12 +397,12 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        laptop.call("overview", &[]).await.0,
+        laptop.call(unexported::OVERVIEW, &[]).await.0,
         StatusCode::OK,
         "this session goes on"
     );
     assert_eq!(
-        phone.call("overview", &[]).await.0,
+        phone.call(unexported::OVERVIEW, &[]).await.0,
         StatusCode::UNAUTHORIZED,
         "the other one ended"
     );
@@ -397,7 +419,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
     let kiosk = app.create_location("Kiosk").await;
     let (status, one_time) = admin
         .call(
-            "create_user",
+            unexported::CREATE_USER,
             &[
                 ("email", "new@shop.example"),
                 ("role", "store_manager"),
@@ -407,7 +429,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     let one_time = one_time.as_str().unwrap().to_owned();
-    let (_, users) = admin.call("users", &[]).await;
+    let (_, users) = admin.call(unexported::USERS_PAGE, &[]).await;
     let created = users["users"]
         .as_array()
         .unwrap()
@@ -425,7 +447,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
     let new = "my very own password";
     let (status, _) = newcomer
         .call(
-            "change_password",
+            unexported::CHANGE_PASSWORD,
             &[
                 ("current_password", &one_time),
                 ("new_password", new),
@@ -438,7 +460,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
 
     let (status, error) = admin
         .call(
-            "create_user",
+            unexported::CREATE_USER,
             &[("email", "sm@shop.example"), ("role", "store_manager")],
         )
         .await;
@@ -450,7 +472,7 @@ async fn cross_site_changes_are_refused(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
     let forged = admin
         .client
-        .post(format!("{}/api/create_api_key", app.address))
+        .post(format!("{}{}", app.address, unexported::CREATE_API_KEY))
         .header("origin", "https://evil.example")
         .form(&[("name", "forged")])
         .send()
@@ -459,7 +481,7 @@ async fn cross_site_changes_are_refused(app: &TestApp) {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let fetched = admin
         .client
-        .post(format!("{}/api/create_api_key", app.address))
+        .post(format!("{}{}", app.address, unexported::CREATE_API_KEY))
         .header("sec-fetch-site", "cross-site")
         .form(&[("name", "forged")])
         .send()
@@ -483,7 +505,7 @@ async fn sessions_survive_a_restart_and_are_shared_by_instances(app: &TestApp) {
         client: ops.client.clone(),
         address: second,
     };
-    let (status, user) = on_second.call("current_user", &[]).await;
+    let (status, user) = on_second.call(CurrentUser::PATH, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(user["email"], "ops@shop.example");
     handle.abort();
@@ -493,8 +515,11 @@ async fn a_session_ends_a_week_after_sign_in_however_active(app: &TestApp) {
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     for _ in 0..6 {
         app.clock.advance_seconds(24 * 3600);
-        assert_eq!(ops.call("overview", &[]).await.0, StatusCode::OK);
+        assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
     }
     app.clock.advance_seconds(24 * 3600 + 1);
-    assert_eq!(ops.call("overview", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        ops.call(unexported::OVERVIEW, &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -1,9 +1,11 @@
+use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use app::domain::role::Role;
+use app::ui::devices::{DeregisterDevices, DevicesPage, RenameDevice};
 
-use crate::helpers::{PortalClient, TestApp, expect_json};
+use crate::helpers::{PortalClient, TestApp, expect_json, unexported};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -55,22 +57,24 @@ async fn the_fleet_is_filtered_sorted_and_paged_by_cursor(app: &TestApp) {
         app.clock.advance_seconds(1);
     }
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    let (_, page) = ops.call("devices", &[]).await;
+    let (_, page) = ops.call(DevicesPage::PATH, &[]).await;
     assert_eq!(
         names(&page),
         vec!["Bravo", "Alpha", "Charlie"],
         "newest first"
     );
     assert_eq!(page["total"], 3);
-    let (_, by_name) = ops.call("devices", &[("filters[sort]", "name")]).await;
+    let (_, by_name) = ops
+        .call(DevicesPage::PATH, &[("filters[sort]", "name")])
+        .await;
     assert_eq!(names(&by_name), vec!["Alpha", "Bravo", "Charlie"]);
     let (_, filtered) = ops
-        .call("devices", &[("filters[metadata]", "store:s1")])
+        .call(DevicesPage::PATH, &[("filters[metadata]", "store:s1")])
         .await;
     assert_eq!(names(&filtered), vec!["Bravo", "Charlie"]);
     assert_eq!(filtered["total"], 2);
     let (status, error) = ops
-        .call("devices", &[("filters[metadata]", "nocolon")])
+        .call(DevicesPage::PATH, &[("filters[metadata]", "nocolon")])
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "metadata");
@@ -79,12 +83,14 @@ async fn the_fleet_is_filtered_sorted_and_paged_by_cursor(app: &TestApp) {
     for index in 0..60 {
         register(app, &format!("Bulk {index:02}"), json!({}), None).await;
     }
-    let (_, first) = ops.call("devices", &[("filters[sort]", "name")]).await;
+    let (_, first) = ops
+        .call(DevicesPage::PATH, &[("filters[sort]", "name")])
+        .await;
     assert_eq!(first["devices"].as_array().unwrap().len(), 50);
     let cursor = first["next"].as_str().unwrap().to_owned();
     let (_, second) = ops
         .call(
-            "devices",
+            DevicesPage::PATH,
             &[("filters[sort]", "name"), ("filters[after]", &cursor)],
         )
         .await;
@@ -112,20 +118,22 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
         )
         .await;
 
-    let (_, page) = manager.call("devices", &[]).await;
+    let (_, page) = manager.call(DevicesPage::PATH, &[]).await;
     assert_eq!(names(&page), vec!["Kiosk till"]);
-    let (status, _) = manager.call("device_detail", &[("id", &main_device)]).await;
+    let (status, _) = manager
+        .call(unexported::DEVICE_DETAIL, &[("id", &main_device)])
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = manager
         .call(
-            "rename_device",
+            RenameDevice::PATH,
             &[("id", &main_device), ("name", "mine now")],
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, summary) = manager
         .call(
-            "deregister_devices",
+            DeregisterDevices::PATH,
             &[("ids[0]", &main_device), ("ids[1]", &kiosk_device)],
         )
         .await;
@@ -148,7 +156,7 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     let other = register(app, "Kiosk till 2", json!({}), Some(&kiosk)).await;
     let (status, error) = manager
         .call(
-            "update_device",
+            unexported::UPDATE_DEVICE,
             &[
                 ("id", &other),
                 ("name", "x"),
@@ -159,11 +167,11 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "location_id");
     assert_eq!(
-        manager.call("locations", &[]).await.0,
+        manager.call(unexported::LOCATIONS_PAGE, &[]).await.0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        manager.call("audit_events", &[]).await.0,
+        manager.call(unexported::AUDIT_PAGE, &[]).await.0,
         StatusCode::FORBIDDEN
     );
 }
@@ -174,12 +182,12 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
 
     let (status, error) = ops
-        .call("rename_device", &[("id", &id), ("name", " ")])
+        .call(RenameDevice::PATH, &[("id", &id), ("name", " ")])
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "name");
     let (status, _) = ops
-        .call("rename_device", &[("id", &id), ("name", "Front till")])
+        .call(RenameDevice::PATH, &[("id", &id), ("name", "Front till")])
         .await;
     assert_eq!(status, StatusCode::OK);
     let seen = expect_json(
@@ -196,7 +204,7 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
 
     let (status, _) = ops
         .call(
-            "update_device",
+            unexported::UPDATE_DEVICE,
             &[
                 ("id", &id),
                 ("name", "Kiosk till"),
@@ -215,7 +223,7 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
     assert_eq!(seen["location_id"], kiosk.as_str());
     assert_eq!(seen["metadata"], json!({"store": "s9"}));
 
-    let (_, detail) = ops.call("device_detail", &[("id", &id)]).await;
+    let (_, detail) = ops.call(unexported::DEVICE_DETAIL, &[("id", &id)]).await;
     assert_eq!(detail["enrollment"]["created_by"], "tests");
     let actions: Vec<&str> = detail["history"]
         .as_array()
@@ -228,14 +236,16 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
         vec!["device.updated", "device.updated", "device.registered"]
     );
 
-    let (status, _) = ops.call("deregister_device", &[("id", &id)]).await;
+    let (status, _) = ops
+        .call(unexported::DEREGISTER_DEVICE, &[("id", &id)])
+        .await;
     assert_eq!(status, StatusCode::OK);
     expect_json(
         app.get(&format!("/ipp/v1/devices/{id}")).await,
         StatusCode::NOT_FOUND,
     )
     .await;
-    let (status, error) = ops.call("deregister_devices", &[]).await;
+    let (status, error) = ops.call(DeregisterDevices::PATH, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "ids");
 }
@@ -279,17 +289,17 @@ async fn the_csv_export_holds_the_filtered_view(app: &TestApp) {
 async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestApp) {
     register(app, "Till", json!({}), None).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    let (status, error) = ops.call("create_location", &[("name", "")]).await;
+    let (status, error) = ops.call(unexported::CREATE_LOCATION, &[("name", "")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "name");
     let (status, _) = ops
         .call(
-            "create_location",
+            unexported::CREATE_LOCATION,
             &[("name", "Harbour"), ("city", "Gothenburg")],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, rows) = ops.call("locations", &[]).await;
+    let (_, rows) = ops.call(unexported::LOCATIONS_PAGE, &[]).await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     let harbour = rows
@@ -306,7 +316,7 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
     let id = harbour["location"]["id"].as_str().unwrap();
     let (status, _) = ops
         .call(
-            "rename_location",
+            unexported::RENAME_LOCATION,
             &[("id", id), ("name", "Harbour Kiosk"), ("city", "")],
         )
         .await;
@@ -324,7 +334,7 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
     let other = app.other_merchant().await;
     let (status, _) = ops
         .call(
-            "rename_location",
+            unexported::RENAME_LOCATION,
             &[("id", &other.location_id), ("name", "taken")],
         )
         .await;
@@ -334,16 +344,16 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
 async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
     let id = register(app, "Till", json!({}), None).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    ops.call("rename_device", &[("id", &id), ("name", "Renamed")])
+    ops.call(RenameDevice::PATH, &[("id", &id), ("name", "Renamed")])
         .await;
     let (status, page) = ops
-        .call("audit_events", &[("action", "device.updated")])
+        .call(unexported::AUDIT_PAGE, &[("action", "device.updated")])
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["total_elements"], 1);
     assert_eq!(page["content"][0]["actor"]["label"], "ops@shop.example");
     assert_eq!(page["content"][0]["actor"]["kind"], "user");
-    let (_, by_target) = ops.call("audit_events", &[("target", &id)]).await;
+    let (_, by_target) = ops.call(unexported::AUDIT_PAGE, &[("target", &id)]).await;
     assert_eq!(by_target["total_elements"], 2);
     let ops_id = app
         .storage()
@@ -353,6 +363,8 @@ async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
         .unwrap()
         .unwrap()
         .id;
-    let (_, by_actor) = ops.call("audit_events", &[("actor", &ops_id)]).await;
+    let (_, by_actor) = ops
+        .call(unexported::AUDIT_PAGE, &[("actor", &ops_id)])
+        .await;
     assert_eq!(by_actor["total_elements"], 1);
 }

@@ -1,9 +1,13 @@
 //! Forms posted without JavaScript: a refused form comes back with what was typed in it
 //! (never a password), once, on the page it was sent from.
 
-use app::domain::role::Role;
+use leptos::server_fn::ServerFn;
 
-use crate::helpers::{PASSWORD, PortalClient, TestApp};
+use app::domain::role::Role;
+use app::ui::devices::RenameDevice;
+use app::ui::session::Login;
+
+use crate::helpers::{PASSWORD, PortalClient, TestApp, unexported};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -38,7 +42,7 @@ async fn a_refused_sign_in_keeps_the_email_but_never_the_password(app: &TestApp)
     let wrong = "not the password 42";
     let back = portal
         .post_form(
-            "login",
+            Login::PATH,
             "/login",
             &[("email", "ops@shop.example"), ("password", wrong)],
         )
@@ -58,7 +62,7 @@ async fn a_refused_sign_in_keeps_the_email_but_never_the_password(app: &TestApp)
     // A successful sign-in leaves nothing behind.
     portal
         .post_form(
-            "login",
+            Login::PATH,
             "/login",
             &[("email", "ops@shop.example"), ("password", PASSWORD)],
         )
@@ -72,7 +76,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     let back = ops
         .post_form(
-            "create_enrollment",
+            unexported::CREATE_ENROLLMENT,
             "/enrollments",
             &[
                 ("location_id", &kiosk),
@@ -109,7 +113,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
         message.starts_with("id=\"metadata-error\" class=\"field-error\">a metadata key uses only")
     );
     assert_eq!(
-        ops.call("enrollments", &[]).await.1["page"]["total_elements"],
+        ops.call(unexported::ENROLLMENTS_PAGE, &[]).await.1["page"]["total_elements"],
         0
     );
 
@@ -121,7 +125,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
     // The sheet form keeps its count too.
     let back = ops
         .post_form(
-            "create_enrollment",
+            unexported::CREATE_ENROLLMENT,
             "/enrollments/new-sheet",
             &[
                 ("count", "7"),
@@ -146,7 +150,7 @@ async fn refused_users_keys_and_renames_come_back_as_typed(app: &TestApp) {
     let secret = "a secret password 1";
     let back = admin
         .post_form(
-            "create_user",
+            unexported::CREATE_USER,
             "/users",
             &[
                 ("email", "new@shop"),
@@ -173,7 +177,11 @@ async fn refused_users_keys_and_renames_come_back_as_typed(app: &TestApp) {
 
     let long_name = "n".repeat(101);
     let back = admin
-        .post_form("create_api_key", "/api-keys", &[("name", &long_name)])
+        .post_form(
+            unexported::CREATE_API_KEY,
+            "/api-keys",
+            &[("name", &long_name)],
+        )
         .await;
     let page = admin.html(&back).await;
     assert!(element(&page, "key-name").contains(&format!("value=\"{long_name}\"")));
@@ -183,7 +191,7 @@ async fn refused_users_keys_and_renames_come_back_as_typed(app: &TestApp) {
     let too_long = "r".repeat(101);
     let back = admin
         .post_form(
-            "rename_device",
+            RenameDevice::PATH,
             "/devices",
             &[("id", id), ("name", &too_long)],
         )

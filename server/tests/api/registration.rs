@@ -3,7 +3,9 @@ use serde_json::json;
 
 use app::services::RegistrationLimits;
 
-use crate::helpers::{Backend, TestApp, expect_invalid_fields, expect_json, test_settings};
+use crate::helpers::{
+    Backend, TestApp, expect_invalid_fields, expect_json, postgres_skipped, test_settings,
+};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -361,6 +363,9 @@ async fn failed_attempts_are_limited_per_address_on_sqlite() {
 
 #[tokio::test]
 async fn failed_attempts_are_limited_per_address_on_postgres() {
+    if postgres_skipped() {
+        return;
+    }
     failed_attempts_are_limited_per_address(Backend::Postgres).await;
 }
 
@@ -371,6 +376,9 @@ async fn failed_attempts_are_limited_overall_on_sqlite() {
 
 #[tokio::test]
 async fn failed_attempts_are_limited_overall_on_postgres() {
+    if postgres_skipped() {
+        return;
+    }
     failed_attempts_are_limited_overall(Backend::Postgres).await;
 }
 
@@ -418,5 +426,8 @@ async fn limits_hold_across_server_instances_on_sqlite() {
 
 #[tokio::test]
 async fn limits_hold_across_server_instances_on_postgres() {
+    if postgres_skipped() {
+        return;
+    }
     limits_hold_across_server_instances(Backend::Postgres).await;
 }

@@ -1,0 +1,146 @@
+//! The one way the application is put together and served: `ipp-portal serve`, the
+//! integration tests and the benchmark all build it here, so what they run is the same.
+//!
+//! `Application::build(config)` binds the listener (port 0 takes a free port), migrates the
+//! database and builds the services and the router; `run_until_stopped()` then serves until
+//! Ctrl-C or SIGTERM. Between the two, `address()` tells where it listens and `services()`
+//! gives the services, to seed data or look behind the API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use app::clock::{Clock, SystemClock};
+use app::services::{RegistrationLimits, Services, Settings};
+use app::store::StoreError;
+
+use crate::startup;
+
+/// What the application needs from its deployment.
+#[derive(Clone)]
+pub struct ApplicationConfig {
+    /// Address and port to listen on; port 0 takes a free one (see [`Application::port`]).
+    pub addr: SocketAddr,
+    /// `sqlite://path/file.db` or `postgres://user:pass@host/db`; migrated at build.
+    pub database_url: String,
+    /// Where people reach the portal; QR codes link here. `None`: `http://<bound address>`.
+    pub public_url: Option<String>,
+    /// Send the session cookie over HTTPS only. `None`: when the public URL is `https://`.
+    pub secure_cookies: Option<bool>,
+    /// Failed pairing-code attempts allowed, per address and overall.
+    pub registration_limits: RegistrationLimits,
+    /// The time the services go by: the system's, or one a test moves by hand.
+    pub clock: Arc<dyn Clock>,
+    /// The folder of the compiled site (`pkg/`, CSS, static files). `None`: what
+    /// cargo-leptos compiled in, else `LEPTOS_SITE_ROOT`, else `target/site`.
+    pub leptos_site_root: Option<String>,
+}
+
+impl ApplicationConfig {
+    /// The defaults: the system clock, the default registration limits, the public URL and
+    /// cookie security taken from the bound address, and the site where cargo-leptos puts it.
+    pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
+        Self {
+            addr,
+            database_url: database_url.into(),
+            public_url: None,
+            secure_cookies: None,
+            registration_limits: RegistrationLimits::default(),
+            clock: Arc::new(SystemClock),
+            leptos_site_root: None,
+        }
+    }
+}
+
+/// Why the application could not start or stopped serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplicationError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("database error: {0}")]
+    Store(#[from] StoreError),
+    #[error("server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The application, bound to its address and with its database migrated, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    services: Services,
+    router: Router,
+}
+
+impl Application {
+    /// Binds the listener, connects to and migrates the database, and builds the services
+    /// and the router. Nothing is served until [`Application::run_until_stopped`].
+    pub async fn build(config: ApplicationConfig) -> Result<Self, ApplicationError> {
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ApplicationError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| ApplicationError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let public_url = config
+            .public_url
+            .unwrap_or_else(|| format!("http://{address}"));
+        let secure_cookies = config
+            .secure_cookies
+            .unwrap_or(public_url.starts_with("https://"));
+        let settings = Settings {
+            public_url,
+            registration_limits: config.registration_limits,
+        };
+        let services = startup::services(&config.database_url, config.clock, settings).await?;
+        let mut leptos_options = startup::leptos_options(address);
+        if let Some(site_root) = config.leptos_site_root {
+            leptos_options.site_root = site_root.into();
+        }
+        let router = startup::router(
+            services.clone(),
+            leptos_options,
+            startup::SessionSettings { secure_cookies },
+        )
+        .await?;
+        Ok(Self {
+            listener,
+            address,
+            services,
+            router,
+        })
+    }
+
+    /// The address the listener is bound to, with the port the system chose for port 0.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The services the router calls, on the same database and clock: for seeding data
+    /// before serving, and for tests to look behind the API.
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
+    pub async fn run_until_stopped(self) -> Result<(), ApplicationError> {
+        startup::serve(self.listener, self.router)
+            .await
+            .map_err(ApplicationError::Serve)
+    }
+}
