@@ -6,8 +6,8 @@ use leptos_router::hooks::use_query_map;
 
 use leptos::server_fn::ServerFn;
 
-use super::session::{Login, OldInput, take_old_input};
-use super::widgets::SubmitButton;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::session::{Login, OldInput, take_old_input};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

@@ -8,15 +8,15 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::enrollments::MetadataChips;
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
 use crate::domain::device::DeviceSort;
 use crate::model::{Device, Location};
+use crate::ui::components::format::short_time;
+use crate::ui::components::forms::{FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::metadata::MetadataChips;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicesPageData {
@@ -52,7 +52,7 @@ impl DeviceFilters {
         use crate::domain::paging::PageRequest;
         Ok(crate::services::DeviceListQuery {
             location_id: Some(self.location.clone()).filter(|v| !v.is_empty()),
-            metadata: super::enrollments::metadata_filters(&self.metadata),
+            metadata: crate::ui::components::metadata::metadata_filters(&self.metadata),
             platform: Some(self.platform.clone()).filter(|v| !v.is_empty()),
             name_contains: Some(self.q.clone()).filter(|v| !v.is_empty()),
             page: PageRequest::new(Some(0), Some(page_size))
@@ -65,7 +65,7 @@ impl DeviceFilters {
 pub async fn devices_page(
     #[server(default)] filters: DeviceFilters,
 ) -> Result<DevicesPageData, PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
@@ -88,7 +88,7 @@ pub async fn devices_page(
 pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> {
     use crate::services::DevicePatch;
 
-    use super::session::{OldInput, keeping_input, refuse, services, signed_in};
+    use crate::ui::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(RenameDevice::PATH)
         .with("id", &id)
@@ -115,7 +115,7 @@ pub async fn deregister_devices(
 ) -> Result<String, PortalError> {
     use crate::domain::FieldError;
 
-    use super::session::{put_notice, reject, services, signed_in};
+    use crate::ui::session::{put_notice, reject, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     if ids.is_empty() {

@@ -7,15 +7,17 @@ use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
+use crate::ui::components::enrollment_status::StatusBadge;
+use crate::ui::components::format::short_time;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::metadata::{MetadataChips, MetadataRows, metadata_rows};
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollmentsPageData {
@@ -42,12 +44,6 @@ fn statuses_of(view: &str) -> Vec<EnrollmentStatus> {
     }
 }
 
-/// The metadata filter as typed: `store:s1 type:ios` (all must match).
-#[cfg(feature = "ssr")]
-pub fn metadata_filters(typed: &str) -> Vec<String> {
-    typed.split_whitespace().map(str::to_owned).collect()
-}
-
 #[server(endpoint = "enrollments")]
 pub async fn enrollments_page(
     #[server(default)] view: String,
@@ -57,8 +53,8 @@ pub async fn enrollments_page(
 ) -> Result<EnrollmentsPageData, PortalError> {
     use crate::domain::paging::PageRequest;
     use crate::services::EnrollmentListQuery;
-
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::components::metadata::metadata_filters;
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
@@ -105,36 +101,6 @@ fn lifetime(
     })
 }
 
-/// Metadata from the form's key and value rows; empty rows are skipped.
-#[cfg(feature = "ssr")]
-pub fn metadata_from_rows(
-    keys: &[String],
-    values: &[String],
-) -> Result<crate::domain::metadata::Metadata, PortalError> {
-    use crate::domain::FieldError;
-    let mut metadata = crate::domain::metadata::Metadata::new();
-    for (index, key) in keys.iter().enumerate() {
-        let key = key.trim();
-        let value = values.get(index).map(|v| v.trim()).unwrap_or_default();
-        if key.is_empty() && value.is_empty() {
-            continue;
-        }
-        if key.is_empty() {
-            return Err(PortalError::Invalid(vec![FieldError::new(
-                "metadata",
-                "every value needs a key",
-            )]));
-        }
-        if metadata.insert(key.to_owned(), value.to_owned()).is_some() {
-            return Err(PortalError::Invalid(vec![FieldError::new(
-                "metadata",
-                format!("the key '{key}' is given twice"),
-            )]));
-        }
-    }
-    Ok(metadata)
-}
-
 /// Creates one enrollment (or, with `count`, a sheet of them) and goes to its page.
 #[server(endpoint = "create_enrollment")]
 pub async fn create_enrollment(
@@ -146,8 +112,8 @@ pub async fn create_enrollment(
     #[server(default)] count: Option<i64>,
 ) -> Result<(), PortalError> {
     use crate::services::CreateEnrollment;
-
-    use super::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
+    use crate::ui::components::metadata::metadata_from_rows;
+    use crate::ui::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(self::CreateEnrollment::PATH)
         .with("location_id", &location_id)
@@ -191,7 +157,7 @@ pub async fn create_enrollment(
 
 #[server(endpoint = "cancel_enrollment")]
 pub async fn cancel_enrollment(id: String) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?
@@ -333,26 +299,6 @@ fn EnrollmentTable(
     .into_any()
 }
 
-#[component]
-pub fn StatusBadge(status: EnrollmentStatus) -> impl IntoView {
-    let (class, label) = match status {
-        EnrollmentStatus::Pending => ("badge live", "Waiting for device"),
-        EnrollmentStatus::Consumed => ("badge ok", "Device registered"),
-        EnrollmentStatus::Expired => ("badge muted", "Expired"),
-        EnrollmentStatus::Cancelled => ("badge muted", "Cancelled"),
-    };
-    view! { <span class=class data-status=status.as_str()>{label}</span> }
-}
-
-#[component]
-pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoView {
-    view! {
-        <ul class="chips">
-            {metadata.into_iter().map(|(k, v)| view! { <li><span class="k">{k}</span>{v}</li> }).collect_view()}
-        </ul>
-    }
-}
-
 /// The create form: one code, or (with `sheet`) a number of codes to print together.
 /// `old` is what the user typed when the server last refused it.
 #[component]
@@ -428,78 +374,5 @@ fn ExpiryChoice(expiry: String, custom_minutes: String) -> impl IntoView {
             <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
             <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" value=custom_minutes aria-describedby="expires_in-error"/>
         </div>
-    }
-}
-
-/// The rows the metadata fieldset starts with: those the user last sent (empty ones
-/// dropped), and empty ones up to three.
-fn metadata_rows(keys: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = keys
-        .into_iter()
-        .zip(values.into_iter().chain(std::iter::repeat(String::new())))
-        .filter(|(key, value)| !key.is_empty() || !value.is_empty())
-        .collect();
-    while rows.len() < 3 {
-        rows.push((String::new(), String::new()));
-    }
-    rows
-}
-
-/// Metadata key/value rows, starting with `rows`: those rows alone without JavaScript;
-/// with it, rows come and go.
-#[island]
-fn MetadataRows(rows: Vec<(String, String)>) -> impl IntoView {
-    let next_row = StoredValue::new(rows.len());
-    let rows = RwSignal::new(rows.into_iter().enumerate().collect::<Vec<_>>());
-    view! {
-        <fieldset class="metadata-rows" aria-describedby="metadata-error">
-            <legend>"Metadata (carried over to the device, used to find it later)"</legend>
-            <For each=move || rows.get() key=|(row, _)| *row let:((row, (key, value)))>
-                <div class="metadata-row">
-                    <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
-                    <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") value=key placeholder="key, e.g. store" maxlength="40"/>
-                    <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
-                    <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") value=value placeholder="value, e.g. berlin-01" maxlength="500"/>
-                    <button type="button" class="secondary" aria-label="Remove this row"
-                        on:click=move |_| rows.update(|r| r.retain(|(x, _)| *x != row))>"Remove"</button>
-                </div>
-            </For>
-            <button type="button" class="secondary" on:click=move |_| {
-                let row = next_row.get_value();
-                next_row.set_value(row + 1);
-                rows.update(|r| r.push((row, (String::new(), String::new()))));
-            }>"Add metadata"</button>
-        </fieldset>
-    }
-}
-
-#[server(endpoint = "sheet_locations")]
-pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
-    use super::session::{refuse, services, signed_in};
-
-    let (_, actor) = signed_in().await?;
-    services()?.all_locations(&actor).await.map_err(refuse)
-}
-
-/// `/enrollments/new-sheet`: many codes for one store at once, printed as a sheet.
-#[component]
-pub fn NewSheetPage() -> impl IntoView {
-    let locations = Resource::new(|| (), |_| sheet_locations());
-    let old = Resource::new(|| (), |_| take_old_input());
-    view! {
-        <div class="page-head">
-            <h1>"Print a pairing sheet"</h1>
-            <a href="/enrollments">"All pairing codes"</a>
-        </div>
-        <p class="muted">"Setting up a store? Create a code for each device at once and print them as cards."</p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
-                match locations.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true old/> }.into_any(),
-                }
-            })}
-        </Transition>
     }
 }

@@ -5,12 +5,12 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::{CopyButton, SubmitButton};
 use crate::model::Location;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::widgets::{CopyButton, SubmitButton};
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationWithDevices {
@@ -20,7 +20,7 @@ pub struct LocationWithDevices {
 
 #[server(endpoint = "locations")]
 pub async fn locations_page() -> Result<Vec<LocationWithDevices>, PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let rows = services()?
@@ -38,7 +38,7 @@ pub async fn create_location(
     name: String,
     #[server(default)] city: String,
 ) -> Result<(), PortalError> {
-    use super::session::{OldInput, keeping_input, refuse, services, signed_in};
+    use crate::ui::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(CreateLocation::PATH)
         .with("name", &name)
@@ -60,7 +60,7 @@ pub async fn rename_location(
     name: String,
     #[server(default)] city: String,
 ) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?

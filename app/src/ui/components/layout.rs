@@ -5,10 +5,11 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
-use super::session::{Logout, current_user, take_notice};
+use super::format::role_label;
 use crate::domain::Permission;
-use crate::domain::role::Role;
 use crate::model::StaffUser;
+use crate::ui::errors::PortalError;
+use crate::ui::session::{Logout, current_user, take_notice};
 
 /// The signed-in user, for pages inside the layout.
 #[derive(Clone, Copy)]
@@ -93,18 +94,9 @@ pub fn PortalLayout() -> impl IntoView {
     }
 }
 
-pub fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "Admin",
-        Role::Ops => "Merchant ops",
-        Role::StoreManager => "Store manager",
-    }
-}
-
 /// What a page shows when its server function refused: sign in again, or not allowed.
 #[component]
-pub fn Refusal(error: super::errors::PortalError) -> impl IntoView {
-    use super::errors::PortalError;
+pub fn Refusal(error: PortalError) -> impl IntoView {
     match error {
         PortalError::Unauthorized(_) => view! {
             <div class="notice" role="alert">

@@ -4,13 +4,13 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::{CopyButton, SubmitButton};
 use crate::model::ApiKeySummary;
+use crate::ui::components::format::short_time;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::widgets::{CopyButton, SubmitButton};
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeysPageData {
@@ -21,7 +21,7 @@ pub struct ApiKeysPageData {
 
 #[server(endpoint = "api_keys")]
 pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
-    use super::session::{refuse, services, signed_in, take_flash};
+    use crate::ui::session::{refuse, services, signed_in, take_flash};
 
     let (_, actor) = signed_in().await?;
     let keys = services()?.list_api_keys(&actor).await.map_err(refuse)?;
@@ -34,7 +34,7 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
 /// A new key; the secret is in the answer this once and never again.
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(name: String) -> Result<String, PortalError> {
-    use super::session::{
+    use crate::ui::session::{
         OldInput, is_plain_form_post, keeping_input, put_flash, refuse, services, signed_in,
     };
 
@@ -55,7 +55,7 @@ pub async fn create_api_key(name: String) -> Result<String, PortalError> {
 
 #[server(endpoint = "revoke_api_key")]
 pub async fn revoke_api_key(key_id: String) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?

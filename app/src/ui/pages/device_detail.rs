@@ -7,13 +7,13 @@ use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
 use crate::model::{AuditEvent, Device, Enrollment, Location};
+use crate::ui::components::format::short_time;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceDetailData {
@@ -27,7 +27,7 @@ pub struct DeviceDetailData {
 pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> {
     use crate::domain::paging::PageRequest;
 
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
@@ -62,7 +62,7 @@ pub async fn update_device(
 ) -> Result<(), PortalError> {
     use crate::services::DeviceReplacement;
 
-    use super::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
+    use crate::ui::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(UpdateDevice::PATH)
         .with("id", &id)
@@ -72,8 +72,9 @@ pub async fn update_device(
         .with_all("metadata_values", &metadata_values);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
-        let metadata = super::enrollments::metadata_from_rows(&metadata_keys, &metadata_values)
-            .map_err(reject)?;
+        let metadata =
+            crate::ui::components::metadata::metadata_from_rows(&metadata_keys, &metadata_values)
+                .map_err(reject)?;
         let replacement = DeviceReplacement {
             name,
             metadata,
@@ -90,7 +91,7 @@ pub async fn update_device(
 
 #[server(endpoint = "deregister_device")]
 pub async fn deregister_device(id: String) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?
@@ -102,7 +103,7 @@ pub async fn deregister_device(id: String) -> Result<(), PortalError> {
 }
 
 #[component]
-pub fn DevicePage() -> impl IntoView {
+pub fn DeviceDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let update = ServerAction::<UpdateDevice>::new();
@@ -200,7 +201,7 @@ pub fn DevicePage() -> impl IntoView {
                                 <FormMessage error=deregister_error/>
                             </section>
                             <h2>"History"</h2>
-                            <super::audit::AuditTable events=history/>
+                            <crate::ui::components::audit_table::AuditTable events=history/>
                         }.into_any()
                     }
                 }

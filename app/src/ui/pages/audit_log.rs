@@ -5,11 +5,11 @@ use leptos::prelude::*;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use super::errors::PortalError;
-use super::format::short_time;
-use super::layout::Refusal;
 use crate::domain::paging::Page;
 use crate::model::AuditEvent;
+use crate::ui::components::audit_table::AuditTable;
+use crate::ui::components::layout::Refusal;
+use crate::ui::errors::PortalError;
 
 #[server(endpoint = "audit_events")]
 pub async fn audit_page(
@@ -21,7 +21,7 @@ pub async fn audit_page(
     use crate::domain::paging::PageRequest;
     use crate::services::AuditQuery;
 
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor_of_request) = signed_in().await?;
     let filter = AuditQuery {
@@ -38,7 +38,7 @@ pub async fn audit_page(
 }
 
 #[component]
-pub fn AuditPage() -> impl IntoView {
+pub fn AuditLogPage() -> impl IntoView {
     let query = use_query_map();
     let param = move |name: &str| query.read().get(name).unwrap_or_default();
     let events = Resource::new(
@@ -112,44 +112,3 @@ const ACTIONS: [&str; 14] = [
     "api_key.created",
     "api_key.revoked",
 ];
-
-#[component]
-pub fn AuditTable(events: Vec<AuditEvent>) -> impl IntoView {
-    if events.is_empty() {
-        return view! { <p class="empty">"Nothing recorded yet."</p> }.into_any();
-    }
-    view! {
-        <table class="list audit">
-            <caption class="visually-hidden">"Audit events"</caption>
-            <thead><tr>
-                <th scope="col">"When"</th><th scope="col">"Who"</th><th scope="col">"What"</th>
-                <th scope="col">"Target"</th><th scope="col">"Details"</th>
-            </tr></thead>
-            <tbody>
-                {events.into_iter().map(|event| {
-                    let who = format!("{} ({})", event.actor.label, actor_kind(&event.actor.kind));
-                    let details = if event.details.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { event.details.to_string() };
-                    view! {
-                        <tr>
-                            <td>{short_time(&event.occurred_at)}</td>
-                            <td>{who}</td>
-                            <td><code>{event.action}</code></td>
-                            <td>{event.target_kind}" "<code class="id">{event.target_id}</code></td>
-                            <td class="details">{details}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-    .into_any()
-}
-
-fn actor_kind(kind: &str) -> &'static str {
-    match kind {
-        "user" => "user",
-        "api_key" => "API key",
-        "device" => "device",
-        _ => "operator",
-    }
-}

@@ -1,4 +1,6 @@
-//! How times and durations read in the portal.
+//! How times, durations and roles read in the portal.
+
+use crate::domain::role::Role;
 
 /// `2026-11-26T12:00:00Z` as `2026-11-26 12:00 UTC`.
 pub fn short_time(rfc3339: &str) -> String {
@@ -18,6 +20,15 @@ pub fn remaining(seconds: i64) -> String {
         format!("{hours} h {minutes:02} min")
     } else {
         format!("{minutes} min {secs:02} s")
+    }
+}
+
+/// A role as the portal names it.
+pub fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Admin",
+        Role::Ops => "Merchant ops",
+        Role::StoreManager => "Store manager",
     }
 }
 

@@ -5,13 +5,14 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::{Refusal, role_label};
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
 use crate::domain::role::Role;
 use crate::model::{Location, UserSummary};
+use crate::ui::components::format::role_label;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::Refusal;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsersPageData {
@@ -24,7 +25,7 @@ pub struct UsersPageData {
 
 #[server(endpoint = "users")]
 pub async fn users_page() -> Result<UsersPageData, PortalError> {
-    use super::session::{refuse, services, signed_in, take_flash};
+    use crate::ui::session::{refuse, services, signed_in, take_flash};
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
@@ -50,7 +51,7 @@ pub async fn create_user(
     use crate::domain::FieldError;
     use crate::services::NewUserInput;
 
-    use super::session::{
+    use crate::ui::session::{
         OldInput, is_plain_form_post, keeping_input, put_flash, put_notice, refuse, reject,
         services, signed_in,
     };
@@ -102,7 +103,7 @@ pub async fn update_user_access(
 ) -> Result<(), PortalError> {
     use crate::domain::FieldError;
 
-    use super::session::{refuse, reject, services, signed_in};
+    use crate::ui::session::{refuse, reject, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let Some(role) = Role::parse(&role) else {
@@ -119,7 +120,7 @@ pub async fn update_user_access(
 
 #[server(endpoint = "set_user_disabled")]
 pub async fn set_user_disabled(user_id: String, disabled: bool) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?

@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::layout::Refusal;
+use crate::ui::components::layout::Refusal;
+use crate::ui::errors::PortalError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverviewData {
@@ -19,7 +19,7 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
     use crate::domain::paging::PageRequest;
     use crate::services::{DeviceListQuery, EnrollmentListQuery};
 
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
@@ -55,7 +55,7 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
 }
 
 #[component]
-pub fn HomePage() -> impl IntoView {
+pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview());
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::errors::PortalError;
+use crate::ui::errors::PortalError;
 
 /// The error of the last submission, if any: `Some(error)`.
 pub fn last_error<T, S>(value: S) -> impl Fn() -> Option<PortalError> + Copy + Send + Sync + 'static
