@@ -8,7 +8,6 @@ use leptos_router::components::{A, Outlet};
 use super::format::role_label;
 use crate::domain::Permission;
 use crate::model::StaffUser;
-use crate::ui::errors::PortalError;
 use crate::ui::session::{Logout, current_user, take_notice};
 
 /// The signed-in user, for pages inside the layout.
@@ -91,25 +90,5 @@ pub fn PortalLayout() -> impl IntoView {
             </Transition>
             <Outlet/>
         </main>
-    }
-}
-
-/// What a page shows when its server function refused: sign in again, or not allowed.
-#[component]
-pub fn Refusal(error: PortalError) -> impl IntoView {
-    match error {
-        PortalError::Unauthorized(_) => view! {
-            <div class="notice" role="alert">
-                "Your session has ended. " <a href="/login">"Sign in again"</a>
-            </div>
-        }
-        .into_any(),
-        PortalError::Forbidden => view! {
-            <div class="notice" role="alert">"Your role does not give access to this page."</div>
-        }
-        .into_any(),
-        other => {
-            view! { <div class="notice error" role="alert">{other.to_string()}</div> }.into_any()
-        }
     }
 }

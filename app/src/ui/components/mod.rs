@@ -7,6 +7,7 @@ pub mod enrollment_status;
 pub mod format;
 pub mod forms;
 pub mod layout;
+pub mod loading;
 pub mod metadata;
 #[cfg(feature = "ssr")]
 pub mod qr;

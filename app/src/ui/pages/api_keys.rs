@@ -7,10 +7,9 @@ use leptos::server_fn::ServerFn;
 use crate::model::ApiKeySummary;
 use crate::ui::components::format::short_time;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeysPageData {
@@ -74,7 +73,6 @@ pub fn ApiKeysPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let revoke_error = last_error(revoke.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"API keys"</h1>
@@ -83,70 +81,66 @@ pub fn ApiKeysPage() -> impl IntoView {
             <h2>"Create a key"</h2>
             <ActionForm action=create>
                 <label for="key-name">"Name (what the key is for)"</label>
-                <Transition fallback=|| view! { <KeyName name=None/> }>
-                    {move || Suspend::new(async move {
-                        let name = OldInput::of(&old.await.ok().flatten(), CreateApiKey::PATH).value("name");
-                        view! { <KeyName name/> }
-                    })}
-                </Transition>
+                <WithKeptInput form=CreateApiKey::PATH let:old>
+                    <KeyName name=old.value("name")/>
+                </WithKeptInput>
                 <FieldMessage field="name" error=create_error/>
                 <FormMessage error=create_error/>
                 <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
             </ActionForm>
         </section>
         <FormMessage error=revoke_error/>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let (keys, flashed) = match keys.await {
-                    Ok(data) => (Ok(data.keys), data.new_key),
-                    Err(error) => (Err(error), None),
-                };
-                let flashed = flashed.map(|secret| view! { <NewKey secret/> });
-                let list = match keys {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(keys) if keys.is_empty() => view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any(),
-                    Ok(keys) => view! {
-                        <table class="list">
-                            <caption class="visually-hidden">"API keys"</caption>
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Created by"</th>
-                                <th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Status"</th>
-                            </tr></thead>
-                            <tbody>
-                                {keys.into_iter().map(|key| {
-                                    let revoked = key.revoked_at.is_some();
-                                    view! {
-                                        <tr class:disabled=revoked>
-                                            <td>{key.name.clone()}</td>
-                                            <td><code>{format!("{}…", key.key_prefix)}</code></td>
-                                            <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
-                                            <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
-                                            <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
-                                            <td>{if revoked {
-                                                view! { <span>"Revoked"</span> }.into_any()
-                                            } else {
-                                                view! {
-                                                    <details>
-                                                        <summary>"Revoke…"</summary>
-                                                        <ActionForm action=revoke>
-                                                            <input type="hidden" name="key_id" value=key.id.clone()/>
-                                                            <p>"Systems using " <strong>{key.name.clone()}</strong> " are refused from now on."</p>
-                                                            <button type="submit" class="danger">"Revoke key"</button>
-                                                        </ActionForm>
-                                                    </details>
-                                                }.into_any()
-                                            }}</td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                };
-                view! { {flashed} {list} }
-            })}
-        </Transition>
+        <Loaded resource=keys let:data>
+            {data.new_key.map(|secret| view! { <NewKey secret/> })}
+            <KeyList keys=data.keys revoke/>
+        </Loaded>
     }
+}
+
+/// The keys, revoked ones too, each live one with a form to revoke it.
+#[component]
+fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    if keys.is_empty() {
+        return view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any();
+    }
+    view! {
+        <table class="list">
+            <caption class="visually-hidden">"API keys"</caption>
+            <thead><tr>
+                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Created by"</th>
+                <th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Status"</th>
+            </tr></thead>
+            <tbody>
+                {keys.into_iter().map(|key| {
+                    let revoked = key.revoked_at.is_some();
+                    view! {
+                        <tr class:disabled=revoked>
+                            <td>{key.name.clone()}</td>
+                            <td><code>{format!("{}…", key.key_prefix)}</code></td>
+                            <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
+                            <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
+                            <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                            <td>{if revoked {
+                                view! { <span>"Revoked"</span> }.into_any()
+                            } else {
+                                view! {
+                                    <details>
+                                        <summary>"Revoke…"</summary>
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="key_id" value=key.id.clone()/>
+                                            <p>"Systems using " <strong>{key.name.clone()}</strong> " are refused from now on."</p>
+                                            <button type="submit" class="danger">"Revoke key"</button>
+                                        </ActionForm>
+                                    </details>
+                                }.into_any()
+                            }}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
 }
 
 /// The name field, with the name sent last if the server refused it.

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_query_map;
 use crate::domain::paging::Page;
 use crate::model::AuditEvent;
 use crate::ui::components::audit_table::AuditTable;
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::Loaded;
 use crate::ui::errors::PortalError;
 
 #[server(endpoint = "audit_events")]
@@ -68,30 +68,9 @@ pub fn AuditLogPage() -> impl IntoView {
             <input id="a-target" name="target" value=move || param("target")/>
             <button type="submit" class="secondary">"Filter"</button>
         </Form>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match events.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(page) => {
-                        let number = page.page_number;
-                        let more = !page.last;
-                        let link = move |n: i64| {
-                            let mut params = query.read_untracked().clone();
-                            params.replace("page", n.to_string());
-                            format!("/audit{}", params.to_query_string())
-                        };
-                        view! {
-                            <p class="muted">{format!("{} events", page.total_elements)}</p>
-                            <AuditTable events=page.content/>
-                            <nav class="pager" aria-label="Pages">
-                                {(number > 0).then(|| view! { <a href=link(number - 1)>"Newer"</a> })}
-                                {more.then(|| view! { <a href=link(number + 1)>"Older"</a> })}
-                            </nav>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <Loaded resource=events let:page>
+            <AuditPage page/>
+        </Loaded>
     }
 }
 
@@ -112,3 +91,24 @@ const ACTIONS: [&str; 14] = [
     "api_key.created",
     "api_key.revoked",
 ];
+
+/// One page of events, with links to the newer and older pages.
+#[component]
+fn AuditPage(page: Page<AuditEvent>) -> impl IntoView {
+    let query = use_query_map();
+    let number = page.page_number;
+    let more = !page.last;
+    let link = move |n: i64| {
+        let mut params = query.read_untracked().clone();
+        params.replace("page", n.to_string());
+        format!("/audit{}", params.to_query_string())
+    };
+    view! {
+        <p class="muted">{format!("{} events", page.total_elements)}</p>
+        <AuditTable events=page.content/>
+        <nav class="pager" aria-label="Pages">
+            {(number > 0).then(|| view! { <a href=link(number - 1)>"Newer"</a> })}
+            {more.then(|| view! { <a href=link(number + 1)>"Older"</a> })}
+        </nav>
+    }
+}

@@ -8,12 +8,13 @@ use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AuditEvent, Device, Enrollment, Location};
+use crate::ui::components::audit_table::AuditTable;
 use crate::ui::components::format::short_time;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceDetailData {
@@ -112,100 +113,127 @@ pub fn DeviceDetailPage() -> impl IntoView {
         move || (id(), update.version().get()),
         |(id, _)| device_detail(id),
     );
-    let error = last_error(update.value());
-    let deregister_error = last_error(deregister.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), UpdateDevice::PATH);
-                match detail.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(DeviceDetailData { device, enrollment, history, locations }) => {
-                        let location_name = locations.iter().find(|l| l.id == device.location_id).map_or_else(|| "—".to_owned(), |l| l.name.clone());
-                        // As the user last sent them if the server refused that; else as stored.
-                        let refused = old.value("id").as_deref() == Some(device.id.as_str());
-                        let shown: Vec<(String, String)> = if refused {
-                            old.values("metadata_keys").into_iter().zip(old.values("metadata_values"))
-                                .filter(|(k, v)| !k.is_empty() || !v.is_empty()).collect()
-                        } else {
-                            device.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                        };
-                        let rows: Vec<(usize, String, String)> = shown.into_iter()
-                            .chain(std::iter::repeat_n((String::new(), String::new()), 2))
-                            .enumerate().map(|(i, (k, v))| (i, k, v)).collect();
-                        let id_for_update = device.id.clone();
-                        let id_for_deregister = device.id.clone();
-                        let (name, current_location) = if refused {
-                            (old.value("name").unwrap_or_default(), old.value("location_id").unwrap_or_default())
-                        } else {
-                            (device.name.clone(), device.location_id.clone())
-                        };
-                        view! {
-                            <div class="page-head">
-                                <h1>{device.name.clone()}</h1>
-                                <a href="/devices">"All devices"</a>
-                            </div>
-                            <dl class="facts">
-                                <dt>"Device id"</dt><dd><code>{device.id.clone()}</code></dd>
-                                <dt>"Hardware id"</dt><dd><code>{device.hardware_id.clone()}</code></dd>
-                                <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
-                                <dt>"Location"</dt><dd>{location_name}</dd>
-                                <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
-                                <dt>"Last seen"</dt><dd>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
-                                <dt>"Enrolled with"</dt>
-                                <dd>{match enrollment {
-                                    Some(e) => format!("a pairing code created by {} on {}", e.created_by, short_time(&e.created_at)),
-                                    None => "—".into(),
-                                }}</dd>
-                            </dl>
-                            <section class="card">
-                                <h2>"Change"</h2>
-                                <ActionForm action=update>
-                                    <input type="hidden" name="id" value=id_for_update/>
-                                    <label for="d-name">"Name"</label>
-                                    <input id="d-name" name="name" value=name required maxlength="100" aria-describedby="name-error"/>
-                                    <FieldMessage field="name" error/>
-                                    <label for="d-location">"Location"</label>
-                                    <select id="d-location" name="location_id">
-                                        {locations.into_iter().map(|l| view! { <option value=l.id.clone() selected=l.id == current_location>{l.name}</option> }).collect_view()}
-                                    </select>
-                                    <FieldMessage field="location_id" error/>
-                                    <fieldset class="metadata-rows">
-                                        <legend>"Metadata"</legend>
-                                        {rows.into_iter().map(|(i, k, v)| view! {
-                                            <div class="metadata-row">
-                                                <label for=format!("dk-{i}") class="visually-hidden">"Key"</label>
-                                                <input id=format!("dk-{i}") name=format!("metadata_keys[{i}]") value=k placeholder="key"/>
-                                                <label for=format!("dv-{i}") class="visually-hidden">"Value"</label>
-                                                <input id=format!("dv-{i}") name=format!("metadata_values[{i}]") value=v placeholder="value"/>
-                                            </div>
-                                        }).collect_view()}
-                                    </fieldset>
-                                    <FieldMessage field="metadata" error/>
-                                    <FormMessage error/>
-                                    <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
-                                </ActionForm>
-                            </section>
-                            <section class="card danger-zone">
-                                <h2>"Deregister"</h2>
-                                <details>
-                                    <summary>"Deregister this device…"</summary>
-                                    <ActionForm action=deregister>
-                                        <input type="hidden" name="id" value=id_for_deregister/>
-                                        <p>"Its token stops working at once. To use the device again, a clerk must enroll it with a new pairing code."</p>
-                                        <button type="submit" class="danger">"Deregister device"</button>
-                                    </ActionForm>
-                                </details>
-                                <FormMessage error=deregister_error/>
-                            </section>
-                            <h2>"History"</h2>
-                            <crate::ui::components::audit_table::AuditTable events=history/>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=UpdateDevice::PATH let:old>
+            <Loaded resource=detail let:detail>
+                <DeviceDetail detail update deregister old=old.clone()/>
+            </Loaded>
+        </WithKeptInput>
+    }
+}
+
+/// The device's facts, the forms to change and deregister it, and its history. `old` is
+/// the change the server last refused: the form shows it as sent.
+#[component]
+fn DeviceDetail(
+    detail: DeviceDetailData,
+    update: ServerAction<UpdateDevice>,
+    deregister: ServerAction<DeregisterDevice>,
+    old: OldInput,
+) -> impl IntoView {
+    let error = last_error(update.value());
+    let deregister_error = last_error(deregister.value());
+    let DeviceDetailData {
+        device,
+        enrollment,
+        history,
+        locations,
+    } = detail;
+    let location_name = locations
+        .iter()
+        .find(|l| l.id == device.location_id)
+        .map_or_else(|| "—".to_owned(), |l| l.name.clone());
+    // As the user last sent them if the server refused that; else as stored.
+    let refused = old.value("id").as_deref() == Some(device.id.as_str());
+    let shown: Vec<(String, String)> = if refused {
+        old.values("metadata_keys")
+            .into_iter()
+            .zip(old.values("metadata_values"))
+            .filter(|(k, v)| !k.is_empty() || !v.is_empty())
+            .collect()
+    } else {
+        device
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let rows: Vec<(usize, String, String)> = shown
+        .into_iter()
+        .chain(std::iter::repeat_n((String::new(), String::new()), 2))
+        .enumerate()
+        .map(|(i, (k, v))| (i, k, v))
+        .collect();
+    let id_for_update = device.id.clone();
+    let id_for_deregister = device.id.clone();
+    let (name, current_location) = if refused {
+        (
+            old.value("name").unwrap_or_default(),
+            old.value("location_id").unwrap_or_default(),
+        )
+    } else {
+        (device.name.clone(), device.location_id.clone())
+    };
+    view! {
+        <div class="page-head">
+            <h1>{device.name.clone()}</h1>
+            <a href="/devices">"All devices"</a>
+        </div>
+        <dl class="facts">
+            <dt>"Device id"</dt><dd><code>{device.id.clone()}</code></dd>
+            <dt>"Hardware id"</dt><dd><code>{device.hardware_id.clone()}</code></dd>
+            <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
+            <dt>"Location"</dt><dd>{location_name}</dd>
+            <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
+            <dt>"Last seen"</dt><dd>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
+            <dt>"Enrolled with"</dt>
+            <dd>{match enrollment {
+                Some(e) => format!("a pairing code created by {} on {}", e.created_by, short_time(&e.created_at)),
+                None => "—".into(),
+            }}</dd>
+        </dl>
+        <section class="card">
+            <h2>"Change"</h2>
+            <ActionForm action=update>
+                <input type="hidden" name="id" value=id_for_update/>
+                <label for="d-name">"Name"</label>
+                <input id="d-name" name="name" value=name required maxlength="100" aria-describedby="name-error"/>
+                <FieldMessage field="name" error/>
+                <label for="d-location">"Location"</label>
+                <select id="d-location" name="location_id">
+                    {locations.into_iter().map(|l| view! { <option value=l.id.clone() selected=l.id == current_location>{l.name}</option> }).collect_view()}
+                </select>
+                <FieldMessage field="location_id" error/>
+                <fieldset class="metadata-rows">
+                    <legend>"Metadata"</legend>
+                    {rows.into_iter().map(|(i, k, v)| view! {
+                        <div class="metadata-row">
+                            <label for=format!("dk-{i}") class="visually-hidden">"Key"</label>
+                            <input id=format!("dk-{i}") name=format!("metadata_keys[{i}]") value=k placeholder="key"/>
+                            <label for=format!("dv-{i}") class="visually-hidden">"Value"</label>
+                            <input id=format!("dv-{i}") name=format!("metadata_values[{i}]") value=v placeholder="value"/>
+                        </div>
+                    }).collect_view()}
+                </fieldset>
+                <FieldMessage field="metadata" error/>
+                <FormMessage error/>
+                <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
+            </ActionForm>
+        </section>
+        <section class="card danger-zone">
+            <h2>"Deregister"</h2>
+            <details>
+                <summary>"Deregister this device…"</summary>
+                <ActionForm action=deregister>
+                    <input type="hidden" name="id" value=id_for_deregister/>
+                    <p>"Its token stops working at once. To use the device again, a clerk must enroll it with a new pairing code."</p>
+                    <button type="submit" class="danger">"Deregister device"</button>
+                </ActionForm>
+            </details>
+            <FormMessage error=deregister_error/>
+        </section>
+        <h2>"History"</h2>
+        <AuditTable events=history/>
     }
 }

@@ -12,11 +12,11 @@ use crate::domain::device::DeviceSort;
 use crate::model::{Device, Location};
 use crate::ui::components::format::short_time;
 use crate::ui::components::forms::{FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::metadata::MetadataChips;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicesPageData {
@@ -172,22 +172,17 @@ pub fn DevicesPage() -> impl IntoView {
     );
     let rename_error = last_error(rename.value());
     let deregister_error = last_error(deregister.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
             <h1>"Devices"</h1>
             <a class="button secondary" href=move || format!("/devices.csv{}", export_query(&filters())) download="devices.csv">"Export CSV"</a>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), RenameDevice::PATH);
-                match data.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(data) => view! { <DeviceList data filters=filters() rename deregister old/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=RenameDevice::PATH let:old>
+            <Loaded resource=data let:data>
+                <DeviceList data filters=filters() rename deregister old=old.clone()/>
+            </Loaded>
+        </WithKeptInput>
         <FormMessage error=rename_error/>
         <FormMessage error=deregister_error/>
     }

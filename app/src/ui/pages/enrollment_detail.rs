@@ -9,7 +9,7 @@ use crate::domain::enrollment::EnrollmentStatus;
 use crate::model::Enrollment;
 use crate::ui::components::enrollment_status::StatusBadge;
 use crate::ui::components::format::{remaining, short_time};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::Loaded;
 use crate::ui::components::metadata::MetadataChips;
 use crate::ui::components::widgets::{CopyButton, PrintButton};
 use crate::ui::errors::PortalError;
@@ -85,14 +85,9 @@ pub fn EnrollmentDetailPage() -> impl IntoView {
     let id = move || params.read().get("id").unwrap_or_default();
     let card = Resource::new(id, pairing_card);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match card.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(card) => view! { <PairingCard card/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=card let:card>
+            <PairingCard card/>
+        </Loaded>
     }
 }
 

@@ -13,11 +13,11 @@ use crate::model::{Enrollment, Location};
 use crate::ui::components::enrollment_status::StatusBadge;
 use crate::ui::components::format::short_time;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::metadata::{MetadataChips, MetadataRows, metadata_rows};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollmentsPageData {
@@ -187,49 +187,49 @@ pub fn EnrollmentsPage() -> impl IntoView {
         },
     );
     let cancel_error = last_error(cancel.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
             <h1>"Enrollments"</h1>
             <a class="button secondary" href="/enrollments/new-sheet">"Print a pairing sheet"</a>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
-                match data.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(EnrollmentsPageData { page, locations }) => {
-                        let for_form = locations.clone();
-                        let options = locations.iter().map(|l| view! {
-                            <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
-                        }).collect_view();
-                        view! {
-                        <CreateEnrollmentForm locations=for_form sheet=false old/>
-                        <h2>"Pairing codes"</h2>
-                        <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
-                            <label for="f-view">"Show"</label>
-                            <select id="f-view" name="view">
-                                {VIEWS.into_iter().map(|(value, label)| view! {
-                                    <option value=value selected=param("view") == value>{label}</option>
-                                }).collect_view()}
-                            </select>
-                            <label for="f-location">"Location"</label>
-                            <select id="f-location" name="location">
-                                <option value="">"All locations"</option>
-                                {options}
-                            </select>
-                            <label for="f-metadata">"Metadata (key:value)"</label>
-                            <input id="f-metadata" name="metadata" value=param("metadata") placeholder="store:berlin-01"/>
-                            <button type="submit" class="secondary">"Filter"</button>
-                        </Form>
-                        <FormMessage error=cancel_error/>
-                        <EnrollmentTable page locations cancel/>
-                    }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=CreateEnrollment::PATH let:old>
+            <Loaded resource=data let:data>
+                <CreateEnrollmentForm locations=data.locations.clone() sheet=false old=old.clone()/>
+                <h2>"Pairing codes"</h2>
+                <EnrollmentFilters locations=data.locations.clone()/>
+                <FormMessage error=cancel_error/>
+                <EnrollmentTable page=data.page locations=data.locations cancel/>
+            </Loaded>
+        </WithKeptInput>
+    }
+}
+
+/// Which codes the list shows, as the URL has it.
+#[component]
+fn EnrollmentFilters(locations: Vec<Location>) -> impl IntoView {
+    let query = use_query_map();
+    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let options = locations.iter().map(|l| view! {
+        <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
+    }).collect_view();
+    view! {
+        <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
+            <label for="f-view">"Show"</label>
+            <select id="f-view" name="view">
+                {VIEWS.into_iter().map(|(value, label)| view! {
+                    <option value=value selected=param("view") == value>{label}</option>
+                }).collect_view()}
+            </select>
+            <label for="f-location">"Location"</label>
+            <select id="f-location" name="location">
+                <option value="">"All locations"</option>
+                {options}
+            </select>
+            <label for="f-metadata">"Metadata (key:value)"</label>
+            <input id="f-metadata" name="metadata" value=param("metadata") placeholder="store:berlin-01"/>
+            <button type="submit" class="secondary">"Filter"</button>
+        </Form>
     }
 }
 

@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Location;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocationWithDevices {
@@ -95,68 +95,57 @@ pub fn LocationsPage() -> impl IntoView {
     );
     let create_error = last_error(create.value());
     let rename_error = last_error(rename.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"Locations"</h1>
         <section class="card">
             <h2>"Add a location"</h2>
             <ActionForm action=create>
-                <Transition fallback=move || view! { <LocationFields old=OldInput::default() error=create_error/> }>
-                    {move || Suspend::new(async move {
-                        let old = OldInput::of(&old.await.ok().flatten(), CreateLocation::PATH);
-                        view! { <LocationFields old error=create_error/> }
-                    })}
-                </Transition>
+                <WithKeptInput form=CreateLocation::PATH let:old>
+                    <LocationFields old error=create_error/>
+                </WithKeptInput>
                 <FormMessage error=create_error/>
                 <SubmitButton label="Add location".to_owned() pending="Adding…".to_owned()/>
             </ActionForm>
         </section>
         <FormMessage error=rename_error/>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match rows.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(rows) => view! {
-                        <table class="list">
-                            <caption class="visually-hidden">"Locations"</caption>
-                            <thead><tr>
-                                <th scope="col">"Name"</th><th scope="col">"City"</th><th scope="col">"Location id"</th>
-                                <th scope="col">"Devices"</th><th scope="col"><span class="visually-hidden">"Change"</span></th>
-                            </tr></thead>
-                            <tbody>
-                                {rows.into_iter().enumerate().map(|(index, LocationWithDevices { location, devices })| {
-                                    let id = location.id.clone();
-                                    view! {
-                                        <tr>
-                                            <td>{location.name.clone()}</td>
-                                            <td>{location.city.clone().unwrap_or_default()}</td>
-                                            <td>
-                                                <code class="id">{location.id.clone()}</code>
-                                                <CopyButton text=location.id.clone() label="Copy id".to_owned() small=true/>
-                                            </td>
-                                            <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
-                                            <td>
-                                                <details>
-                                                    <summary>"Rename"</summary>
-                                                    <ActionForm action=rename>
-                                                        <input type="hidden" name="id" value=id/>
-                                                        <label for=format!("ln-{index}")>"Name"</label>
-                                                        <input id=format!("ln-{index}") name="name" value=location.name.clone() required/>
-                                                        <label for=format!("lc-{index}")>"City"</label>
-                                                        <input id=format!("lc-{index}") name="city" value=location.city.clone().unwrap_or_default()/>
-                                                        <button type="submit">"Save"</button>
-                                                    </ActionForm>
-                                                </details>
-                                            </td>
-                                        </tr>
-                                    }
-                                }).collect_view()}
-                            </tbody>
-                        </table>
-                    }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=rows let:rows>
+            <table class="list">
+                <caption class="visually-hidden">"Locations"</caption>
+                <thead><tr>
+                    <th scope="col">"Name"</th><th scope="col">"City"</th><th scope="col">"Location id"</th>
+                    <th scope="col">"Devices"</th><th scope="col"><span class="visually-hidden">"Change"</span></th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().enumerate().map(|(index, LocationWithDevices { location, devices })| {
+                        let id = location.id.clone();
+                        view! {
+                            <tr>
+                                <td>{location.name.clone()}</td>
+                                <td>{location.city.clone().unwrap_or_default()}</td>
+                                <td>
+                                    <code class="id">{location.id.clone()}</code>
+                                    <CopyButton text=location.id.clone() label="Copy id".to_owned() small=true/>
+                                </td>
+                                <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
+                                <td>
+                                    <details>
+                                        <summary>"Rename"</summary>
+                                        <ActionForm action=rename>
+                                            <input type="hidden" name="id" value=id/>
+                                            <label for=format!("ln-{index}")>"Name"</label>
+                                            <input id=format!("ln-{index}") name="name" value=location.name.clone() required/>
+                                            <label for=format!("lc-{index}")>"City"</label>
+                                            <input id=format!("lc-{index}") name="city" value=location.city.clone().unwrap_or_default()/>
+                                            <button type="submit">"Save"</button>
+                                        </ActionForm>
+                                    </details>
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </Loaded>
     }
 }

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::Loaded;
 use crate::ui::errors::PortalError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,21 +58,13 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
 pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview());
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(overview) => view! {
-                        <h1>{overview.merchant_name}</h1>
-                        <ul class="stats">
-                            <li><strong>{overview.live_enrollments}</strong>" live pairing codes"</li>
-                            <li><strong>{overview.devices}</strong>" registered devices"</li>
-                            <li><strong>{overview.locations}</strong>" locations"</li>
-                        </ul>
-                    }
-                    .into_any(),
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=data let:overview>
+            <h1>{overview.merchant_name}</h1>
+            <ul class="stats">
+                <li><strong>{overview.live_enrollments}</strong>" live pairing codes"</li>
+                <li><strong>{overview.devices}</strong>" registered devices"</li>
+                <li><strong>{overview.locations}</strong>" locations"</li>
+            </ul>
+        </Loaded>
     }
 }

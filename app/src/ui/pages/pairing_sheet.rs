@@ -9,10 +9,9 @@ use super::enrollment_detail::PairingCardData;
 use super::enrollments::{CreateEnrollment, CreateEnrollmentForm};
 use crate::model::Location;
 use crate::ui::components::format::short_time;
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::PrintButton;
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
 
 #[server(endpoint = "sheet_locations")]
 pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
@@ -26,22 +25,17 @@ pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
 #[component]
 pub fn NewPairingSheetPage() -> impl IntoView {
     let locations = Resource::new(|| (), |_| sheet_locations());
-    let old = Resource::new(|| (), |_| take_old_input());
     view! {
         <div class="page-head">
             <h1>"Print a pairing sheet"</h1>
             <a href="/enrollments">"All pairing codes"</a>
         </div>
         <p class="muted">"Setting up a store? Create a code for each device at once and print them as cards."</p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
-                match locations.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true old/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=CreateEnrollment::PATH let:old>
+            <Loaded resource=locations let:locations>
+                <CreateEnrollmentForm locations sheet=true old=old.clone()/>
+            </Loaded>
+        </WithKeptInput>
     }
 }
 
@@ -80,26 +74,27 @@ pub fn PairingSheetPage() -> impl IntoView {
     let batch = move || params.read().get("batch").unwrap_or_default();
     let cards = Resource::new(batch, pairing_sheet);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match cards.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(cards) => {
-                        let live = cards.iter().filter(|c| c.enrollment.enrollment_code.is_some()).count();
-                        view! {
-                            <div class="page-head no-print">
-                                <h1>"Pairing sheet"</h1>
-                                <PrintButton label="Print sheet".to_owned()/>
-                            </div>
-                            <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
-                            <div class="sheet">
-                                {cards.into_iter().map(|card| view! { <SheetCard card/> }).collect_view()}
-                            </div>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <Loaded resource=cards let:cards>
+            <Sheet cards/>
+        </Loaded>
+    }
+}
+
+#[component]
+fn Sheet(cards: Vec<PairingCardData>) -> impl IntoView {
+    let live = cards
+        .iter()
+        .filter(|c| c.enrollment.enrollment_code.is_some())
+        .count();
+    view! {
+        <div class="page-head no-print">
+            <h1>"Pairing sheet"</h1>
+            <PrintButton label="Print sheet".to_owned()/>
+        </div>
+        <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
+        <div class="sheet">
+            {cards.into_iter().map(|card| view! { <SheetCard card/> }).collect_view()}
+        </div>
     }
 }
 

@@ -9,10 +9,10 @@ use crate::domain::role::Role;
 use crate::model::{Location, UserSummary};
 use crate::ui::components::format::role_label;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
-use crate::ui::components::layout::Refusal;
+use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
-use crate::ui::session::{OldInput, take_old_input};
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsersPageData {
@@ -144,96 +144,114 @@ pub fn UsersPage() -> impl IntoView {
         },
         |_| users_page(),
     );
-    let create_error = last_error(create.value());
-    let update_error = last_error(update.value());
-    let disable_error = last_error(disable.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <h1>"Users"</h1>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateUser::PATH);
-                match data.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(UsersPageData { users, locations, me, new_password }) => {
-                        let location_name = {
-                            let locations = locations.clone();
-                            move |id: &str| {
-                                locations.iter().find(|l| l.id == id).map_or_else(|| id.to_owned(), |l| l.name.clone())
-                            }
-                        };
-                        let locations_for_new = locations.clone();
-                        let new_role = old.value("role").as_deref().and_then(Role::parse).unwrap_or(Role::Ops);
-                        let new_locations = old.values("location_ids");
-                        view! {
-                            <section class="card">
-                                <h2>"Add a user"</h2>
-                                <ActionForm action=create>
-                                    <label for="new-email">"Email"</label>
-                                    <input id="new-email" name="email" type="email" value=old.value("email") required aria-describedby="email-error"/>
-                                    <FieldMessage field="email" error=create_error/>
-                                    <RoleAndLocations id_prefix="new".to_string() role=new_role selected=new_locations locations=locations_for_new/>
-                                    <FieldMessage field="location" error=create_error/>
-                                    <label for="new-password">"Password (leave empty for a one-time password)"</label>
-                                    <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
-                                    <FieldMessage field="password" error=create_error/>
-                                    <FormMessage error=create_error/>
-                                    {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
-                                    <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
-                                </ActionForm>
-                            </section>
-                            <FormMessage error=update_error/>
-                            <FieldMessage field="location" error=update_error/>
-                            <FormMessage error=disable_error/>
-                            <table class="list">
-                                <caption class="visually-hidden">"Users of this merchant"</caption>
-                                <thead>
-                                    <tr><th scope="col">"Email"</th><th scope="col">"Access"</th><th scope="col">"Status"</th><th scope="col">"Change"</th></tr>
-                                </thead>
-                                <tbody>
-                                    {users.into_iter().map(|user| {
-                                        let is_me = user.id == me;
-                                        let places = user.location_ids.iter().map(|id| location_name(id)).collect::<Vec<_>>().join(", ");
-                                        let prefix = format!("u-{}", user.id);
-                                        let user_id_for_access = user.id.clone();
-                                        let user_id_for_status = user.id.clone();
-                                        let row_locations = locations.clone();
-                                        view! {
-                                            <tr class:disabled=user.disabled>
-                                                <td>{user.email.clone()}{is_me.then_some(" (you)")}</td>
-                                                <td>{role_label(user.role)}{(!places.is_empty()).then(|| format!(": {places}"))}</td>
-                                                <td>{if user.disabled { "Disabled" } else { "Active" }}</td>
-                                                <td>
-                                                    <details>
-                                                        <summary>"Change access"</summary>
-                                                        <ActionForm action=update>
-                                                            <input type="hidden" name="user_id" value=user_id_for_access/>
-                                                            <RoleAndLocations id_prefix=prefix role=user.role selected=user.location_ids.clone() locations=row_locations/>
-                                                            <button type="submit">"Save access"</button>
-                                                        </ActionForm>
-                                                    </details>
-                                                    {(!is_me).then(|| view! {
-                                                        <ActionForm action=disable>
-                                                            <input type="hidden" name="user_id" value=user_id_for_status/>
-                                                            <input type="hidden" name="disabled" value=(!user.disabled).to_string()/>
-                                                            <button type="submit" class=if user.disabled { "secondary" } else { "danger" }>
-                                                                {if user.disabled { "Enable" } else { "Disable" }}
-                                                            </button>
-                                                        </ActionForm>
-                                                    })}
-                                                </td>
-                                            </tr>
-                                        }
-                                    }).collect_view()}
-                                </tbody>
-                            </table>
-                        }
-                        .into_any()
+        <WithKeptInput form=CreateUser::PATH let:old>
+            <Loaded resource=data let:data>
+                <Users data old=old.clone() create update disable/>
+            </Loaded>
+        </WithKeptInput>
+    }
+}
+
+/// The form to add a user (as last sent, if the server refused it: `old`), and the users
+/// with the forms to change their access or disable them.
+#[component]
+fn Users(
+    data: UsersPageData,
+    old: OldInput,
+    create: ServerAction<CreateUser>,
+    update: ServerAction<UpdateUserAccess>,
+    disable: ServerAction<SetUserDisabled>,
+) -> impl IntoView {
+    let create_error = last_error(create.value());
+    let update_error = last_error(update.value());
+    let disable_error = last_error(disable.value());
+    let UsersPageData {
+        users,
+        locations,
+        me,
+        new_password,
+    } = data;
+    let location_name = {
+        let locations = locations.clone();
+        move |id: &str| {
+            locations
+                .iter()
+                .find(|l| l.id == id)
+                .map_or_else(|| id.to_owned(), |l| l.name.clone())
+        }
+    };
+    let locations_for_new = locations.clone();
+    let new_role = old
+        .value("role")
+        .as_deref()
+        .and_then(Role::parse)
+        .unwrap_or(Role::Ops);
+    let new_locations = old.values("location_ids");
+    view! {
+        <section class="card">
+            <h2>"Add a user"</h2>
+            <ActionForm action=create>
+                <label for="new-email">"Email"</label>
+                <input id="new-email" name="email" type="email" value=old.value("email") required aria-describedby="email-error"/>
+                <FieldMessage field="email" error=create_error/>
+                <RoleAndLocations id_prefix="new".to_string() role=new_role selected=new_locations locations=locations_for_new/>
+                <FieldMessage field="location" error=create_error/>
+                <label for="new-password">"Password (leave empty for a one-time password)"</label>
+                <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
+                <FieldMessage field="password" error=create_error/>
+                <FormMessage error=create_error/>
+                {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
+                <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
+            </ActionForm>
+        </section>
+        <FormMessage error=update_error/>
+        <FieldMessage field="location" error=update_error/>
+        <FormMessage error=disable_error/>
+        <table class="list">
+            <caption class="visually-hidden">"Users of this merchant"</caption>
+            <thead>
+                <tr><th scope="col">"Email"</th><th scope="col">"Access"</th><th scope="col">"Status"</th><th scope="col">"Change"</th></tr>
+            </thead>
+            <tbody>
+                {users.into_iter().map(|user| {
+                    let is_me = user.id == me;
+                    let places = user.location_ids.iter().map(|id| location_name(id)).collect::<Vec<_>>().join(", ");
+                    let prefix = format!("u-{}", user.id);
+                    let user_id_for_access = user.id.clone();
+                    let user_id_for_status = user.id.clone();
+                    let row_locations = locations.clone();
+                    view! {
+                        <tr class:disabled=user.disabled>
+                            <td>{user.email.clone()}{is_me.then_some(" (you)")}</td>
+                            <td>{role_label(user.role)}{(!places.is_empty()).then(|| format!(": {places}"))}</td>
+                            <td>{if user.disabled { "Disabled" } else { "Active" }}</td>
+                            <td>
+                                <details>
+                                    <summary>"Change access"</summary>
+                                    <ActionForm action=update>
+                                        <input type="hidden" name="user_id" value=user_id_for_access/>
+                                        <RoleAndLocations id_prefix=prefix role=user.role selected=user.location_ids.clone() locations=row_locations/>
+                                        <button type="submit">"Save access"</button>
+                                    </ActionForm>
+                                </details>
+                                {(!is_me).then(|| view! {
+                                    <ActionForm action=disable>
+                                        <input type="hidden" name="user_id" value=user_id_for_status/>
+                                        <input type="hidden" name="disabled" value=(!user.disabled).to_string()/>
+                                        <button type="submit" class=if user.disabled { "secondary" } else { "danger" }>
+                                            {if user.disabled { "Enable" } else { "Disable" }}
+                                        </button>
+                                    </ActionForm>
+                                })}
+                            </td>
+                        </tr>
                     }
-                }
-            })}
-        </Transition>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
 
