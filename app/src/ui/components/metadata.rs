@@ -3,8 +3,10 @@
 
 use leptos::prelude::*;
 
+use crate::domain::metadata::{MAX_KEY_LENGTH, MAX_VALUE_LENGTH};
 #[cfg(feature = "ssr")]
 use crate::ui::errors::PortalError;
+use crate::ui::session::OldInput;
 
 /// The metadata filter as typed: `store:s1 type:ios` (all must match).
 #[cfg(feature = "ssr")]
@@ -52,18 +54,58 @@ pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoVi
     }
 }
 
-/// The rows the metadata fieldset starts with: those the user last sent (empty ones
-/// dropped), and empty ones up to three.
-pub fn metadata_rows(keys: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = keys
+/// The rows a refused form sent, paired up, the empty ones dropped.
+pub fn sent_rows(old: &OldInput) -> Vec<(String, String)> {
+    old.values("metadata_keys")
         .into_iter()
-        .zip(values.into_iter().chain(std::iter::repeat(String::new())))
+        .zip(
+            old.values("metadata_values")
+                .into_iter()
+                .chain(std::iter::repeat(String::new())),
+        )
         .filter(|(key, value)| !key.is_empty() || !value.is_empty())
-        .collect();
+        .collect()
+}
+
+/// The rows the create form's fieldset starts with: those the user last sent, and empty
+/// ones up to three.
+pub fn metadata_rows(old: &OldInput) -> Vec<(String, String)> {
+    let mut rows = sent_rows(old);
     while rows.len() < 3 {
         rows.push((String::new(), String::new()));
     }
     rows
+}
+
+/// One key/value row, its fields named as `metadata_from_rows` reads them
+/// (`metadata_keys[0]`, `metadata_values[0]`) and their ids `{ids}k-0` and `{ids}v-0`.
+/// `children` (the island's Remove button) follow the fields.
+#[component]
+pub fn MetadataRow(
+    ids: &'static str,
+    row: usize,
+    key: String,
+    value: String,
+    /// Examples in the empty fields, and the lengths the server allows.
+    #[prop(optional)]
+    hints: bool,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let (key_id, value_id) = (format!("{ids}k-{row}"), format!("{ids}v-{row}"));
+    let (key_hint, value_hint) = if hints {
+        ("key, e.g. store", "value, e.g. berlin-01")
+    } else {
+        ("key", "value")
+    };
+    view! {
+        <div class="metadata-row">
+            <label for=key_id.clone() class="visually-hidden">"Key"</label>
+            <input id=key_id name=format!("metadata_keys[{row}]") value=key placeholder=key_hint maxlength=hints.then_some(MAX_KEY_LENGTH)/>
+            <label for=value_id.clone() class="visually-hidden">"Value"</label>
+            <input id=value_id name=format!("metadata_values[{row}]") value=value placeholder=value_hint maxlength=hints.then_some(MAX_VALUE_LENGTH)/>
+            {children.map(|children| children())}
+        </div>
+    }
 }
 
 /// Metadata key/value rows, starting with `rows`: those rows alone without JavaScript;
@@ -76,14 +118,10 @@ pub fn MetadataRows(rows: Vec<(String, String)>) -> impl IntoView {
         <fieldset class="metadata-rows" aria-describedby="metadata-error">
             <legend>"Metadata (carried over to the device, used to find it later)"</legend>
             <For each=move || rows.get() key=|(row, _)| *row let:((row, (key, value)))>
-                <div class="metadata-row">
-                    <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
-                    <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") value=key placeholder="key, e.g. store" maxlength="40"/>
-                    <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
-                    <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") value=value placeholder="value, e.g. berlin-01" maxlength="500"/>
+                <MetadataRow ids="m" row key value hints=true>
                     <button type="button" class="secondary" aria-label="Remove this row"
                         on:click=move |_| rows.update(|r| r.retain(|(x, _)| *x != row))>"Remove"</button>
-                </div>
+                </MetadataRow>
             </For>
             <button type="button" class="secondary" on:click=move |_| {
                 let row = next_row.get_value();

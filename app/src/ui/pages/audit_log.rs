@@ -2,13 +2,15 @@
 //! and keys, filtered by actor, action and target.
 
 use leptos::prelude::*;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
 use crate::domain::paging::Page;
 use crate::model::AuditEvent;
 use crate::ui::components::audit_table::AuditTable;
+use crate::ui::components::filters::{FilterBar, FilterSelect, FilterText};
+use crate::ui::components::forms::choices;
 use crate::ui::components::loading::Loaded;
+use crate::ui::components::pager::{Pager, with_param};
 use crate::ui::errors::PortalError;
 
 #[server(endpoint = "audit_events")]
@@ -56,18 +58,11 @@ pub fn AuditLogPage() -> impl IntoView {
     );
     view! {
         <h1>"Audit log"</h1>
-        <Form action="/audit" attr:class="filters" attr:aria-label="Filter the audit log">
-            <label for="a-actor">"Actor (user email or key, device id)"</label>
-            <input id="a-actor" name="actor" value=move || param("actor")/>
-            <label for="a-action">"Action"</label>
-            <select id="a-action" name="action">
-                <option value="">"Any"</option>
-                {ACTIONS.into_iter().map(|action| view! { <option value=action selected=move || param("action") == action>{action}</option> }).collect_view()}
-            </select>
-            <label for="a-target">"Target id"</label>
-            <input id="a-target" name="target" value=move || param("target")/>
-            <button type="submit" class="secondary">"Filter"</button>
-        </Form>
+        <FilterBar action="/audit" label="Filter the audit log" button="Filter">
+            <FilterText id="a-actor" name="actor" label="Actor (user email or key, device id)" value=param("actor")/>
+            <FilterSelect id="a-action" name="action" label="Action" any="Any" choices=choices(ACTIONS.map(|action| (action, action))) selected=param("action")/>
+            <FilterText id="a-target" name="target" label="Target id" value=param("target")/>
+        </FilterBar>
         <Loaded resource=events let:page>
             <AuditPage page/>
         </Loaded>
@@ -95,20 +90,14 @@ const ACTIONS: [&str; 14] = [
 /// One page of events, with links to the newer and older pages.
 #[component]
 fn AuditPage(page: Page<AuditEvent>) -> impl IntoView {
-    let query = use_query_map();
     let number = page.page_number;
-    let more = !page.last;
-    let link = move |n: i64| {
-        let mut params = query.read_untracked().clone();
-        params.replace("page", n.to_string());
-        format!("/audit{}", params.to_query_string())
-    };
+    let link = |number: i64| with_param("/audit", "page", Some(number.to_string()));
     view! {
         <p class="muted">{format!("{} events", page.total_elements)}</p>
         <AuditTable events=page.content/>
-        <nav class="pager" aria-label="Pages">
-            {(number > 0).then(|| view! { <a href=link(number - 1)>"Newer"</a> })}
-            {more.then(|| view! { <a href=link(number + 1)>"Older"</a> })}
-        </nav>
+        <Pager
+            previous=(number > 0).then(|| (link(number - 1), "Newer"))
+            next=(!page.last).then(|| (link(number + 1), "Older"))
+        />
     }
 }

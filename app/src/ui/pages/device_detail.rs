@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use crate::model::{AuditEvent, Device, Enrollment, Location};
 use crate::ui::components::audit_table::AuditTable;
 use crate::ui::components::format::short_time;
-use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::{location_choices, location_name};
+use crate::ui::components::metadata::{MetadataRow, sent_rows};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -140,31 +142,18 @@ fn DeviceDetail(
         history,
         locations,
     } = detail;
-    let location_name = locations
-        .iter()
-        .find(|l| l.id == device.location_id)
-        .map_or_else(|| "—".to_owned(), |l| l.name.clone());
+    let location = location_name(&locations, &device.location_id).unwrap_or_else(|| "—".into());
     // As the user last sent them if the server refused that; else as stored.
     let refused = old.value("id").as_deref() == Some(device.id.as_str());
     let shown: Vec<(String, String)> = if refused {
-        old.values("metadata_keys")
-            .into_iter()
-            .zip(old.values("metadata_values"))
-            .filter(|(k, v)| !k.is_empty() || !v.is_empty())
-            .collect()
+        sent_rows(&old)
     } else {
-        device
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        device.metadata.clone().into_iter().collect()
     };
-    let rows: Vec<(usize, String, String)> = shown
+    // Two empty rows to add metadata in.
+    let rows = shown
         .into_iter()
-        .chain(std::iter::repeat_n((String::new(), String::new()), 2))
-        .enumerate()
-        .map(|(i, (k, v))| (i, k, v))
-        .collect();
+        .chain(std::iter::repeat_n((String::new(), String::new()), 2));
     let id_for_update = device.id.clone();
     let id_for_deregister = device.id.clone();
     let (name, current_location) = if refused {
@@ -184,7 +173,7 @@ fn DeviceDetail(
             <dt>"Device id"</dt><dd><code>{device.id.clone()}</code></dd>
             <dt>"Hardware id"</dt><dd><code>{device.hardware_id.clone()}</code></dd>
             <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
-            <dt>"Location"</dt><dd>{location_name}</dd>
+            <dt>"Location"</dt><dd>{location}</dd>
             <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
             <dt>"Last seen"</dt><dd>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
             <dt>"Enrolled with"</dt>
@@ -202,19 +191,12 @@ fn DeviceDetail(
                 <FieldMessage field="name" error/>
                 <label for="d-location">"Location"</label>
                 <select id="d-location" name="location_id">
-                    {locations.into_iter().map(|l| view! { <option value=l.id.clone() selected=l.id == current_location>{l.name}</option> }).collect_view()}
+                    <Options choices=location_choices(&locations) selected=current_location/>
                 </select>
                 <FieldMessage field="location_id" error/>
                 <fieldset class="metadata-rows">
                     <legend>"Metadata"</legend>
-                    {rows.into_iter().map(|(i, k, v)| view! {
-                        <div class="metadata-row">
-                            <label for=format!("dk-{i}") class="visually-hidden">"Key"</label>
-                            <input id=format!("dk-{i}") name=format!("metadata_keys[{i}]") value=k placeholder="key"/>
-                            <label for=format!("dv-{i}") class="visually-hidden">"Value"</label>
-                            <input id=format!("dv-{i}") name=format!("metadata_values[{i}]") value=v placeholder="value"/>
-                        </div>
-                    }).collect_view()}
+                    {rows.enumerate().map(|(row, (key, value))| view! { <MetadataRow ids="d" row key value/> }).collect_view()}
                 </fieldset>
                 <FieldMessage field="metadata" error/>
                 <FormMessage error/>

@@ -4,16 +4,20 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::device::DeviceSort;
+use crate::domain::device::{DeviceSort, Platform};
 use crate::model::{Device, Location};
+use crate::ui::components::filters::{
+    FilterBar, FilterSelect, FilterText, LocationFilter, MetadataFilter,
+};
 use crate::ui::components::format::short_time;
-use crate::ui::components::forms::{FormMessage, last_error};
+use crate::ui::components::forms::{FormMessage, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::location_name;
 use crate::ui::components::metadata::MetadataChips;
+use crate::ui::components::pager::{Pager, with_param};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -188,6 +192,13 @@ pub fn DevicesPage() -> impl IntoView {
     }
 }
 
+/// The orders of the list.
+const SORTS: [(DeviceSort, &str); 3] = [
+    (DeviceSort::Registered, "Newest first"),
+    (DeviceSort::Name, "Name"),
+    (DeviceSort::LastSeen, "Last seen"),
+];
+
 /// The filters of the view, without the paging cursor, for the CSV link.
 fn export_query(filters: &DeviceFilters) -> String {
     let pairs = [
@@ -222,61 +233,26 @@ fn DeviceList(
         next,
         locations,
     } = data;
-    let location_options = locations
-        .iter()
-        .map(|l| view! { <option value=l.id.clone() selected=filters.location == l.id>{l.name.clone()}</option> })
-        .collect_view();
     let name_of = {
         let locations = locations.clone();
-        move |id: &str| {
-            locations
-                .iter()
-                .find(|l| l.id == id)
-                .map_or_else(|| "—".to_owned(), |l| l.name.clone())
-        }
+        move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into())
     };
     let filtered = !(filters.metadata.is_empty()
         && filters.location.is_empty()
         && filters.platform.is_empty()
         && filters.q.is_empty());
-    let query = use_query_map();
-    let next_link = next.map(|cursor| {
-        let mut params = query.read_untracked().clone();
-        params.replace("after", cursor);
-        format!("/devices{}", params.to_query_string())
-    });
-    let first_link = (!filters.after.is_empty()).then(|| {
-        let mut params = query.read_untracked().clone();
-        params.remove("after");
-        format!("/devices{}", params.to_query_string())
-    });
+    let first_link =
+        (!filters.after.is_empty()).then(|| (with_param("/devices", "after", None), "First page"));
+    let next_link = next.map(|cursor| (with_param("/devices", "after", Some(cursor)), "Next page"));
 
     view! {
-        <Form action="/devices" attr:class="filters" attr:aria-label="Filter devices">
-            <label for="f-metadata">"Metadata (key:value)"</label>
-            <input id="f-metadata" name="metadata" value=filters.metadata.clone() placeholder="store:berlin-01 type:ios"/>
-            <label for="f-location">"Location"</label>
-            <select id="f-location" name="location">
-                <option value="">"All locations"</option>
-                {location_options}
-            </select>
-            <label for="f-platform">"Platform"</label>
-            <select id="f-platform" name="platform">
-                <option value="">"Any"</option>
-                <option value="ANDROID" selected=filters.platform == "ANDROID">"Android"</option>
-                <option value="IOS" selected=filters.platform == "IOS">"iOS"</option>
-            </select>
-            <label for="f-q">"Name contains"</label>
-            <input id="f-q" name="q" value=filters.q.clone()/>
-            <label for="f-sort">"Sort by"</label>
-            <select id="f-sort" name="sort">
-                {[DeviceSort::Registered, DeviceSort::Name, DeviceSort::LastSeen].into_iter().map(|sort| {
-                    let label = match sort { DeviceSort::Registered => "Newest first", DeviceSort::Name => "Name", DeviceSort::LastSeen => "Last seen" };
-                    view! { <option value=sort.as_str() selected=DeviceSort::parse(&filters.sort) == sort>{label}</option> }
-                }).collect_view()}
-            </select>
-            <button type="submit" class="secondary">"Apply"</button>
-        </Form>
+        <FilterBar action="/devices" label="Filter devices" button="Apply">
+            <MetadataFilter value=filters.metadata.clone() placeholder="store:berlin-01 type:ios"/>
+            <LocationFilter locations selected=filters.location.clone()/>
+            <FilterSelect id="f-platform" name="platform" label="Platform" any="Any" choices=choices([(Platform::Android.as_str(), "Android"), (Platform::Ios.as_str(), "iOS")]) selected=filters.platform.clone()/>
+            <FilterText id="f-q" name="q" label="Name contains" value=filters.q.clone()/>
+            <FilterSelect id="f-sort" name="sort" label="Sort by" choices=choices(SORTS.map(|(sort, label)| (sort.as_str(), label))) selected=DeviceSort::parse(&filters.sort).as_str()/>
+        </FilterBar>
         <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
         {if devices.is_empty() {
             if filtered {
@@ -341,9 +317,6 @@ fn DeviceList(
                 </table>
             }.into_any()
         }}
-        <nav class="pager" aria-label="Pages">
-            {first_link.map(|href| view! { <a href=href>"First page"</a> })}
-            {next_link.map(|href| view! { <a href=href>"Next page"</a> })}
-        </nav>
+        <Pager previous=first_link next=next_link/>
     }
 }

@@ -3,7 +3,6 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
@@ -11,10 +10,13 @@ use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
 use crate::ui::components::enrollment_status::StatusBadge;
+use crate::ui::components::filters::{FilterBar, FilterSelect, LocationFilter, MetadataFilter};
 use crate::ui::components::format::short_time;
-use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::forms::{FieldMessage, FormMessage, Options, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::{location_choices_with_city, location_name};
 use crate::ui::components::metadata::{MetadataChips, MetadataRows, metadata_rows};
+use crate::ui::components::pager::{Pager, with_param};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -209,27 +211,13 @@ pub fn EnrollmentsPage() -> impl IntoView {
 #[component]
 fn EnrollmentFilters(locations: Vec<Location>) -> impl IntoView {
     let query = use_query_map();
-    let param = move |name: &str| query.read().get(name).unwrap_or_default();
-    let options = locations.iter().map(|l| view! {
-        <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
-    }).collect_view();
+    let param = move |name: &str| query.read_untracked().get(name).unwrap_or_default();
     view! {
-        <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
-            <label for="f-view">"Show"</label>
-            <select id="f-view" name="view">
-                {VIEWS.into_iter().map(|(value, label)| view! {
-                    <option value=value selected=param("view") == value>{label}</option>
-                }).collect_view()}
-            </select>
-            <label for="f-location">"Location"</label>
-            <select id="f-location" name="location">
-                <option value="">"All locations"</option>
-                {options}
-            </select>
-            <label for="f-metadata">"Metadata (key:value)"</label>
-            <input id="f-metadata" name="metadata" value=param("metadata") placeholder="store:berlin-01"/>
-            <button type="submit" class="secondary">"Filter"</button>
-        </Form>
+        <FilterBar action="/enrollments" label="Filter pairing codes" button="Filter">
+            <FilterSelect id="f-view" name="view" label="Show" choices=choices(VIEWS) selected=param("view")/>
+            <LocationFilter locations selected=param("location")/>
+            <MetadataFilter value=param("metadata") placeholder="store:berlin-01"/>
+        </FilterBar>
     }
 }
 
@@ -242,19 +230,9 @@ fn EnrollmentTable(
     if page.content.is_empty() {
         return view! { <p class="empty">"No pairing codes here. Create one above, or change the filter."</p> }.into_any();
     }
-    let name_of = move |id: &str| {
-        locations
-            .iter()
-            .find(|l| l.id == id)
-            .map_or_else(|| "—".to_owned(), |l| l.name.clone())
-    };
-    let query = use_query_map();
-    let page_link = move |number: i64| {
-        let mut params = query.read().clone();
-        params.replace("page", number.to_string());
-        format!("/enrollments{}", params.to_query_string())
-    };
+    let name_of = move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into());
     let (number, total_pages, total) = (page.page_number, page.total_pages, page.total_elements);
+    let page_link = |number: i64| with_param("/enrollments", "page", Some(number.to_string()));
     view! {
         <table class="list">
             <caption class="visually-hidden">"Pairing codes"</caption>
@@ -290,11 +268,11 @@ fn EnrollmentTable(
                 }).collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            <span>{format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))}</span>
-            {(number > 0).then(|| view! { <a href=page_link(number - 1)>"Previous"</a> })}
-            {(number + 1 < total_pages).then(|| view! { <a href=page_link(number + 1)>"Next"</a> })}
-        </nav>
+        <Pager
+            summary=format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))
+            previous=(number > 0).then(|| (page_link(number - 1), "Previous"))
+            next=(number + 1 < total_pages).then(|| (page_link(number + 1), "Next"))
+        />
     }
     .into_any()
 }
@@ -313,7 +291,7 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
     let chosen_location = old.value("location_id").unwrap_or_default();
     let expiry = old.value("expiry").unwrap_or_else(|| "2h".into());
     let custom_minutes = old.value("custom_minutes").unwrap_or_default();
-    let rows = metadata_rows(old.values("metadata_keys"), old.values("metadata_values"));
+    let rows = metadata_rows(&old);
 
     view! {
         <section class="card">
@@ -327,11 +305,7 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
                 <label for="location_id">"Location"</label>
                 <select id="location_id" name="location_id" required=!single_location aria-describedby="location_id-error">
                     {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
-                    {locations.into_iter().map(|l| {
-                        let label = match &l.city { Some(city) => format!("{} ({city})", l.name), None => l.name.clone() };
-                        let selected = l.id == chosen_location;
-                        view! { <option value=l.id selected=selected>{label}</option> }
-                    }).collect_view()}
+                    <Options choices=location_choices_with_city(&locations) selected=chosen_location/>
                 </select>
                 <FieldMessage field="location_id" error/>
                 <ExpiryChoice expiry custom_minutes/>

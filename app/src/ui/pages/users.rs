@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::role::Role;
 use crate::model::{Location, UserSummary};
 use crate::ui::components::format::role_label;
-use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::forms::{FieldMessage, FormMessage, Options, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::location_name;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -174,15 +175,6 @@ fn Users(
         me,
         new_password,
     } = data;
-    let location_name = {
-        let locations = locations.clone();
-        move |id: &str| {
-            locations
-                .iter()
-                .find(|l| l.id == id)
-                .map_or_else(|| id.to_owned(), |l| l.name.clone())
-        }
-    };
     let locations_for_new = locations.clone();
     let new_role = old
         .value("role")
@@ -218,7 +210,7 @@ fn Users(
             <tbody>
                 {users.into_iter().map(|user| {
                     let is_me = user.id == me;
-                    let places = user.location_ids.iter().map(|id| location_name(id)).collect::<Vec<_>>().join(", ");
+                    let places = user.location_ids.iter().map(|id| location_name(&locations, id).unwrap_or_else(|| id.clone())).collect::<Vec<_>>().join(", ");
                     let prefix = format!("u-{}", user.id);
                     let user_id_for_access = user.id.clone();
                     let user_id_for_status = user.id.clone();
@@ -277,9 +269,7 @@ fn RoleAndLocations(
     view! {
         <label for=role_id.clone()>"Role"</label>
         <select id=role_id name="role">
-            {Role::ALL.into_iter().map(|option| view! {
-                <option value=option.as_str() selected=option == role>{role_label(option)}</option>
-            }).collect_view()}
+            <Options choices=choices(Role::ALL.map(|role| (role.as_str(), role_label(role)))) selected=role.as_str()/>
         </select>
         <fieldset class="locations">
             <legend>"Locations (store managers only)"</legend>
