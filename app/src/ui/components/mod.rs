@@ -13,6 +13,7 @@ pub mod loading;
 pub mod locations;
 pub mod metadata;
 pub mod pager;
+pub mod params;
 #[cfg(feature = "ssr")]
 pub mod qr;
 pub mod widgets;

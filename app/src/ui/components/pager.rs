@@ -1,20 +1,6 @@
-//! Links to a list's other pages, keeping its filters.
+//! Links to a list's other pages (made with `params::with_param`, to keep its filters).
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
-
-/// The list at `path` with this page's query, but `name` set to `value` (or left out):
-/// the same filters, another page.
-pub fn with_param(path: &str, name: &'static str, value: Option<String>) -> String {
-    let mut params = use_query_map().read_untracked().clone();
-    match value {
-        Some(value) => params.replace(name, value),
-        None => {
-            params.remove(name);
-        }
-    }
-    format!("{path}{}", params.to_query_string())
-}
 
 /// The pager under a list: an optional summary ("12 codes · page 1 of 1"), then links to
 /// the page before and the page after, each `(href, label)` when there is one.

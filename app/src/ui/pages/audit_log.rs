@@ -2,7 +2,6 @@
 //! and keys, filtered by actor, action and target.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
 
 use crate::domain::paging::Page;
 use crate::model::AuditEvent;
@@ -10,7 +9,8 @@ use crate::ui::components::audit_table::AuditTable;
 use crate::ui::components::filters::{FilterBar, FilterSelect, FilterText};
 use crate::ui::components::forms::choices;
 use crate::ui::components::loading::Loaded;
-use crate::ui::components::pager::{Pager, with_param};
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
 use crate::ui::errors::PortalError;
 
 #[server(endpoint = "audit_events")]
@@ -31,8 +31,7 @@ pub async fn audit_page(
         action: Some(action.trim().to_owned()).filter(|v| !v.is_empty()),
         target_id: Some(target.trim().to_owned()).filter(|v| !v.is_empty()),
     };
-    let request =
-        PageRequest::new(Some(page.max(0)), Some(50)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let request = PageRequest::new(Some(page.max(0)), Some(50))?;
     services()?
         .list_audit_events(&actor_of_request, filter, request)
         .await
@@ -41,8 +40,7 @@ pub async fn audit_page(
 
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let param = query_params();
     let events = Resource::new(
         move || {
             (

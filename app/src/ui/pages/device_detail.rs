@@ -4,7 +4,6 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AuditEvent, Device, Enrollment, Location};
@@ -14,6 +13,7 @@ use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_erro
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::{location_choices, location_name};
 use crate::ui::components::metadata::{MetadataRow, sent_rows};
+use crate::ui::components::params::route_param;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -39,7 +39,7 @@ pub async fn device_detail(id: String) -> Result<DeviceDetailData, PortalError> 
         .enrollment(&actor, &device.enrollment_id)
         .await
         .ok();
-    let page = PageRequest::new(Some(0), Some(50)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let page = PageRequest::new(Some(0), Some(50))?;
     let history = services
         .device_history(&actor, &device.id, page)
         .await
@@ -107,8 +107,7 @@ pub async fn deregister_device(id: String) -> Result<(), PortalError> {
 
 #[component]
 pub fn DeviceDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+    let id = route_param("id");
     let update = ServerAction::<UpdateDevice>::new();
     let deregister = ServerAction::<DeregisterDevice>::new();
     let detail = Resource::new(

@@ -4,7 +4,6 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::device::{DeviceSort, Platform};
@@ -17,7 +16,8 @@ use crate::ui::components::forms::{FormMessage, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::location_name;
 use crate::ui::components::metadata::MetadataChips;
-use crate::ui::components::pager::{Pager, with_param};
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -59,8 +59,7 @@ impl DeviceFilters {
             metadata: crate::ui::components::metadata::metadata_filters(&self.metadata),
             platform: Some(self.platform.clone()).filter(|v| !v.is_empty()),
             name_contains: Some(self.q.clone()).filter(|v| !v.is_empty()),
-            page: PageRequest::new(Some(0), Some(page_size))
-                .map_err(|e| PortalError::Invalid(vec![e]))?,
+            page: PageRequest::new(Some(0), Some(page_size))?,
         })
     }
 }
@@ -149,18 +148,14 @@ pub async fn deregister_devices(
 
 #[component]
 pub fn DevicesPage() -> impl IntoView {
-    let query = use_query_map();
-    let filters = move || {
-        let q = query.read();
-        let get = |name: &str| q.get(name).unwrap_or_default();
-        DeviceFilters {
-            metadata: get("metadata"),
-            location: get("location"),
-            platform: get("platform"),
-            q: get("q"),
-            sort: get("sort"),
-            after: get("after"),
-        }
+    let param = query_params();
+    let filters = move || DeviceFilters {
+        metadata: param("metadata"),
+        location: param("location"),
+        platform: param("platform"),
+        q: param("q"),
+        sort: param("sort"),
+        after: param("after"),
     };
     let rename = ServerAction::<RenameDevice>::new();
     let deregister = ServerAction::<DeregisterDevices>::new();

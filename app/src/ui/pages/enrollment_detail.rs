@@ -2,7 +2,6 @@
 //! it turns into "registered" as soon as a device uses the code. Prints as one card.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::enrollment::EnrollmentStatus;
@@ -11,6 +10,7 @@ use crate::ui::components::enrollment_status::StatusBadge;
 use crate::ui::components::format::{remaining, short_time};
 use crate::ui::components::loading::Loaded;
 use crate::ui::components::metadata::MetadataChips;
+use crate::ui::components::params::route_param;
 use crate::ui::components::widgets::{CopyButton, PrintButton};
 use crate::ui::errors::PortalError;
 
@@ -81,8 +81,7 @@ pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
 
 #[component]
 pub fn EnrollmentDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+    let id = route_param("id");
     let card = Resource::new(id, pairing_card);
     view! {
         <Loaded resource=card let:card>

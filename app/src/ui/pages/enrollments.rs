@@ -3,7 +3,6 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::enrollment::EnrollmentStatus;
@@ -16,7 +15,8 @@ use crate::ui::components::forms::{FieldMessage, FormMessage, Options, choices, 
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::{location_choices_with_city, location_name};
 use crate::ui::components::metadata::{MetadataChips, MetadataRows, metadata_rows};
-use crate::ui::components::pager::{Pager, with_param};
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::session::OldInput;
@@ -60,8 +60,7 @@ pub async fn enrollments_page(
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
-    let request =
-        PageRequest::new(Some(page.max(0)), Some(25)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let request = PageRequest::new(Some(page.max(0)), Some(25))?;
     let query = EnrollmentListQuery {
         location_id: Some(location).filter(|l| !l.is_empty()),
         metadata: metadata_filters(&metadata),
@@ -171,8 +170,7 @@ pub async fn cancel_enrollment(id: String) -> Result<(), PortalError> {
 
 #[component]
 pub fn EnrollmentsPage() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let param = query_params();
     let cancel = ServerAction::<CancelEnrollment>::new();
     let data = Resource::new(
         move || {
@@ -210,8 +208,7 @@ pub fn EnrollmentsPage() -> impl IntoView {
 /// Which codes the list shows, as the URL has it.
 #[component]
 fn EnrollmentFilters(locations: Vec<Location>) -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.read_untracked().get(name).unwrap_or_default();
+    let param = query_params();
     view! {
         <FilterBar action="/enrollments" label="Filter pairing codes" button="Filter">
             <FilterSelect id="f-view" name="view" label="Show" choices=choices(VIEWS) selected=param("view")/>

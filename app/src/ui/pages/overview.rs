@@ -23,7 +23,7 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
-    let one = PageRequest::new(Some(0), Some(1)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let one = PageRequest::new(Some(0), Some(1))?;
     let enrollments = services
         .list_enrollments(
             &actor,

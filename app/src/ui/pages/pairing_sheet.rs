@@ -3,13 +3,13 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::hooks::use_params_map;
 
 use super::enrollment_detail::PairingCardData;
 use super::enrollments::{CreateEnrollment, CreateEnrollmentForm};
 use crate::model::Location;
 use crate::ui::components::format::short_time;
 use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::params::route_param;
 use crate::ui::components::widgets::PrintButton;
 use crate::ui::errors::PortalError;
 
@@ -52,7 +52,7 @@ pub async fn pairing_sheet(batch: String) -> Result<Vec<PairingCardData>, Portal
     let query = EnrollmentListQuery {
         statuses: EnrollmentStatus::ALL.to_vec(),
         batch_id: Some(batch),
-        page: PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?,
+        page: PageRequest::new(Some(0), Some(100))?,
         ..Default::default()
     };
     let page = services
@@ -70,8 +70,7 @@ pub async fn pairing_sheet(batch: String) -> Result<Vec<PairingCardData>, Portal
 /// `/enrollments/sheet/{batch}`: the codes made together, as cards to print.
 #[component]
 pub fn PairingSheetPage() -> impl IntoView {
-    let params = use_params_map();
-    let batch = move || params.read().get("batch").unwrap_or_default();
+    let batch = route_param("batch");
     let cards = Resource::new(batch, pairing_sheet);
     view! {
         <Loaded resource=cards let:cards>
