@@ -187,13 +187,6 @@ pub fn DevicesPage() -> impl IntoView {
     }
 }
 
-/// The orders of the list.
-const SORTS: [(DeviceSort, &str); 3] = [
-    (DeviceSort::Registered, "Newest first"),
-    (DeviceSort::Name, "Name"),
-    (DeviceSort::LastSeen, "Last seen"),
-];
-
 /// The filters of the view, without the paging cursor, for the CSV link.
 fn export_query(filters: &DeviceFilters) -> String {
     let pairs = [
@@ -211,6 +204,33 @@ fn export_query(filters: &DeviceFilters) -> String {
     params.to_query_string()
 }
 
+/// The orders of the list.
+const SORTS: [(DeviceSort, &str); 3] = [
+    (DeviceSort::Registered, "Newest first"),
+    (DeviceSort::Name, "Name"),
+    (DeviceSort::LastSeen, "Last seen"),
+];
+
+/// Which devices the list shows, and in which order, as the URL has it.
+#[component]
+fn DeviceFilterBar(filters: DeviceFilters, locations: Vec<Location>) -> impl IntoView {
+    let platforms = [
+        (Platform::Android.as_str(), "Android"),
+        (Platform::Ios.as_str(), "iOS"),
+    ];
+    let sorts = SORTS.map(|(sort, label)| (sort.as_str(), label));
+    view! {
+        <FilterBar action="/devices" label="Filter devices" button="Apply">
+            <MetadataFilter value=filters.metadata placeholder="store:berlin-01 type:ios"/>
+            <LocationFilter locations selected=filters.location/>
+            <FilterSelect id="f-platform" name="platform" label="Platform" any="Any" choices=choices(platforms) selected=filters.platform/>
+            <FilterText id="f-q" name="q" label="Name contains" value=filters.q/>
+            <FilterSelect id="f-sort" name="sort" label="Sort by" choices=choices(sorts) selected=DeviceSort::parse(&filters.sort).as_str()/>
+        </FilterBar>
+    }
+}
+
+/// The devices on this page, with the forms to rename one and deregister several.
 #[component]
 fn DeviceList(
     data: DevicesPageData,
@@ -228,10 +248,9 @@ fn DeviceList(
         next,
         locations,
     } = data;
-    let name_of = {
-        let locations = locations.clone();
-        move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into())
-    };
+    let filter_bar =
+        view! { <DeviceFilterBar filters=filters.clone() locations=locations.clone()/> };
+    let name_of = move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into());
     let filtered = !(filters.metadata.is_empty()
         && filters.location.is_empty()
         && filters.platform.is_empty()
@@ -241,13 +260,7 @@ fn DeviceList(
     let next_link = next.map(|cursor| (with_param("/devices", "after", Some(cursor)), "Next page"));
 
     view! {
-        <FilterBar action="/devices" label="Filter devices" button="Apply">
-            <MetadataFilter value=filters.metadata.clone() placeholder="store:berlin-01 type:ios"/>
-            <LocationFilter locations selected=filters.location.clone()/>
-            <FilterSelect id="f-platform" name="platform" label="Platform" any="Any" choices=choices([(Platform::Android.as_str(), "Android"), (Platform::Ios.as_str(), "iOS")]) selected=filters.platform.clone()/>
-            <FilterText id="f-q" name="q" label="Name contains" value=filters.q.clone()/>
-            <FilterSelect id="f-sort" name="sort" label="Sort by" choices=choices(SORTS.map(|(sort, label)| (sort.as_str(), label))) selected=DeviceSort::parse(&filters.sort).as_str()/>
-        </FilterBar>
+        {filter_bar}
         <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
         {if devices.is_empty() {
             if filtered {
