@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::model::ApiKeySummary;
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{short_time, short_time_or_never};
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
@@ -119,7 +119,7 @@ fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl
                             <td><code>{format!("{}…", key.key_prefix)}</code></td>
                             <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
                             <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
-                            <td>{key.last_used_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                            <td>{short_time_or_never(key.last_used_at.as_deref())}</td>
                             <td>{if revoked {
                                 view! { <span>"Revoked"</span> }.into_any()
                             } else {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AuditEvent, Device, Enrollment, Location};
 use crate::ui::components::audit_table::AuditTable;
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{short_time, short_time_or_never};
 use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::{location_choices, location_name};
@@ -174,7 +174,7 @@ fn DeviceDetail(
             <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
             <dt>"Location"</dt><dd>{location}</dd>
             <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
-            <dt>"Last seen"</dt><dd>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</dd>
+            <dt>"Last seen"</dt><dd>{short_time_or_never(device.last_seen_at.as_deref())}</dd>
             <dt>"Enrolled with"</dt>
             <dd>{match enrollment {
                 Some(e) => format!("a pairing code created by {} on {}", e.created_by, short_time(&e.created_at)),

@@ -11,7 +11,7 @@ use crate::model::{Device, Location};
 use crate::ui::components::filters::{
     FilterBar, FilterSelect, FilterText, LocationFilter, MetadataFilter,
 };
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{short_time, short_time_or_never};
 use crate::ui::components::forms::{FormMessage, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::location_name;
@@ -317,7 +317,7 @@ fn DeviceList(
                                     <td>{name_of(&device.location_id)}</td>
                                     <td><MetadataChips metadata=device.metadata.clone()/></td>
                                     <td>{short_time(&device.created_at)}</td>
-                                    <td>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                                    <td>{short_time_or_never(device.last_seen_at.as_deref())}</td>
                                 </tr>
                             }
                         }).collect_view()}

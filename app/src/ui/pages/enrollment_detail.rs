@@ -52,14 +52,7 @@ pub async fn card_of(
     .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
     .unwrap_or_default();
     let seconds_left = (expires_at - services.now()) / 1000;
-    let device = match &enrollment.device_id {
-        Some(id) => services
-            .device(actor, id)
-            .await
-            .ok()
-            .map(|d| (d.id, d.name)),
-        None => None,
-    };
+    let device = device_of(services, actor, &enrollment).await;
     Ok(PairingCardData {
         enrollment,
         location_name,
@@ -67,6 +60,18 @@ pub async fn card_of(
         seconds_left,
         device,
     })
+}
+
+/// The device that used the code, if one has and it still exists: id and name.
+#[cfg(feature = "ssr")]
+async fn device_of(
+    services: &crate::services::Services,
+    actor: &crate::services::Actor,
+    enrollment: &Enrollment,
+) -> Option<(String, String)> {
+    let id = enrollment.device_id.as_deref()?;
+    let device = services.device(actor, id).await.ok()?;
+    Some((device.id, device.name))
 }
 
 #[server(endpoint = "pairing_card")]
@@ -189,14 +194,7 @@ pub async fn pairing_status(id: String) -> Result<PairingState, PortalError> {
     let (_, actor) = signed_in().await?;
     let services = services()?;
     let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
-    let device = match &enrollment.device_id {
-        Some(id) => services
-            .device(&actor, id)
-            .await
-            .ok()
-            .map(|d| (d.id, d.name)),
-        None => None,
-    };
+    let device = device_of(&services, &actor, &enrollment).await;
     Ok(PairingState {
         status: enrollment.status,
         device,
