@@ -1,31 +1,24 @@
-//! The merchant portal's pages and components.
+//! The merchant portal: the document, the routes, and where each part lives:
+//! - `pages`: one module a page, with the server functions it calls;
+//! - `components`: what several pages use (the frame, form messages, islands, formats);
+//! - `session`: signing in and out, and the checks every server function starts with;
+//! - `errors`: the error every portal server function returns.
 
-mod account;
-mod api_keys;
-mod audit;
-mod browser;
-mod device;
-pub mod devices;
-mod enrollments;
+pub mod components;
 pub mod errors;
-mod format;
-mod forms;
-mod home;
-mod layout;
-mod locations;
-mod login;
-mod pair;
-mod pairing;
-#[cfg(feature = "ssr")]
-mod qr;
+pub mod pages;
 pub mod session;
-mod users;
-mod widgets;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
+
+use components::layout::PortalLayout;
+use pages::{
+    account, api_keys, audit_log, device_detail, devices, enrollment_detail, enrollments,
+    locations, login, overview, pair_check, pairing_sheet, users,
+};
 
 /// The HTML document around the app, rendered on the server.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -59,17 +52,17 @@ pub fn App() -> impl IntoView {
             // fragments would need a script to be put in place).
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/pair") view=pair::PairPage ssr=SsrMode::Async/>
-                <ParentRoute path=path!("") view=layout::PortalLayout ssr=SsrMode::Async>
-                    <Route path=path!("/") view=home::HomePage ssr=SsrMode::Async/>
+                <Route path=path!("/pair") view=pair_check::PairCheckPage ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=PortalLayout ssr=SsrMode::Async>
+                    <Route path=path!("/") view=overview::OverviewPage ssr=SsrMode::Async/>
                     <Route path=path!("/enrollments") view=enrollments::EnrollmentsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/enrollments/new-sheet") view=enrollments::NewSheetPage ssr=SsrMode::Async/>
-                    <Route path=path!("/enrollments/sheet/:batch") view=pairing::SheetPage ssr=SsrMode::Async/>
-                    <Route path=path!("/enrollments/:id") view=pairing::PairingPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/new-sheet") view=pairing_sheet::NewPairingSheetPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/sheet/:batch") view=pairing_sheet::PairingSheetPage ssr=SsrMode::Async/>
+                    <Route path=path!("/enrollments/:id") view=enrollment_detail::EnrollmentDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/devices") view=devices::DevicesPage ssr=SsrMode::Async/>
-                    <Route path=path!("/devices/:id") view=device::DevicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/devices/:id") view=device_detail::DeviceDetailPage ssr=SsrMode::Async/>
                     <Route path=path!("/locations") view=locations::LocationsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async/>
+                    <Route path=path!("/audit") view=audit_log::AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>

@@ -1,3 +1,12 @@
+use app::ui::pages::account::ChangePassword;
+use app::ui::pages::api_keys::ApiKeys;
+use app::ui::pages::api_keys::CreateApiKey;
+use app::ui::pages::api_keys::RevokeApiKey;
+use app::ui::pages::overview::Overview;
+use app::ui::pages::users::CreateUser;
+use app::ui::pages::users::SetUserDisabled;
+use app::ui::pages::users::UpdateUserAccess;
+use app::ui::pages::users::UsersPage;
 use leptos::server_fn::ServerFn;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -5,7 +14,7 @@ use serde_json::{Value, json};
 use app::domain::role::Role;
 use app::ui::session::{CurrentUser, Login, Logout};
 
-use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json, unexported};
+use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -107,11 +116,7 @@ async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
 
 async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
     let anonymous = PortalClient::new(&app.address);
-    for endpoint in [
-        unexported::USERS_PAGE,
-        unexported::API_KEYS,
-        unexported::OVERVIEW,
-    ] {
+    for endpoint in [UsersPage::PATH, ApiKeys::PATH, Overview::PATH] {
         assert_eq!(
             anonymous.call(endpoint, &[]).await.0,
             StatusCode::UNAUTHORIZED,
@@ -119,21 +124,18 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
         );
     }
     assert_eq!(
-        anonymous
-            .call(unexported::CREATE_API_KEY, &[("name", "x")])
-            .await
-            .0,
+        anonymous.call(CreateApiKey::PATH, &[("name", "x")]).await.0,
         StatusCode::UNAUTHORIZED
     );
 
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
+    assert_eq!(ops.call(Overview::PATH, &[]).await.0, StatusCode::OK);
     for (endpoint, fields) in [
-        (unexported::USERS_PAGE, vec![]),
-        (unexported::API_KEYS, vec![]),
-        (unexported::CREATE_API_KEY, vec![("name", "sneaky")]),
+        (UsersPage::PATH, vec![]),
+        (ApiKeys::PATH, vec![]),
+        (CreateApiKey::PATH, vec![("name", "sneaky")]),
         (
-            unexported::CREATE_USER,
+            CreateUser::PATH,
             vec![("email", "x@shop.example"), ("role", "admin")],
         ),
     ] {
@@ -166,14 +168,14 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
         .unwrap();
     let (status, _) = outsider
         .call(
-            unexported::SET_USER_DISABLED,
+            SetUserDisabled::PATH,
             &[("user_id", &victim.id), ("disabled", "true")],
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = outsider
         .call(
-            unexported::UPDATE_USER_ACCESS,
+            UpdateUserAccess::PATH,
             &[("user_id", &victim.id), ("role", "admin")],
         )
         .await;
@@ -181,7 +183,7 @@ async fn server_functions_check_session_role_and_merchant(app: &TestApp) {
     let victim = app.storage().await.user(&victim.id).await.unwrap().unwrap();
     assert_eq!(victim.disabled_at, None);
     assert_eq!(victim.role, "ops");
-    let (_, users) = outsider.call(unexported::USERS_PAGE, &[]).await;
+    let (_, users) = outsider.call(UsersPage::PATH, &[]).await;
     let emails: Vec<&str> = users["users"]
         .as_array()
         .unwrap()
@@ -212,30 +214,26 @@ async fn store_managers_see_only_their_locations(app: &TestApp) {
             std::slice::from_ref(&kiosk),
         )
         .await;
-    let (status, overview) = manager.call(unexported::OVERVIEW, &[]).await;
+    let (status, overview) = manager.call(Overview::PATH, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(overview["devices"], 1, "only the kiosk's device");
     assert_eq!(overview["locations"], 1);
     assert_eq!(
-        manager.call(unexported::USERS_PAGE, &[]).await.0,
+        manager.call(UsersPage::PATH, &[]).await.0,
         StatusCode::FORBIDDEN
     );
 
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.1["devices"], 2);
+    assert_eq!(ops.call(Overview::PATH, &[]).await.1["devices"], 2);
 }
 
 async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
-    let (status, error) = admin
-        .call(unexported::CREATE_API_KEY, &[("name", "  ")])
-        .await;
+    let (status, error) = admin.call(CreateApiKey::PATH, &[("name", "  ")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "name");
 
-    let (status, key) = admin
-        .call(unexported::CREATE_API_KEY, &[("name", "ERP")])
-        .await;
+    let (status, key) = admin.call(CreateApiKey::PATH, &[("name", "ERP")]).await;
     assert_eq!(status, StatusCode::OK);
     let key = key.as_str().unwrap().to_owned();
     let with_key =
@@ -249,7 +247,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     )
     .await;
 
-    let (_, keys) = admin.call(unexported::API_KEYS, &[]).await;
+    let (_, keys) = admin.call(ApiKeys::PATH, &[]).await;
     assert_eq!(
         keys["new_key"],
         Value::Null,
@@ -271,7 +269,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            unexported::REVOKE_API_KEY,
+            RevokeApiKey::PATH,
             &[("key_id", listed["id"].as_str().unwrap())],
         )
         .await;
@@ -296,7 +294,7 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
 async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
+    assert_eq!(ops.call(Overview::PATH, &[]).await.0, StatusCode::OK);
     let ops_id = app
         .storage()
         .await
@@ -308,13 +306,13 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            unexported::SET_USER_DISABLED,
+            SetUserDisabled::PATH,
             &[("user_id", &ops_id), ("disabled", "true")],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        ops.call(unexported::OVERVIEW, &[]).await.0,
+        ops.call(Overview::PATH, &[]).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(ops.page("/").await.0, StatusCode::SEE_OTHER);
@@ -333,7 +331,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
         .id;
     let (status, _) = admin
         .call(
-            unexported::SET_USER_DISABLED,
+            SetUserDisabled::PATH,
             &[("user_id", &admin_id), ("disabled", "true")],
         )
         .await;
@@ -341,7 +339,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
 
     let (status, _) = admin
         .call(
-            unexported::SET_USER_DISABLED,
+            SetUserDisabled::PATH,
             &[("user_id", &ops_id), ("disabled", "false")],
         )
         .await;
@@ -354,15 +352,12 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
     let laptop = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     let phone = PortalClient::new(&app.address);
     phone.login("ops@shop.example", PASSWORD).await;
-    assert_eq!(
-        phone.call(unexported::OVERVIEW, &[]).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(phone.call(Overview::PATH, &[]).await.0, StatusCode::OK);
 
     let new = "a brand new passphrase";
     let (status, error) = laptop
         .call(
-            unexported::CHANGE_PASSWORD,
+            ChangePassword::PATH,
             &[
                 ("current_password", "wrong one!!"),
                 ("new_password", new),
@@ -374,7 +369,7 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
     assert_eq!(error["Invalid"][0]["field"], "current_password");
     let (status, error) = laptop
         .call(
-            unexported::CHANGE_PASSWORD,
+            ChangePassword::PATH,
             &[
                 ("current_password", PASSWORD),
                 ("new_password", "short"),
@@ -387,7 +382,7 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
 
     let (status, _) = laptop
         .call(
-            unexported::CHANGE_PASSWORD,
+            ChangePassword::PATH,
             &[
                 ("current_password", PASSWORD),
                 ("new_password", new),
@@ -397,12 +392,12 @@ async fn changing_the_password_ends_the_other_sessions(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        laptop.call(unexported::OVERVIEW, &[]).await.0,
+        laptop.call(Overview::PATH, &[]).await.0,
         StatusCode::OK,
         "this session goes on"
     );
     assert_eq!(
-        phone.call(unexported::OVERVIEW, &[]).await.0,
+        phone.call(Overview::PATH, &[]).await.0,
         StatusCode::UNAUTHORIZED,
         "the other one ended"
     );
@@ -419,7 +414,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
     let kiosk = app.create_location("Kiosk").await;
     let (status, one_time) = admin
         .call(
-            unexported::CREATE_USER,
+            CreateUser::PATH,
             &[
                 ("email", "new@shop.example"),
                 ("role", "store_manager"),
@@ -429,7 +424,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     let one_time = one_time.as_str().unwrap().to_owned();
-    let (_, users) = admin.call(unexported::USERS_PAGE, &[]).await;
+    let (_, users) = admin.call(UsersPage::PATH, &[]).await;
     let created = users["users"]
         .as_array()
         .unwrap()
@@ -447,7 +442,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
     let new = "my very own password";
     let (status, _) = newcomer
         .call(
-            unexported::CHANGE_PASSWORD,
+            ChangePassword::PATH,
             &[
                 ("current_password", &one_time),
                 ("new_password", new),
@@ -460,7 +455,7 @@ async fn a_one_time_password_must_be_replaced_first(app: &TestApp) {
 
     let (status, error) = admin
         .call(
-            unexported::CREATE_USER,
+            CreateUser::PATH,
             &[("email", "sm@shop.example"), ("role", "store_manager")],
         )
         .await;
@@ -472,7 +467,7 @@ async fn cross_site_changes_are_refused(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
     let forged = admin
         .client
-        .post(format!("{}{}", app.address, unexported::CREATE_API_KEY))
+        .post(format!("{}{}", app.address, CreateApiKey::PATH))
         .header("origin", "https://evil.example")
         .form(&[("name", "forged")])
         .send()
@@ -481,7 +476,7 @@ async fn cross_site_changes_are_refused(app: &TestApp) {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let fetched = admin
         .client
-        .post(format!("{}{}", app.address, unexported::CREATE_API_KEY))
+        .post(format!("{}{}", app.address, CreateApiKey::PATH))
         .header("sec-fetch-site", "cross-site")
         .form(&[("name", "forged")])
         .send()
@@ -515,11 +510,11 @@ async fn a_session_ends_a_week_after_sign_in_however_active(app: &TestApp) {
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     for _ in 0..6 {
         app.clock.advance_seconds(24 * 3600);
-        assert_eq!(ops.call(unexported::OVERVIEW, &[]).await.0, StatusCode::OK);
+        assert_eq!(ops.call(Overview::PATH, &[]).await.0, StatusCode::OK);
     }
     app.clock.advance_seconds(24 * 3600 + 1);
     assert_eq!(
-        ops.call(unexported::OVERVIEW, &[]).await.0,
+        ops.call(Overview::PATH, &[]).await.0,
         StatusCode::UNAUTHORIZED
     );
 }

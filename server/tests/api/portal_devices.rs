@@ -1,11 +1,18 @@
+use app::ui::pages::audit_log::AuditPage;
+use app::ui::pages::device_detail::DeregisterDevice;
+use app::ui::pages::device_detail::DeviceDetail;
+use app::ui::pages::device_detail::UpdateDevice;
+use app::ui::pages::locations::CreateLocation;
+use app::ui::pages::locations::LocationsPage;
+use app::ui::pages::locations::RenameLocation;
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use app::domain::role::Role;
-use app::ui::devices::{DeregisterDevices, DevicesPage, RenameDevice};
+use app::ui::pages::devices::{DeregisterDevices, DevicesPage, RenameDevice};
 
-use crate::helpers::{PortalClient, TestApp, expect_json, unexported};
+use crate::helpers::{PortalClient, TestApp, expect_json};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -121,7 +128,7 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     let (_, page) = manager.call(DevicesPage::PATH, &[]).await;
     assert_eq!(names(&page), vec!["Kiosk till"]);
     let (status, _) = manager
-        .call(unexported::DEVICE_DETAIL, &[("id", &main_device)])
+        .call(DeviceDetail::PATH, &[("id", &main_device)])
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = manager
@@ -156,7 +163,7 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     let other = register(app, "Kiosk till 2", json!({}), Some(&kiosk)).await;
     let (status, error) = manager
         .call(
-            unexported::UPDATE_DEVICE,
+            UpdateDevice::PATH,
             &[
                 ("id", &other),
                 ("name", "x"),
@@ -167,11 +174,11 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "location_id");
     assert_eq!(
-        manager.call(unexported::LOCATIONS_PAGE, &[]).await.0,
+        manager.call(LocationsPage::PATH, &[]).await.0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        manager.call(unexported::AUDIT_PAGE, &[]).await.0,
+        manager.call(AuditPage::PATH, &[]).await.0,
         StatusCode::FORBIDDEN
     );
 }
@@ -204,7 +211,7 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
 
     let (status, _) = ops
         .call(
-            unexported::UPDATE_DEVICE,
+            UpdateDevice::PATH,
             &[
                 ("id", &id),
                 ("name", "Kiosk till"),
@@ -223,7 +230,7 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
     assert_eq!(seen["location_id"], kiosk.as_str());
     assert_eq!(seen["metadata"], json!({"store": "s9"}));
 
-    let (_, detail) = ops.call(unexported::DEVICE_DETAIL, &[("id", &id)]).await;
+    let (_, detail) = ops.call(DeviceDetail::PATH, &[("id", &id)]).await;
     assert_eq!(detail["enrollment"]["created_by"], "tests");
     let actions: Vec<&str> = detail["history"]
         .as_array()
@@ -236,9 +243,7 @@ async fn devices_are_renamed_edited_and_deregistered_from_the_portal(app: &TestA
         vec!["device.updated", "device.updated", "device.registered"]
     );
 
-    let (status, _) = ops
-        .call(unexported::DEREGISTER_DEVICE, &[("id", &id)])
-        .await;
+    let (status, _) = ops.call(DeregisterDevice::PATH, &[("id", &id)]).await;
     assert_eq!(status, StatusCode::OK);
     expect_json(
         app.get(&format!("/ipp/v1/devices/{id}")).await,
@@ -289,17 +294,17 @@ async fn the_csv_export_holds_the_filtered_view(app: &TestApp) {
 async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestApp) {
     register(app, "Till", json!({}), None).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
-    let (status, error) = ops.call(unexported::CREATE_LOCATION, &[("name", "")]).await;
+    let (status, error) = ops.call(CreateLocation::PATH, &[("name", "")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(error["Invalid"][0]["field"], "name");
     let (status, _) = ops
         .call(
-            unexported::CREATE_LOCATION,
+            CreateLocation::PATH,
             &[("name", "Harbour"), ("city", "Gothenburg")],
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, rows) = ops.call(unexported::LOCATIONS_PAGE, &[]).await;
+    let (_, rows) = ops.call(LocationsPage::PATH, &[]).await;
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     let harbour = rows
@@ -316,7 +321,7 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
     let id = harbour["location"]["id"].as_str().unwrap();
     let (status, _) = ops
         .call(
-            unexported::RENAME_LOCATION,
+            RenameLocation::PATH,
             &[("id", id), ("name", "Harbour Kiosk"), ("city", "")],
         )
         .await;
@@ -334,7 +339,7 @@ async fn locations_are_listed_with_device_counts_created_and_renamed(app: &TestA
     let other = app.other_merchant().await;
     let (status, _) = ops
         .call(
-            unexported::RENAME_LOCATION,
+            RenameLocation::PATH,
             &[("id", &other.location_id), ("name", "taken")],
         )
         .await;
@@ -347,13 +352,13 @@ async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
     ops.call(RenameDevice::PATH, &[("id", &id), ("name", "Renamed")])
         .await;
     let (status, page) = ops
-        .call(unexported::AUDIT_PAGE, &[("action", "device.updated")])
+        .call(AuditPage::PATH, &[("action", "device.updated")])
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["total_elements"], 1);
     assert_eq!(page["content"][0]["actor"]["label"], "ops@shop.example");
     assert_eq!(page["content"][0]["actor"]["kind"], "user");
-    let (_, by_target) = ops.call(unexported::AUDIT_PAGE, &[("target", &id)]).await;
+    let (_, by_target) = ops.call(AuditPage::PATH, &[("target", &id)]).await;
     assert_eq!(by_target["total_elements"], 2);
     let ops_id = app
         .storage()
@@ -363,8 +368,6 @@ async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
         .unwrap()
         .unwrap()
         .id;
-    let (_, by_actor) = ops
-        .call(unexported::AUDIT_PAGE, &[("actor", &ops_id)])
-        .await;
+    let (_, by_actor) = ops.call(AuditPage::PATH, &[("actor", &ops_id)]).await;
     assert_eq!(by_actor["total_elements"], 1);
 }

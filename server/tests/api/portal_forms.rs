@@ -1,13 +1,17 @@
 //! Forms posted without JavaScript: a refused form comes back with what was typed in it
 //! (never a password), once, on the page it was sent from.
 
+use app::ui::pages::api_keys::CreateApiKey;
+use app::ui::pages::enrollments::CreateEnrollment;
+use app::ui::pages::enrollments::EnrollmentsPage;
+use app::ui::pages::users::CreateUser;
 use leptos::server_fn::ServerFn;
 
 use app::domain::role::Role;
-use app::ui::devices::RenameDevice;
+use app::ui::pages::devices::RenameDevice;
 use app::ui::session::Login;
 
-use crate::helpers::{PASSWORD, PortalClient, TestApp, unexported};
+use crate::helpers::{PASSWORD, PortalClient, TestApp};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -76,7 +80,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     let back = ops
         .post_form(
-            unexported::CREATE_ENROLLMENT,
+            CreateEnrollment::PATH,
             "/enrollments",
             &[
                 ("location_id", &kiosk),
@@ -113,7 +117,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
         message.starts_with("id=\"metadata-error\" class=\"field-error\">a metadata key uses only")
     );
     assert_eq!(
-        ops.call(unexported::ENROLLMENTS_PAGE, &[]).await.1["page"]["total_elements"],
+        ops.call(EnrollmentsPage::PATH, &[]).await.1["page"]["total_elements"],
         0
     );
 
@@ -125,7 +129,7 @@ async fn a_refused_pairing_code_comes_back_as_typed(app: &TestApp) {
     // The sheet form keeps its count too.
     let back = ops
         .post_form(
-            unexported::CREATE_ENROLLMENT,
+            CreateEnrollment::PATH,
             "/enrollments/new-sheet",
             &[
                 ("count", "7"),
@@ -150,7 +154,7 @@ async fn refused_users_keys_and_renames_come_back_as_typed(app: &TestApp) {
     let secret = "a secret password 1";
     let back = admin
         .post_form(
-            unexported::CREATE_USER,
+            CreateUser::PATH,
             "/users",
             &[
                 ("email", "new@shop"),
@@ -177,11 +181,7 @@ async fn refused_users_keys_and_renames_come_back_as_typed(app: &TestApp) {
 
     let long_name = "n".repeat(101);
     let back = admin
-        .post_form(
-            unexported::CREATE_API_KEY,
-            "/api-keys",
-            &[("name", &long_name)],
-        )
+        .post_form(CreateApiKey::PATH, "/api-keys", &[("name", &long_name)])
         .await;
     let page = admin.html(&back).await;
     assert!(element(&page, "key-name").contains(&format!("value=\"{long_name}\"")));

@@ -7,7 +7,7 @@ use leptos_router::hooks::use_query_map;
 use crate::domain::pairing_code::PairingCode;
 
 #[component]
-pub fn PairPage() -> impl IntoView {
+pub fn PairCheckPage() -> impl IntoView {
     let query = use_query_map();
     let initial = query.read_untracked().get("code").unwrap_or_default();
 

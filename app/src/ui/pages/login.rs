@@ -2,18 +2,31 @@
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
-use leptos::server_fn::ServerFn;
-
-use super::session::{Login, OldInput, take_old_input};
-use super::widgets::SubmitButton;
+use crate::ui::components::loading::WithKeptInput;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::session::Login;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    view! {
+        <main class="narrow login">
+            <h1>"Sign in to ipp-portal"</h1>
+            <WithKeptInput form=Login::PATH let:old>
+                <LoginForm login next=next() email=old.value("email")/>
+            </WithKeptInput>
+        </main>
+    }
+}
+
+/// Email and password. After a refusal the email is typed already: the password is next.
+#[component]
+fn LoginForm(login: ServerAction<Login>, next: String, email: Option<String>) -> impl IntoView {
     let error = move || {
         login
             .value()
@@ -21,30 +34,17 @@ pub fn LoginPage() -> impl IntoView {
             .and_then(Result::err)
             .map(|e| e.to_string())
     };
-    let old = Resource::new(|| (), |_| take_old_input());
-
+    let retry = email.is_some();
     view! {
-        <main class="narrow login">
-            <h1>"Sign in to ipp-portal"</h1>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    // After a refusal the email is typed already: the password is next.
-                    let email = OldInput::of(&old.await.ok().flatten(), Login::PATH).value("email");
-                    let retry = email.is_some();
-                    view! {
-                        <ActionForm action=login>
-                            <input type="hidden" name="next" value=next/>
-                            <label for="email">"Email"</label>
-                            <input id="email" name="email" type="email" autocomplete="username" value=email required autofocus=!retry/>
-                            <label for="password">"Password"</label>
-                            <PasswordField autofocus=retry/>
-                            <p class="form-error" role="alert">{error}</p>
-                            <SubmitButton label="Sign in".to_owned() pending="Signing in…".to_owned()/>
-                        </ActionForm>
-                    }
-                })}
-            </Transition>
-        </main>
+        <ActionForm action=login>
+            <input type="hidden" name="next" value=next/>
+            <label for="email">"Email"</label>
+            <input id="email" name="email" type="email" autocomplete="username" value=email required autofocus=!retry/>
+            <label for="password">"Password"</label>
+            <PasswordField autofocus=retry/>
+            <p class="form-error" role="alert">{error}</p>
+            <SubmitButton label="Sign in".to_owned() pending="Signing in…".to_owned()/>
+        </ActionForm>
     }
 }
 

@@ -4,19 +4,23 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::enrollments::MetadataChips;
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
-use crate::domain::device::DeviceSort;
+use crate::domain::device::{DeviceSort, Platform};
 use crate::model::{Device, Location};
+use crate::ui::components::filters::{
+    FilterBar, FilterSelect, FilterText, LocationFilter, MetadataFilter,
+};
+use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::forms::{FormMessage, choices, last_error};
+use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::location_name;
+use crate::ui::components::metadata::MetadataChips;
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicesPageData {
@@ -52,11 +56,10 @@ impl DeviceFilters {
         use crate::domain::paging::PageRequest;
         Ok(crate::services::DeviceListQuery {
             location_id: Some(self.location.clone()).filter(|v| !v.is_empty()),
-            metadata: super::enrollments::metadata_filters(&self.metadata),
+            metadata: crate::ui::components::metadata::metadata_filters(&self.metadata),
             platform: Some(self.platform.clone()).filter(|v| !v.is_empty()),
             name_contains: Some(self.q.clone()).filter(|v| !v.is_empty()),
-            page: PageRequest::new(Some(0), Some(page_size))
-                .map_err(|e| PortalError::Invalid(vec![e]))?,
+            page: PageRequest::new(Some(0), Some(page_size))?,
         })
     }
 }
@@ -65,7 +68,7 @@ impl DeviceFilters {
 pub async fn devices_page(
     #[server(default)] filters: DeviceFilters,
 ) -> Result<DevicesPageData, PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
@@ -88,7 +91,7 @@ pub async fn devices_page(
 pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> {
     use crate::services::DevicePatch;
 
-    use super::session::{OldInput, keeping_input, refuse, services, signed_in};
+    use crate::ui::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(RenameDevice::PATH)
         .with("id", &id)
@@ -115,7 +118,7 @@ pub async fn deregister_devices(
 ) -> Result<String, PortalError> {
     use crate::domain::FieldError;
 
-    use super::session::{put_notice, reject, services, signed_in};
+    use crate::ui::session::{put_notice, reject, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     if ids.is_empty() {
@@ -145,18 +148,14 @@ pub async fn deregister_devices(
 
 #[component]
 pub fn DevicesPage() -> impl IntoView {
-    let query = use_query_map();
-    let filters = move || {
-        let q = query.read();
-        let get = |name: &str| q.get(name).unwrap_or_default();
-        DeviceFilters {
-            metadata: get("metadata"),
-            location: get("location"),
-            platform: get("platform"),
-            q: get("q"),
-            sort: get("sort"),
-            after: get("after"),
-        }
+    let param = query_params();
+    let filters = move || DeviceFilters {
+        metadata: param("metadata"),
+        location: param("location"),
+        platform: param("platform"),
+        q: param("q"),
+        sort: param("sort"),
+        after: param("after"),
     };
     let rename = ServerAction::<RenameDevice>::new();
     let deregister = ServerAction::<DeregisterDevices>::new();
@@ -172,22 +171,17 @@ pub fn DevicesPage() -> impl IntoView {
     );
     let rename_error = last_error(rename.value());
     let deregister_error = last_error(deregister.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
             <h1>"Devices"</h1>
             <a class="button secondary" href=move || format!("/devices.csv{}", export_query(&filters())) download="devices.csv">"Export CSV"</a>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), RenameDevice::PATH);
-                match data.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(data) => view! { <DeviceList data filters=filters() rename deregister old/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=RenameDevice::PATH let:old>
+            <Loaded resource=data let:data>
+                <DeviceList data filters=filters() rename deregister old=old.clone()/>
+            </Loaded>
+        </WithKeptInput>
         <FormMessage error=rename_error/>
         <FormMessage error=deregister_error/>
     }
@@ -210,6 +204,33 @@ fn export_query(filters: &DeviceFilters) -> String {
     params.to_query_string()
 }
 
+/// The orders of the list.
+const SORTS: [(DeviceSort, &str); 3] = [
+    (DeviceSort::Registered, "Newest first"),
+    (DeviceSort::Name, "Name"),
+    (DeviceSort::LastSeen, "Last seen"),
+];
+
+/// Which devices the list shows, and in which order, as the URL has it.
+#[component]
+fn DeviceFilterBar(filters: DeviceFilters, locations: Vec<Location>) -> impl IntoView {
+    let platforms = [
+        (Platform::Android.as_str(), "Android"),
+        (Platform::Ios.as_str(), "iOS"),
+    ];
+    let sorts = SORTS.map(|(sort, label)| (sort.as_str(), label));
+    view! {
+        <FilterBar action="/devices" label="Filter devices" button="Apply">
+            <MetadataFilter value=filters.metadata placeholder="store:berlin-01 type:ios"/>
+            <LocationFilter locations selected=filters.location/>
+            <FilterSelect id="f-platform" name="platform" label="Platform" any="Any" choices=choices(platforms) selected=filters.platform/>
+            <FilterText id="f-q" name="q" label="Name contains" value=filters.q/>
+            <FilterSelect id="f-sort" name="sort" label="Sort by" choices=choices(sorts) selected=DeviceSort::parse(&filters.sort).as_str()/>
+        </FilterBar>
+    }
+}
+
+/// The devices on this page, with the forms to rename one and deregister several.
 #[component]
 fn DeviceList(
     data: DevicesPageData,
@@ -227,61 +248,19 @@ fn DeviceList(
         next,
         locations,
     } = data;
-    let location_options = locations
-        .iter()
-        .map(|l| view! { <option value=l.id.clone() selected=filters.location == l.id>{l.name.clone()}</option> })
-        .collect_view();
-    let name_of = {
-        let locations = locations.clone();
-        move |id: &str| {
-            locations
-                .iter()
-                .find(|l| l.id == id)
-                .map_or_else(|| "—".to_owned(), |l| l.name.clone())
-        }
-    };
+    let filter_bar =
+        view! { <DeviceFilterBar filters=filters.clone() locations=locations.clone()/> };
+    let name_of = move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into());
     let filtered = !(filters.metadata.is_empty()
         && filters.location.is_empty()
         && filters.platform.is_empty()
         && filters.q.is_empty());
-    let query = use_query_map();
-    let next_link = next.map(|cursor| {
-        let mut params = query.read_untracked().clone();
-        params.replace("after", cursor);
-        format!("/devices{}", params.to_query_string())
-    });
-    let first_link = (!filters.after.is_empty()).then(|| {
-        let mut params = query.read_untracked().clone();
-        params.remove("after");
-        format!("/devices{}", params.to_query_string())
-    });
+    let first_link =
+        (!filters.after.is_empty()).then(|| (with_param("/devices", "after", None), "First page"));
+    let next_link = next.map(|cursor| (with_param("/devices", "after", Some(cursor)), "Next page"));
 
     view! {
-        <Form action="/devices" attr:class="filters" attr:aria-label="Filter devices">
-            <label for="f-metadata">"Metadata (key:value)"</label>
-            <input id="f-metadata" name="metadata" value=filters.metadata.clone() placeholder="store:berlin-01 type:ios"/>
-            <label for="f-location">"Location"</label>
-            <select id="f-location" name="location">
-                <option value="">"All locations"</option>
-                {location_options}
-            </select>
-            <label for="f-platform">"Platform"</label>
-            <select id="f-platform" name="platform">
-                <option value="">"Any"</option>
-                <option value="ANDROID" selected=filters.platform == "ANDROID">"Android"</option>
-                <option value="IOS" selected=filters.platform == "IOS">"iOS"</option>
-            </select>
-            <label for="f-q">"Name contains"</label>
-            <input id="f-q" name="q" value=filters.q.clone()/>
-            <label for="f-sort">"Sort by"</label>
-            <select id="f-sort" name="sort">
-                {[DeviceSort::Registered, DeviceSort::Name, DeviceSort::LastSeen].into_iter().map(|sort| {
-                    let label = match sort { DeviceSort::Registered => "Newest first", DeviceSort::Name => "Name", DeviceSort::LastSeen => "Last seen" };
-                    view! { <option value=sort.as_str() selected=DeviceSort::parse(&filters.sort) == sort>{label}</option> }
-                }).collect_view()}
-            </select>
-            <button type="submit" class="secondary">"Apply"</button>
-        </Form>
+        {filter_bar}
         <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
         {if devices.is_empty() {
             if filtered {
@@ -338,7 +317,7 @@ fn DeviceList(
                                     <td>{name_of(&device.location_id)}</td>
                                     <td><MetadataChips metadata=device.metadata.clone()/></td>
                                     <td>{short_time(&device.created_at)}</td>
-                                    <td>{device.last_seen_at.as_deref().map(short_time).unwrap_or_else(|| "never".into())}</td>
+                                    <td>{short_time_or_never(device.last_seen_at.as_deref())}</td>
                                 </tr>
                             }
                         }).collect_view()}
@@ -346,9 +325,6 @@ fn DeviceList(
                 </table>
             }.into_any()
         }}
-        <nav class="pager" aria-label="Pages">
-            {first_link.map(|href| view! { <a href=href>"First page"</a> })}
-            {next_link.map(|href| view! { <a href=href>"Next page"</a> })}
-        </nav>
+        <Pager previous=first_link next=next_link/>
     }
 }

@@ -5,10 +5,10 @@ use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 
-use super::session::{Logout, current_user, take_notice};
+use super::format::role_label;
 use crate::domain::Permission;
-use crate::domain::role::Role;
 use crate::model::StaffUser;
+use crate::ui::session::{Logout, current_user, take_notice};
 
 /// The signed-in user, for pages inside the layout.
 #[derive(Clone, Copy)]
@@ -90,34 +90,5 @@ pub fn PortalLayout() -> impl IntoView {
             </Transition>
             <Outlet/>
         </main>
-    }
-}
-
-pub fn role_label(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "Admin",
-        Role::Ops => "Merchant ops",
-        Role::StoreManager => "Store manager",
-    }
-}
-
-/// What a page shows when its server function refused: sign in again, or not allowed.
-#[component]
-pub fn Refusal(error: super::errors::PortalError) -> impl IntoView {
-    use super::errors::PortalError;
-    match error {
-        PortalError::Unauthorized(_) => view! {
-            <div class="notice" role="alert">
-                "Your session has ended. " <a href="/login">"Sign in again"</a>
-            </div>
-        }
-        .into_any(),
-        PortalError::Forbidden => view! {
-            <div class="notice" role="alert">"Your role does not give access to this page."</div>
-        }
-        .into_any(),
-        other => {
-            view! { <div class="notice error" role="alert">{other.to_string()}</div> }.into_any()
-        }
     }
 }

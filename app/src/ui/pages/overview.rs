@@ -3,8 +3,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::layout::Refusal;
+use crate::ui::components::loading::Loaded;
+use crate::ui::errors::PortalError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OverviewData {
@@ -19,11 +19,11 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
     use crate::domain::paging::PageRequest;
     use crate::services::{DeviceListQuery, EnrollmentListQuery};
 
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
-    let one = PageRequest::new(Some(0), Some(1)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let one = PageRequest::new(Some(0), Some(1))?;
     let enrollments = services
         .list_enrollments(
             &actor,
@@ -55,24 +55,16 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
 }
 
 #[component]
-pub fn HomePage() -> impl IntoView {
+pub fn OverviewPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| overview());
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(overview) => view! {
-                        <h1>{overview.merchant_name}</h1>
-                        <ul class="stats">
-                            <li><strong>{overview.live_enrollments}</strong>" live pairing codes"</li>
-                            <li><strong>{overview.devices}</strong>" registered devices"</li>
-                            <li><strong>{overview.locations}</strong>" locations"</li>
-                        </ul>
-                    }
-                    .into_any(),
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=data let:overview>
+            <h1>{overview.merchant_name}</h1>
+            <ul class="stats">
+                <li><strong>{overview.live_enrollments}</strong>" live pairing codes"</li>
+                <li><strong>{overview.devices}</strong>" registered devices"</li>
+                <li><strong>{overview.locations}</strong>" locations"</li>
+            </ul>
+        </Loaded>
     }
 }

@@ -3,10 +3,11 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use super::errors::PortalError;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::{CurrentUser, role_label};
-use super::widgets::SubmitButton;
+use crate::ui::components::format::role_label;
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::layout::CurrentUser;
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
 
 /// Changes the signed-in user's password; their other sessions end, this one stays.
 #[server(endpoint = "change_password")]
@@ -17,7 +18,7 @@ pub async fn change_password(
 ) -> Result<(), PortalError> {
     use crate::domain::FieldError;
 
-    use super::session::{put_notice, refuse, reject, renew_grant, services, signed_in};
+    use crate::ui::session::{put_notice, refuse, reject, renew_grant, services, signed_in};
 
     let (user, _) = signed_in().await?;
     if new_password != confirm_password {

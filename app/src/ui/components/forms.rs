@@ -1,8 +1,9 @@
-//! Small pieces every form uses.
+//! Small pieces every form uses: messages for a refused submission, and the options of a
+//! `<select>`.
 
 use leptos::prelude::*;
 
-use super::errors::PortalError;
+use crate::ui::errors::PortalError;
 
 /// The error of the last submission, if any: `Some(error)`.
 pub fn last_error<T, S>(value: S) -> impl Fn() -> Option<PortalError> + Copy + Send + Sync + 'static
@@ -37,4 +38,25 @@ pub fn FormMessage(
             {move || error().filter(|e| !matches!(e, PortalError::Invalid(_))).map(|e| e.to_string())}
         </p>
     }
+}
+
+/// The `<option>`s of a `<select>`: `(value, label)` pairs, the one whose value is
+/// `selected` chosen.
+#[component]
+pub fn Options(choices: Vec<(String, String)>, #[prop(into)] selected: String) -> impl IntoView {
+    choices
+        .into_iter()
+        .map(|(value, label)| {
+            let chosen = value == selected;
+            view! { <option value=value selected=chosen>{label}</option> }
+        })
+        .collect_view()
+}
+
+/// Fixed `(value, label)` pairs as `Options` takes them.
+pub fn choices<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    pairs
+        .into_iter()
+        .map(|(value, label)| (value.to_owned(), label.to_owned()))
+        .collect()
 }

@@ -3,19 +3,23 @@
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
-use leptos_router::components::Form;
-use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use super::errors::PortalError;
-use super::format::short_time;
-use super::forms::{FieldMessage, FormMessage, last_error};
-use super::layout::Refusal;
-use super::session::{OldInput, take_old_input};
-use super::widgets::SubmitButton;
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
+use crate::ui::components::enrollment_status::StatusBadge;
+use crate::ui::components::filters::{FilterBar, FilterSelect, LocationFilter, MetadataFilter};
+use crate::ui::components::format::short_time;
+use crate::ui::components::forms::{FieldMessage, FormMessage, Options, choices, last_error};
+use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::locations::{location_choices_with_city, location_name};
+use crate::ui::components::metadata::{MetadataChips, MetadataRows, metadata_rows};
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
+use crate::ui::components::widgets::SubmitButton;
+use crate::ui::errors::PortalError;
+use crate::ui::session::OldInput;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnrollmentsPageData {
@@ -42,12 +46,6 @@ fn statuses_of(view: &str) -> Vec<EnrollmentStatus> {
     }
 }
 
-/// The metadata filter as typed: `store:s1 type:ios` (all must match).
-#[cfg(feature = "ssr")]
-pub fn metadata_filters(typed: &str) -> Vec<String> {
-    typed.split_whitespace().map(str::to_owned).collect()
-}
-
 #[server(endpoint = "enrollments")]
 pub async fn enrollments_page(
     #[server(default)] view: String,
@@ -57,13 +55,12 @@ pub async fn enrollments_page(
 ) -> Result<EnrollmentsPageData, PortalError> {
     use crate::domain::paging::PageRequest;
     use crate::services::EnrollmentListQuery;
-
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::components::metadata::metadata_filters;
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
-    let request =
-        PageRequest::new(Some(page.max(0)), Some(25)).map_err(|e| PortalError::Invalid(vec![e]))?;
+    let request = PageRequest::new(Some(page.max(0)), Some(25))?;
     let query = EnrollmentListQuery {
         location_id: Some(location).filter(|l| !l.is_empty()),
         metadata: metadata_filters(&metadata),
@@ -105,36 +102,6 @@ fn lifetime(
     })
 }
 
-/// Metadata from the form's key and value rows; empty rows are skipped.
-#[cfg(feature = "ssr")]
-pub fn metadata_from_rows(
-    keys: &[String],
-    values: &[String],
-) -> Result<crate::domain::metadata::Metadata, PortalError> {
-    use crate::domain::FieldError;
-    let mut metadata = crate::domain::metadata::Metadata::new();
-    for (index, key) in keys.iter().enumerate() {
-        let key = key.trim();
-        let value = values.get(index).map(|v| v.trim()).unwrap_or_default();
-        if key.is_empty() && value.is_empty() {
-            continue;
-        }
-        if key.is_empty() {
-            return Err(PortalError::Invalid(vec![FieldError::new(
-                "metadata",
-                "every value needs a key",
-            )]));
-        }
-        if metadata.insert(key.to_owned(), value.to_owned()).is_some() {
-            return Err(PortalError::Invalid(vec![FieldError::new(
-                "metadata",
-                format!("the key '{key}' is given twice"),
-            )]));
-        }
-    }
-    Ok(metadata)
-}
-
 /// Creates one enrollment (or, with `count`, a sheet of them) and goes to its page.
 #[server(endpoint = "create_enrollment")]
 pub async fn create_enrollment(
@@ -146,8 +113,8 @@ pub async fn create_enrollment(
     #[server(default)] count: Option<i64>,
 ) -> Result<(), PortalError> {
     use crate::services::CreateEnrollment;
-
-    use super::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
+    use crate::ui::components::metadata::metadata_from_rows;
+    use crate::ui::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(self::CreateEnrollment::PATH)
         .with("location_id", &location_id)
@@ -191,7 +158,7 @@ pub async fn create_enrollment(
 
 #[server(endpoint = "cancel_enrollment")]
 pub async fn cancel_enrollment(id: String) -> Result<(), PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     services()?
@@ -203,8 +170,7 @@ pub async fn cancel_enrollment(id: String) -> Result<(), PortalError> {
 
 #[component]
 pub fn EnrollmentsPage() -> impl IntoView {
-    let query = use_query_map();
-    let param = move |name: &str| query.read().get(name).unwrap_or_default();
+    let param = query_params();
     let cancel = ServerAction::<CancelEnrollment>::new();
     let data = Resource::new(
         move || {
@@ -221,49 +187,34 @@ pub fn EnrollmentsPage() -> impl IntoView {
         },
     );
     let cancel_error = last_error(cancel.value());
-    let old = Resource::new(|| (), |_| take_old_input());
 
     view! {
         <div class="page-head">
             <h1>"Enrollments"</h1>
             <a class="button secondary" href="/enrollments/new-sheet">"Print a pairing sheet"</a>
         </div>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
-                match data.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(EnrollmentsPageData { page, locations }) => {
-                        let for_form = locations.clone();
-                        let options = locations.iter().map(|l| view! {
-                            <option value=l.id.clone() selected=param("location") == l.id>{l.name.clone()}</option>
-                        }).collect_view();
-                        view! {
-                        <CreateEnrollmentForm locations=for_form sheet=false old/>
-                        <h2>"Pairing codes"</h2>
-                        <Form action="/enrollments" attr:class="filters" attr:aria-label="Filter pairing codes">
-                            <label for="f-view">"Show"</label>
-                            <select id="f-view" name="view">
-                                {VIEWS.into_iter().map(|(value, label)| view! {
-                                    <option value=value selected=param("view") == value>{label}</option>
-                                }).collect_view()}
-                            </select>
-                            <label for="f-location">"Location"</label>
-                            <select id="f-location" name="location">
-                                <option value="">"All locations"</option>
-                                {options}
-                            </select>
-                            <label for="f-metadata">"Metadata (key:value)"</label>
-                            <input id="f-metadata" name="metadata" value=param("metadata") placeholder="store:berlin-01"/>
-                            <button type="submit" class="secondary">"Filter"</button>
-                        </Form>
-                        <FormMessage error=cancel_error/>
-                        <EnrollmentTable page locations cancel/>
-                    }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+        <WithKeptInput form=CreateEnrollment::PATH let:old>
+            <Loaded resource=data let:data>
+                <CreateEnrollmentForm locations=data.locations.clone() sheet=false old=old.clone()/>
+                <h2>"Pairing codes"</h2>
+                <EnrollmentFilters locations=data.locations.clone()/>
+                <FormMessage error=cancel_error/>
+                <EnrollmentTable page=data.page locations=data.locations cancel/>
+            </Loaded>
+        </WithKeptInput>
+    }
+}
+
+/// Which codes the list shows, as the URL has it.
+#[component]
+fn EnrollmentFilters(locations: Vec<Location>) -> impl IntoView {
+    let param = query_params();
+    view! {
+        <FilterBar action="/enrollments" label="Filter pairing codes" button="Filter">
+            <FilterSelect id="f-view" name="view" label="Show" choices=choices(VIEWS) selected=param("view")/>
+            <LocationFilter locations selected=param("location")/>
+            <MetadataFilter value=param("metadata") placeholder="store:berlin-01"/>
+        </FilterBar>
     }
 }
 
@@ -276,19 +227,9 @@ fn EnrollmentTable(
     if page.content.is_empty() {
         return view! { <p class="empty">"No pairing codes here. Create one above, or change the filter."</p> }.into_any();
     }
-    let name_of = move |id: &str| {
-        locations
-            .iter()
-            .find(|l| l.id == id)
-            .map_or_else(|| "—".to_owned(), |l| l.name.clone())
-    };
-    let query = use_query_map();
-    let page_link = move |number: i64| {
-        let mut params = query.read().clone();
-        params.replace("page", number.to_string());
-        format!("/enrollments{}", params.to_query_string())
-    };
+    let name_of = move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into());
     let (number, total_pages, total) = (page.page_number, page.total_pages, page.total_elements);
+    let page_link = |number: i64| with_param("/enrollments", "page", Some(number.to_string()));
     view! {
         <table class="list">
             <caption class="visually-hidden">"Pairing codes"</caption>
@@ -324,33 +265,13 @@ fn EnrollmentTable(
                 }).collect_view()}
             </tbody>
         </table>
-        <nav class="pager" aria-label="Pages">
-            <span>{format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))}</span>
-            {(number > 0).then(|| view! { <a href=page_link(number - 1)>"Previous"</a> })}
-            {(number + 1 < total_pages).then(|| view! { <a href=page_link(number + 1)>"Next"</a> })}
-        </nav>
+        <Pager
+            summary=format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))
+            previous=(number > 0).then(|| (page_link(number - 1), "Previous"))
+            next=(number + 1 < total_pages).then(|| (page_link(number + 1), "Next"))
+        />
     }
     .into_any()
-}
-
-#[component]
-pub fn StatusBadge(status: EnrollmentStatus) -> impl IntoView {
-    let (class, label) = match status {
-        EnrollmentStatus::Pending => ("badge live", "Waiting for device"),
-        EnrollmentStatus::Consumed => ("badge ok", "Device registered"),
-        EnrollmentStatus::Expired => ("badge muted", "Expired"),
-        EnrollmentStatus::Cancelled => ("badge muted", "Cancelled"),
-    };
-    view! { <span class=class data-status=status.as_str()>{label}</span> }
-}
-
-#[component]
-pub fn MetadataChips(metadata: crate::domain::metadata::Metadata) -> impl IntoView {
-    view! {
-        <ul class="chips">
-            {metadata.into_iter().map(|(k, v)| view! { <li><span class="k">{k}</span>{v}</li> }).collect_view()}
-        </ul>
-    }
 }
 
 /// The create form: one code, or (with `sheet`) a number of codes to print together.
@@ -367,7 +288,7 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
     let chosen_location = old.value("location_id").unwrap_or_default();
     let expiry = old.value("expiry").unwrap_or_else(|| "2h".into());
     let custom_minutes = old.value("custom_minutes").unwrap_or_default();
-    let rows = metadata_rows(old.values("metadata_keys"), old.values("metadata_values"));
+    let rows = metadata_rows(&old);
 
     view! {
         <section class="card">
@@ -381,11 +302,7 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
                 <label for="location_id">"Location"</label>
                 <select id="location_id" name="location_id" required=!single_location aria-describedby="location_id-error">
                     {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
-                    {locations.into_iter().map(|l| {
-                        let label = match &l.city { Some(city) => format!("{} ({city})", l.name), None => l.name.clone() };
-                        let selected = l.id == chosen_location;
-                        view! { <option value=l.id selected=selected>{label}</option> }
-                    }).collect_view()}
+                    <Options choices=location_choices_with_city(&locations) selected=chosen_location/>
                 </select>
                 <FieldMessage field="location_id" error/>
                 <ExpiryChoice expiry custom_minutes/>
@@ -428,78 +345,5 @@ fn ExpiryChoice(expiry: String, custom_minutes: String) -> impl IntoView {
             <label for="custom_minutes">"Custom lifetime in minutes (1 to 4320)"</label>
             <input id="custom_minutes" name="custom_minutes" type="number" min="1" max="4320" value=custom_minutes aria-describedby="expires_in-error"/>
         </div>
-    }
-}
-
-/// The rows the metadata fieldset starts with: those the user last sent (empty ones
-/// dropped), and empty ones up to three.
-fn metadata_rows(keys: Vec<String>, values: Vec<String>) -> Vec<(String, String)> {
-    let mut rows: Vec<(String, String)> = keys
-        .into_iter()
-        .zip(values.into_iter().chain(std::iter::repeat(String::new())))
-        .filter(|(key, value)| !key.is_empty() || !value.is_empty())
-        .collect();
-    while rows.len() < 3 {
-        rows.push((String::new(), String::new()));
-    }
-    rows
-}
-
-/// Metadata key/value rows, starting with `rows`: those rows alone without JavaScript;
-/// with it, rows come and go.
-#[island]
-fn MetadataRows(rows: Vec<(String, String)>) -> impl IntoView {
-    let next_row = StoredValue::new(rows.len());
-    let rows = RwSignal::new(rows.into_iter().enumerate().collect::<Vec<_>>());
-    view! {
-        <fieldset class="metadata-rows" aria-describedby="metadata-error">
-            <legend>"Metadata (carried over to the device, used to find it later)"</legend>
-            <For each=move || rows.get() key=|(row, _)| *row let:((row, (key, value)))>
-                <div class="metadata-row">
-                    <label for=format!("mk-{row}") class="visually-hidden">"Key"</label>
-                    <input id=format!("mk-{row}") name=format!("metadata_keys[{row}]") value=key placeholder="key, e.g. store" maxlength="40"/>
-                    <label for=format!("mv-{row}") class="visually-hidden">"Value"</label>
-                    <input id=format!("mv-{row}") name=format!("metadata_values[{row}]") value=value placeholder="value, e.g. berlin-01" maxlength="500"/>
-                    <button type="button" class="secondary" aria-label="Remove this row"
-                        on:click=move |_| rows.update(|r| r.retain(|(x, _)| *x != row))>"Remove"</button>
-                </div>
-            </For>
-            <button type="button" class="secondary" on:click=move |_| {
-                let row = next_row.get_value();
-                next_row.set_value(row + 1);
-                rows.update(|r| r.push((row, (String::new(), String::new()))));
-            }>"Add metadata"</button>
-        </fieldset>
-    }
-}
-
-#[server(endpoint = "sheet_locations")]
-pub async fn sheet_locations() -> Result<Vec<Location>, PortalError> {
-    use super::session::{refuse, services, signed_in};
-
-    let (_, actor) = signed_in().await?;
-    services()?.all_locations(&actor).await.map_err(refuse)
-}
-
-/// `/enrollments/new-sheet`: many codes for one store at once, printed as a sheet.
-#[component]
-pub fn NewSheetPage() -> impl IntoView {
-    let locations = Resource::new(|| (), |_| sheet_locations());
-    let old = Resource::new(|| (), |_| take_old_input());
-    view! {
-        <div class="page-head">
-            <h1>"Print a pairing sheet"</h1>
-            <a href="/enrollments">"All pairing codes"</a>
-        </div>
-        <p class="muted">"Setting up a store? Create a code for each device at once and print them as cards."</p>
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let old = OldInput::of(&old.await.ok().flatten(), CreateEnrollment::PATH);
-                match locations.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(locations) => view! { <CreateEnrollmentForm locations sheet=true old/> }.into_any(),
-                }
-            })}
-        </Transition>
     }
 }

@@ -1,18 +1,18 @@
 //! `/enrollments/{id}`: one pairing code, large, as text and QR code, with a countdown;
 //! it turns into "registered" as soon as a device uses the code. Prints as one card.
-//! `/enrollments/sheet/{batch}`: many codes printed as cards to cut apart.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::enrollments::{MetadataChips, StatusBadge};
-use super::errors::PortalError;
-use super::format::{remaining, short_time};
-use super::layout::Refusal;
-use super::widgets::{CopyButton, PrintButton};
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::model::Enrollment;
+use crate::ui::components::enrollment_status::StatusBadge;
+use crate::ui::components::format::{remaining, short_time};
+use crate::ui::components::loading::Loaded;
+use crate::ui::components::metadata::MetadataChips;
+use crate::ui::components::params::route_param;
+use crate::ui::components::widgets::{CopyButton, PrintButton};
+use crate::ui::errors::PortalError;
 
 /// Everything a pairing card shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,20 +27,24 @@ pub struct PairingCardData {
     pub device: Option<(String, String)>,
 }
 
+/// The card of one enrollment: its location's name, QR code, time left and device.
 #[cfg(feature = "ssr")]
-async fn card_of(
+pub async fn card_of(
     services: &crate::services::Services,
     actor: &crate::services::Actor,
     enrollment: Enrollment,
 ) -> Result<PairingCardData, PortalError> {
-    use super::session::refuse;
+    use crate::ui::session::refuse;
 
     let location_name = match services.location(actor, &enrollment.location_id).await {
         Ok(location) => location.name,
         Err(crate::services::ServiceError::NotFound(_)) => "—".to_owned(),
         Err(error) => return Err(refuse(error)),
     };
-    let qr_svg = enrollment.qr_payload.as_deref().and_then(super::qr::qr_svg);
+    let qr_svg = enrollment
+        .qr_payload
+        .as_deref()
+        .and_then(crate::ui::components::qr::qr_svg);
     let expires_at = time::OffsetDateTime::parse(
         &enrollment.expires_at,
         &time::format_description::well_known::Rfc3339,
@@ -48,14 +52,7 @@ async fn card_of(
     .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
     .unwrap_or_default();
     let seconds_left = (expires_at - services.now()) / 1000;
-    let device = match &enrollment.device_id {
-        Some(id) => services
-            .device(actor, id)
-            .await
-            .ok()
-            .map(|d| (d.id, d.name)),
-        None => None,
-    };
+    let device = device_of(services, actor, &enrollment).await;
     Ok(PairingCardData {
         enrollment,
         location_name,
@@ -65,9 +62,21 @@ async fn card_of(
     })
 }
 
+/// The device that used the code, if one has and it still exists: id and name.
+#[cfg(feature = "ssr")]
+async fn device_of(
+    services: &crate::services::Services,
+    actor: &crate::services::Actor,
+    enrollment: &Enrollment,
+) -> Option<(String, String)> {
+    let id = enrollment.device_id.as_deref()?;
+    let device = services.device(actor, id).await.ok()?;
+    Some((device.id, device.name))
+}
+
 #[server(endpoint = "pairing_card")]
 pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
@@ -75,47 +84,14 @@ pub async fn pairing_card(id: String) -> Result<PairingCardData, PortalError> {
     card_of(&services, &actor, enrollment).await
 }
 
-#[server(endpoint = "pairing_sheet")]
-pub async fn pairing_sheet(batch: String) -> Result<Vec<PairingCardData>, PortalError> {
-    use crate::domain::paging::PageRequest;
-    use crate::services::EnrollmentListQuery;
-
-    use super::session::{refuse, services, signed_in};
-
-    let (_, actor) = signed_in().await?;
-    let services = services()?;
-    let query = EnrollmentListQuery {
-        statuses: EnrollmentStatus::ALL.to_vec(),
-        batch_id: Some(batch),
-        page: PageRequest::new(Some(0), Some(100)).map_err(|e| PortalError::Invalid(vec![e]))?,
-        ..Default::default()
-    };
-    let page = services
-        .list_enrollments(&actor, query)
-        .await
-        .map_err(refuse)?;
-    let mut cards = Vec::new();
-    // Oldest first: the order they were made in.
-    for enrollment in page.content.into_iter().rev() {
-        cards.push(card_of(&services, &actor, enrollment).await?);
-    }
-    Ok(cards)
-}
-
 #[component]
-pub fn PairingPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || params.read().get("id").unwrap_or_default();
+pub fn EnrollmentDetailPage() -> impl IntoView {
+    let id = route_param("id");
     let card = Resource::new(id, pairing_card);
     view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match card.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(card) => view! { <PairingCard card/> }.into_any(),
-                }
-            })}
-        </Transition>
+        <Loaded resource=card let:card>
+            <PairingCard card/>
+        </Loaded>
     }
 }
 
@@ -213,19 +189,12 @@ pub struct PairingState {
 /// The status alone, polled by the live card: no QR code or metadata every two seconds.
 #[server(endpoint = "pairing_status")]
 pub async fn pairing_status(id: String) -> Result<PairingState, PortalError> {
-    use super::session::{refuse, services, signed_in};
+    use crate::ui::session::{refuse, services, signed_in};
 
     let (_, actor) = signed_in().await?;
     let services = services()?;
     let enrollment = services.enrollment(&actor, &id).await.map_err(refuse)?;
-    let device = match &enrollment.device_id {
-        Some(id) => services
-            .device(&actor, id)
-            .await
-            .ok()
-            .map(|d| (d.id, d.name)),
-        None => None,
-    };
+    let device = device_of(&services, &actor, &enrollment).await;
     Ok(PairingState {
         status: enrollment.status,
         device,
@@ -302,55 +271,4 @@ fn Countdown(seconds_left: i64) -> impl IntoView {
         on_cleanup(move || tick.clear());
     }
     view! { <span data-testid="countdown">{move || remaining(seconds_left.get())}</span> }
-}
-
-#[component]
-pub fn SheetPage() -> impl IntoView {
-    let params = use_params_map();
-    let batch = move || params.read().get("batch").unwrap_or_default();
-    let cards = Resource::new(batch, pairing_sheet);
-    view! {
-        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match cards.await {
-                    Err(error) => view! { <Refusal error/> }.into_any(),
-                    Ok(cards) => {
-                        let live = cards.iter().filter(|c| c.enrollment.enrollment_code.is_some()).count();
-                        view! {
-                            <div class="page-head no-print">
-                                <h1>"Pairing sheet"</h1>
-                                <PrintButton label="Print sheet".to_owned()/>
-                            </div>
-                            <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
-                            <div class="sheet">
-                                {cards.into_iter().map(|card| view! { <SheetCard card/> }).collect_view()}
-                            </div>
-                        }.into_any()
-                    }
-                }
-            })}
-        </Transition>
-    }
-}
-
-#[component]
-fn SheetCard(card: PairingCardData) -> impl IntoView {
-    let code = card.enrollment.enrollment_code.clone();
-    view! {
-        <article class="sheet-card" data-testid="sheet-card">
-            {match code {
-                Some(code) => view! {
-                    <div class="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
-                    <p class="big-code">{code}</p>
-                    <p class="small">{card.location_name.clone()} " · expires " {short_time(&card.enrollment.expires_at)}</p>
-                    <ol class="clerk-steps small">
-                        <li>"POS app → Enroll device"</li>
-                        <li>"Scan the QR code or type the code"</li>
-                        <li>"Wait for the confirmation"</li>
-                    </ol>
-                }.into_any(),
-                None => view! { <p class="muted">"No longer live"</p> }.into_any(),
-            }}
-        </article>
-    }
 }

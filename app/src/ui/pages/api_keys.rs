@@ -1,0 +1,164 @@
+//! `/api-keys` (admins): keys for merchant systems calling the Device API.
+
+use leptos::form::ActionForm;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+
+use crate::model::ApiKeySummary;
+use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::loading::{Loaded, WithKeptInput};
+use crate::ui::components::widgets::{CopyButton, SubmitButton};
+use crate::ui::errors::PortalError;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ApiKeysPageData {
+    pub keys: Vec<ApiKeySummary>,
+    /// A key just created by a plain form post, to show this once.
+    pub new_key: Option<String>,
+}
+
+#[server(endpoint = "api_keys")]
+pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
+    use crate::ui::session::{refuse, services, signed_in, take_flash};
+
+    let (_, actor) = signed_in().await?;
+    let keys = services()?.list_api_keys(&actor).await.map_err(refuse)?;
+    Ok(ApiKeysPageData {
+        keys,
+        new_key: take_flash().await,
+    })
+}
+
+/// A new key; the secret is in the answer this once and never again.
+#[server(endpoint = "create_api_key")]
+pub async fn create_api_key(name: String) -> Result<String, PortalError> {
+    use crate::ui::session::{
+        OldInput, is_plain_form_post, keeping_input, put_flash, refuse, services, signed_in,
+    };
+
+    let kept = OldInput::new(CreateApiKey::PATH).with("name", &name);
+    keeping_input(kept, async move {
+        let (_, actor) = signed_in().await?;
+        let created = services()?
+            .create_api_key(&actor, &name)
+            .await
+            .map_err(refuse)?;
+        if is_plain_form_post() {
+            put_flash(&created.key).await;
+        }
+        Ok(created.key)
+    })
+    .await
+}
+
+#[server(endpoint = "revoke_api_key")]
+pub async fn revoke_api_key(key_id: String) -> Result<(), PortalError> {
+    use crate::ui::session::{refuse, services, signed_in};
+
+    let (_, actor) = signed_in().await?;
+    services()?
+        .revoke_api_key(&actor, &key_id)
+        .await
+        .map_err(refuse)
+}
+
+#[component]
+pub fn ApiKeysPage() -> impl IntoView {
+    let create = ServerAction::<CreateApiKey>::new();
+    let revoke = ServerAction::<RevokeApiKey>::new();
+    let keys = Resource::new(
+        move || (create.version().get(), revoke.version().get()),
+        |_| api_keys(),
+    );
+    let create_error = last_error(create.value());
+    let revoke_error = last_error(revoke.value());
+
+    view! {
+        <h1>"API keys"</h1>
+        <p class="muted">"Merchant systems send a key as " <code>"Authorization: Bearer <key>"</code> " to the Device API."</p>
+        <section class="card">
+            <h2>"Create a key"</h2>
+            <ActionForm action=create>
+                <label for="key-name">"Name (what the key is for)"</label>
+                <WithKeptInput form=CreateApiKey::PATH let:old>
+                    <KeyName name=old.value("name")/>
+                </WithKeptInput>
+                <FieldMessage field="name" error=create_error/>
+                <FormMessage error=create_error/>
+                <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
+            </ActionForm>
+        </section>
+        <FormMessage error=revoke_error/>
+        <Loaded resource=keys let:data>
+            {data.new_key.map(|secret| view! { <NewKey secret/> })}
+            <KeyList keys=data.keys revoke/>
+        </Loaded>
+    }
+}
+
+/// The keys, revoked ones too, each live one with a form to revoke it.
+#[component]
+fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl IntoView {
+    if keys.is_empty() {
+        return view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any();
+    }
+    view! {
+        <table class="list">
+            <caption class="visually-hidden">"API keys"</caption>
+            <thead><tr>
+                <th scope="col">"Name"</th><th scope="col">"Key"</th><th scope="col">"Created by"</th>
+                <th scope="col">"Created"</th><th scope="col">"Last used"</th><th scope="col">"Status"</th>
+            </tr></thead>
+            <tbody>
+                {keys.into_iter().map(|key| {
+                    let revoked = key.revoked_at.is_some();
+                    view! {
+                        <tr class:disabled=revoked>
+                            <td>{key.name.clone()}</td>
+                            <td><code>{format!("{}…", key.key_prefix)}</code></td>
+                            <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
+                            <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
+                            <td>{short_time_or_never(key.last_used_at.as_deref())}</td>
+                            <td>{if revoked {
+                                view! { <span>"Revoked"</span> }.into_any()
+                            } else {
+                                view! {
+                                    <details>
+                                        <summary>"Revoke…"</summary>
+                                        <ActionForm action=revoke>
+                                            <input type="hidden" name="key_id" value=key.id.clone()/>
+                                            <p>"Systems using " <strong>{key.name.clone()}</strong> " are refused from now on."</p>
+                                            <button type="submit" class="danger">"Revoke key"</button>
+                                        </ActionForm>
+                                    </details>
+                                }.into_any()
+                            }}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// The name field, with the name sent last if the server refused it.
+#[component]
+fn KeyName(name: Option<String>) -> impl IntoView {
+    view! {
+        <input id="key-name" name="name" value=name required maxlength="100" placeholder="ERP integration" aria-describedby="name-error"/>
+    }
+}
+
+/// A key just created: shown this once, with a copy button.
+#[component]
+fn NewKey(secret: String) -> impl IntoView {
+    view! {
+        <div class="secret" role="status">
+            <p><strong>"Copy this key now."</strong>" It is shown only once; only a hash of it is kept."</p>
+            <code data-testid="new-api-key">{secret.clone()}</code>
+            <CopyButton text=secret label="Copy".to_owned() small=false/>
+        </div>
+    }
+}

@@ -1,0 +1,101 @@
+//! `/audit`: who did what, when: every change to enrollments, devices, locations, users
+//! and keys, filtered by actor, action and target.
+
+use leptos::prelude::*;
+
+use crate::domain::paging::Page;
+use crate::model::AuditEvent;
+use crate::ui::components::audit_table::AuditTable;
+use crate::ui::components::filters::{FilterBar, FilterSelect, FilterText};
+use crate::ui::components::forms::choices;
+use crate::ui::components::loading::Loaded;
+use crate::ui::components::pager::Pager;
+use crate::ui::components::params::{query_params, with_param};
+use crate::ui::errors::PortalError;
+
+#[server(endpoint = "audit_events")]
+pub async fn audit_page(
+    #[server(default)] actor: String,
+    #[server(default)] action: String,
+    #[server(default)] target: String,
+    #[server(default)] page: i64,
+) -> Result<Page<AuditEvent>, PortalError> {
+    use crate::domain::paging::PageRequest;
+    use crate::services::AuditQuery;
+
+    use crate::ui::session::{refuse, services, signed_in};
+
+    let (_, actor_of_request) = signed_in().await?;
+    let filter = AuditQuery {
+        actor_id: Some(actor.trim().to_owned()).filter(|v| !v.is_empty()),
+        action: Some(action.trim().to_owned()).filter(|v| !v.is_empty()),
+        target_id: Some(target.trim().to_owned()).filter(|v| !v.is_empty()),
+    };
+    let request = PageRequest::new(Some(page.max(0)), Some(50))?;
+    services()?
+        .list_audit_events(&actor_of_request, filter, request)
+        .await
+        .map_err(refuse)
+}
+
+#[component]
+pub fn AuditLogPage() -> impl IntoView {
+    let param = query_params();
+    let events = Resource::new(
+        move || {
+            (
+                param("actor"),
+                param("action"),
+                param("target"),
+                param("page"),
+            )
+        },
+        |(actor, action, target, page)| {
+            audit_page(actor, action, target, page.parse().unwrap_or(0))
+        },
+    );
+    view! {
+        <h1>"Audit log"</h1>
+        <FilterBar action="/audit" label="Filter the audit log" button="Filter">
+            <FilterText id="a-actor" name="actor" label="Actor (user email or key, device id)" value=param("actor")/>
+            <FilterSelect id="a-action" name="action" label="Action" any="Any" choices=choices(ACTIONS.map(|action| (action, action))) selected=param("action")/>
+            <FilterText id="a-target" name="target" label="Target id" value=param("target")/>
+        </FilterBar>
+        <Loaded resource=events let:page>
+            <AuditPage page/>
+        </Loaded>
+    }
+}
+
+/// Every action the audit log records.
+const ACTIONS: [&str; 14] = [
+    "enrollment.created",
+    "enrollment.cancelled",
+    "device.registered",
+    "device.updated",
+    "device.deregistered",
+    "location.created",
+    "location.updated",
+    "user.created",
+    "user.access_changed",
+    "user.disabled",
+    "user.enabled",
+    "user.password_changed",
+    "api_key.created",
+    "api_key.revoked",
+];
+
+/// One page of events, with links to the newer and older pages.
+#[component]
+fn AuditPage(page: Page<AuditEvent>) -> impl IntoView {
+    let number = page.page_number;
+    let link = |number: i64| with_param("/audit", "page", Some(number.to_string()));
+    view! {
+        <p class="muted">{format!("{} events", page.total_elements)}</p>
+        <AuditTable events=page.content/>
+        <Pager
+            previous=(number > 0).then(|| (link(number - 1), "Newer"))
+            next=(!page.last).then(|| (link(number + 1), "Older"))
+        />
+    }
+}
