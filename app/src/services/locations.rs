@@ -20,6 +20,14 @@ pub(crate) fn location_view(row: LocationRow) -> Location {
     }
 }
 
+/// A location's name (required) and city (optional), trimmed and within bounds.
+fn location_fields(name: &str, city: Option<&str>) -> ServiceResult<(String, Option<String>)> {
+    Ok((
+        required_text("name", name, 200)?,
+        optional_text("city", city, 200)?,
+    ))
+}
+
 impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn create_location(
@@ -29,8 +37,7 @@ impl Services {
         city: Option<&str>,
     ) -> ServiceResult<Location> {
         actor.require(Permission::ManageLocations)?;
-        let name = required_text("name", name, 200)?;
-        let city = optional_text("city", city, 200)?;
+        let (name, city) = location_fields(name, city)?;
         self.require_merchant(actor).await?;
         let now = self.now();
         let row = LocationRow {
@@ -138,8 +145,7 @@ impl Services {
         city: Option<&str>,
     ) -> ServiceResult<Location> {
         actor.require(Permission::ManageLocations)?;
-        let name = required_text("name", name, 200)?;
-        let city = optional_text("city", city, 200)?;
+        let (name, city) = location_fields(name, city)?;
         if !actor.may_use_location(id) {
             return Err(ServiceError::NotFound("location"));
         }

@@ -5,7 +5,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::domain::pairing_code::PairingCode;
 
-use super::{Backend, DeviceRow, SqlBuilder, Store, StoreError, StoreResult};
+use super::{Backend, DeviceRow, SqlBuilder, Store, StoreResult};
 
 /// Rows per multi-row INSERT: about 500 bound values each (devices bind 10 a row,
 /// enrollments 11, metadata 5), far below SQLite's 32,766. Bigger is slower: sqlx finds
@@ -86,11 +86,7 @@ async fn insert_consumed_enrollments(
             ],
         );
     }
-    query
-        .query()?
-        .execute(&mut *connection)
-        .await
-        .map_err(StoreError::classify)?;
+    query.execute(connection).await?;
     Ok(())
 }
 
@@ -119,11 +115,7 @@ async fn insert_device_rows(
             ],
         );
     }
-    query
-        .query()?
-        .execute(&mut *connection)
-        .await
-        .map_err(StoreError::classify)?;
+    query.execute(connection).await?;
     Ok(())
 }
 
@@ -157,7 +149,7 @@ async fn insert_metadata_rows(
                 ],
             );
         }
-        query.query()?.execute(&mut *connection).await?;
+        query.execute(connection).await?;
     }
     Ok(())
 }

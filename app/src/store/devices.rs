@@ -284,7 +284,7 @@ async fn insert_device_metadata(
             ],
         );
     }
-    query.query()?.execute(&mut **tx).await?;
+    query.execute(tx).await?;
     Ok(())
 }
 

@@ -126,7 +126,7 @@ impl Store {
                 ],
             );
         }
-        query.query()?.execute(&mut **tx).await?;
+        query.execute(tx).await?;
         Ok(())
     }
 

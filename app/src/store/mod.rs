@@ -410,6 +410,17 @@ impl SqlBuilder {
         Ok(sqlx::query_with(&self.sql, self.arguments()?))
     }
 
+    /// Runs the statement on `connection` (a transaction's too); returns the rows written.
+    /// A unique constraint's refusal comes back as [`StoreError::UniqueViolation`].
+    pub async fn execute(&self, connection: &mut sqlx::AnyConnection) -> StoreResult<u64> {
+        Ok(self
+            .query()?
+            .execute(connection)
+            .await
+            .map_err(StoreError::classify)?
+            .rows_affected())
+    }
+
     pub fn query_as<T>(
         &self,
     ) -> Result<sqlx::query::QueryAs<'_, Any, T, AnyArguments<'_>>, sqlx::Error>

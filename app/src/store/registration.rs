@@ -2,7 +2,7 @@
 //! its first token and the audit event are created, all in one transaction. On SQLite
 //! registrations are written in groups by one writer task (see `sqlite.rs`).
 
-use super::{Backend, NewAuditEvent, SqlBuilder, Store, StoreError, StoreResult};
+use super::{Backend, NewAuditEvent, SqlBuilder, Store, StoreResult};
 
 /// A device about to be registered with the pending enrollment `enrollment_id`. Its
 /// merchant, location and metadata are the enrollment's, copied by the database.
@@ -154,12 +154,7 @@ impl StatementBatch {
     pub(super) async fn execute(&self, tx: &mut super::Tx) -> StoreResult<u64> {
         let mut written = 0;
         for statement in &self.statements {
-            written += statement
-                .query()?
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::classify)?
-                .rows_affected();
+            written += statement.execute(tx).await?;
         }
         Ok(written)
     }
