@@ -19,7 +19,16 @@ test('create a code with metadata, read its QR, and see it used by a device', as
   await expect(page).toHaveURL(/\/enrollments\/[0-9a-f-]{36}$/);
 
   const code = (await page.getByTestId('pairing-code').textContent()).trim();
-  expect(code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  // A code that lives 24 hours is long: 16 letters in four groups.
+  expect(code).toMatch(/^([BCDFGHJKLMNPQRSTVWXZ]{4}-){3}[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+  // ... laid out to fit a phone held by the till, without scrolling sideways.
+  const viewport = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  const fits = await page.getByTestId('pairing-code').evaluate(
+    (el) => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= window.innerWidth,
+  );
+  expect(fits).toBe(true);
+  await page.setViewportSize(viewport);
   const payload = await page.getByTestId('qr').getAttribute('data-payload');
   expect(payload).toContain(`/pair?code=${code}`);
   expect(await decodeQr(page, '[data-testid="qr"]')).toBe(payload);

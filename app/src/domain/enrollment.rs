@@ -95,7 +95,7 @@ pub fn resolve_lifetime(expires_in: Option<i64>, ttl: Option<Ttl>) -> Result<i64
         (Some(_), None) => Err(FieldError::new(
             "expires_in",
             format!(
-                "expires_in is a number of seconds from {MIN_EXPIRES_IN_SECONDS} to {MAX_EXPIRES_IN_SECONDS}"
+                "expires_in is in seconds (not milliseconds), from {MIN_EXPIRES_IN_SECONDS} to {MAX_EXPIRES_IN_SECONDS} (72 hours)"
             ),
         )),
     }

@@ -1,16 +1,31 @@
 //! Pairing codes: what a store clerk types into the POS app.
 //!
-//! Eight characters from a 20-letter alphabet without vowels (no accidental words) and
-//! without letters that are easily confused with digits. 20^8 ≈ 2.56 × 10^10 codes.
+//! Letters from a 20-letter alphabet without vowels (no accidental words) and without
+//! letters that are easily confused with digits. A code that lives up to two hours has 8
+//! (20^8 ≈ 2.56 × 10^10 codes, typed by hand); one that lives longer has 16 (20^16 ≈ 2^69),
+//! copied rather than typed, so that guessing stays hopeless over its longer life.
 
 use std::fmt;
 
 /// The letters a code is made of.
 pub const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
-/// How many letters a code has, without the display hyphen.
+/// How many letters a short code has, without the display hyphens.
 pub const CODE_LENGTH: usize = 8;
+/// How many letters a long code has.
+pub const LONG_CODE_LENGTH: usize = 16;
+/// Codes living longer than this (seconds) are long.
+pub const SHORT_CODE_MAX_LIFETIME_SECONDS: i64 = 2 * 3600;
 
-/// A well-formed pairing code in canonical form (eight upper-case letters, no hyphen).
+/// The code length for an enrollment that lives `lifetime_seconds`.
+pub fn length_for_lifetime(lifetime_seconds: i64) -> usize {
+    if lifetime_seconds > SHORT_CODE_MAX_LIFETIME_SECONDS {
+        LONG_CODE_LENGTH
+    } else {
+        CODE_LENGTH
+    }
+}
+
+/// A well-formed pairing code in canonical form (8 or 16 upper-case letters, no hyphens).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PairingCode(String);
 
@@ -18,7 +33,7 @@ pub struct PairingCode(String);
 pub enum PairingCodeError {
     #[error("the pairing code is empty")]
     Empty,
-    #[error("a pairing code has 8 letters")]
+    #[error("a pairing code has 8 or 16 letters")]
     WrongLength,
     #[error("a pairing code uses only the letters {}", std::str::from_utf8(ALPHABET).unwrap_or_default())]
     InvalidCharacter,
@@ -38,7 +53,7 @@ impl PairingCode {
         if !canonical.bytes().all(|b| ALPHABET.contains(&b)) {
             return Err(PairingCodeError::InvalidCharacter);
         }
-        if canonical.len() != CODE_LENGTH {
+        if canonical.len() != CODE_LENGTH && canonical.len() != LONG_CODE_LENGTH {
             return Err(PairingCodeError::WrongLength);
         }
         Ok(Self(canonical))
@@ -62,9 +77,10 @@ impl PairingCode {
         }
     }
 
-    /// Builds a fresh random code from a source of random indexes below 20.
-    pub fn from_indexes(mut next_index: impl FnMut() -> usize) -> Self {
-        let code = (0..CODE_LENGTH)
+    /// Builds a fresh random code of `length` letters from a source of random indexes
+    /// below 20.
+    pub fn from_indexes(length: usize, mut next_index: impl FnMut() -> usize) -> Self {
+        let code = (0..length)
             .map(|_| ALPHABET[next_index() % ALPHABET.len()] as char)
             .collect();
         Self(code)
@@ -75,26 +91,38 @@ impl PairingCode {
         &self.0
     }
 
-    /// The form shown to people: `BCDF-GHJK`.
+    /// The form shown to people, in groups of four: `BCDF-GHJK`, or
+    /// `BCDF-GHJK-LMNP-QRST` for a long code.
     pub fn display(&self) -> String {
-        format!("{}-{}", &self.0[..4], &self.0[4..])
+        self.0
+            .as_bytes()
+            .chunks(4)
+            .map(|group| std::str::from_utf8(group).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    /// Whether this is a long (16-letter) code.
+    pub fn is_long(&self) -> bool {
+        self.0.len() == LONG_CODE_LENGTH
     }
 }
 
 #[cfg(feature = "ssr")]
 impl PairingCode {
-    /// A new code from the operating system's cryptographic random source.
-    pub fn generate() -> Self {
+    /// A new code of `length` letters from the operating system's cryptographic random
+    /// source.
+    pub fn generate(length: usize) -> Self {
         use rand::Rng;
         let mut rng = rand::rng();
-        Self::from_indexes(|| rng.random_range(0..ALPHABET.len()))
+        Self::from_indexes(length, || rng.random_range(0..ALPHABET.len()))
     }
 }
 
 // Codes are secrets while they are live: keep them out of debug output and logs.
 impl fmt::Debug for PairingCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PairingCode(****-****)")
+        f.write_str("PairingCode(****)")
     }
 }
 
@@ -147,7 +175,7 @@ mod tests {
     #[test]
     fn generated_codes_use_the_alphabet_and_differ() {
         let codes: std::collections::HashSet<String> = (0..1000)
-            .map(|_| PairingCode::generate().as_str().to_owned())
+            .map(|_| PairingCode::generate(CODE_LENGTH).as_str().to_owned())
             .collect();
         // 1000 draws from 2.56e10 codes: a repeat would mean a broken generator.
         assert_eq!(codes.len(), 1000);
@@ -155,6 +183,25 @@ mod tests {
             assert_eq!(code.len(), CODE_LENGTH);
             assert!(code.bytes().all(|b| ALPHABET.contains(&b)), "{code}");
         }
+    }
+
+    #[test]
+    fn long_lifetimes_get_long_codes_in_four_groups() {
+        assert_eq!(length_for_lifetime(2 * 3600), CODE_LENGTH);
+        assert_eq!(length_for_lifetime(2 * 3600 + 1), LONG_CODE_LENGTH);
+        assert_eq!(length_for_lifetime(72 * 3600), LONG_CODE_LENGTH);
+        let long = PairingCode::generate(LONG_CODE_LENGTH);
+        assert!(long.is_long());
+        let shown = long.display();
+        assert_eq!(shown.len(), 19);
+        assert_eq!(shown.matches('-').count(), 3);
+        // Typed or scanned, in any case and grouping, it reads back the same.
+        assert_eq!(PairingCode::parse(&shown.to_lowercase()).unwrap(), long);
+        assert_eq!(PairingCode::parse(long.as_str()).unwrap(), long);
+        assert_eq!(
+            PairingCode::parse("BCDF-GHJK-LMNP"),
+            Err(PairingCodeError::WrongLength)
+        );
     }
 
     #[test]

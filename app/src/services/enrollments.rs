@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
-use crate::domain::pairing_code::PairingCode;
+use crate::domain::pairing_code::{self, PairingCode};
 use crate::domain::{FieldError, Permission};
 use crate::model::Enrollment;
 use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError, Tx};
@@ -295,7 +295,8 @@ impl Services {
         requested: Option<&str>,
     ) -> ServiceResult<String> {
         let refuse = |message: &str| Err(ServiceError::field("location_id", message));
-        match requested {
+        // An empty id is no id: the same answer as when it is left out.
+        match requested.filter(|id| !id.trim().is_empty()) {
             Some(id) => {
                 let found = self.store.location(&actor.merchant_id, id).await?;
                 match found {
@@ -374,7 +375,7 @@ async fn insert_pending(
     now: i64,
 ) -> ServiceResult<Option<String>> {
     let id = new_id();
-    let code = PairingCode::generate();
+    let code = PairingCode::generate(pairing_code::length_for_lifetime(pending.lifetime));
     let inserted = Store::insert_enrollment(
         tx,
         &NewEnrollment {

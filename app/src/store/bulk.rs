@@ -3,7 +3,7 @@
 
 use sqlx::{AnyConnection, Connection};
 
-use crate::domain::pairing_code::PairingCode;
+use crate::domain::pairing_code::{CODE_LENGTH, PairingCode};
 
 use super::{Backend, DeviceRow, SqlBuilder, Store, StoreResult};
 
@@ -75,7 +75,7 @@ async fn insert_consumed_enrollments(
                 (&device.enrollment_id).into(),
                 (&device.merchant_id).into(),
                 (&device.location_id).into(),
-                PairingCode::generate().as_str().into(),
+                PairingCode::generate(CODE_LENGTH).as_str().into(),
                 "CONSUMED".into(),
                 device.created_at.into(),
                 device.created_at.into(),

@@ -22,7 +22,8 @@ fn unauthorized() -> ApiError {
     ApiError(ServiceError::Unauthorized(BAD_API_CREDENTIALS))
 }
 
-/// The credentials in the request: the secret, and the merchant the client claims to be.
+/// The credentials in the request: the secret, and the merchant the client claims to be
+/// by its Basic user name.
 fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
     let header = parts
         .headers
@@ -31,7 +32,7 @@ fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
         .ok_or(unauthorized())?;
     let (scheme, value) = header.split_once(' ').ok_or(unauthorized())?;
     let value = value.trim();
-    let (secret, mut claimed) = if scheme.eq_ignore_ascii_case("bearer") {
+    let (secret, claimed) = if scheme.eq_ignore_ascii_case("bearer") {
         (value.to_owned(), None)
     } else if scheme.eq_ignore_ascii_case("basic") {
         // Kustom's convention: the merchant id as user name, the key as password.
@@ -48,23 +49,21 @@ fn credentials(parts: &Parts) -> Result<(String, Option<String>), ApiError> {
     } else {
         return Err(unauthorized());
     };
-    if let Some(header_merchant) = parts
-        .headers
-        .get("x-merchant-id")
-        .and_then(|v| v.to_str().ok())
-    {
-        if claimed
-            .as_deref()
-            .is_some_and(|user| user != header_merchant)
-        {
-            return Err(unauthorized());
-        }
-        claimed = Some(header_merchant.to_owned());
-    }
     if secret.is_empty() {
         return Err(unauthorized());
     }
     Ok((secret, claimed))
+}
+
+/// `x-merchant-id`, when sent, names the merchant the client acts for: it must be the
+/// credentials' own (a key of one merchant cannot be pointed at another).
+fn check_merchant_header(parts: &Parts, merchant_id: &str) -> Result<(), ApiError> {
+    match parts.headers.get("x-merchant-id") {
+        Some(value) if value.to_str().ok().map(str::trim) != Some(merchant_id) => {
+            Err(ApiError(ServiceError::Forbidden))
+        }
+        _ => Ok(()),
+    }
 }
 
 impl FromRequestParts<AppState> for MerchantAuth {
@@ -76,11 +75,11 @@ impl FromRequestParts<AppState> for MerchantAuth {
     ) -> Result<Self, Self::Rejection> {
         let (key, claimed) = credentials(parts)?;
         let services: &Services = &state.services;
-        Ok(MerchantAuth(
-            services
-                .authenticate_api_key(&key, claimed.as_deref())
-                .await?,
-        ))
+        let actor = services
+            .authenticate_api_key(&key, claimed.as_deref())
+            .await?;
+        check_merchant_header(parts, &actor.merchant_id)?;
+        Ok(MerchantAuth(actor))
     }
 }
 
@@ -92,8 +91,8 @@ impl FromRequestParts<AppState> for DeviceAuth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let (token, _) = credentials(parts)?;
-        Ok(DeviceAuth(
-            state.services.authenticate_device(&token).await?,
-        ))
+        let device = state.services.authenticate_device(&token).await?;
+        check_merchant_header(parts, &device.merchant_id)?;
+        Ok(DeviceAuth(device))
     }
 }

@@ -112,7 +112,8 @@ async fn basic_auth_and_merchant_header_follow_the_kustom_convention(app: &TestA
         .send()
         .await
         .unwrap();
-    expect_json(mismatched, StatusCode::UNAUTHORIZED).await;
+    // The key is good; it is pointed at another merchant: refused, not unknown.
+    expect_json(mismatched, StatusCode::FORBIDDEN).await;
 }
 
 async fn another_merchants_objects_are_not_found_anywhere(app: &TestApp) {

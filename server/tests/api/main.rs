@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod devices;
 mod enrollments;
+mod kustom_compat;
 mod portal;
 mod portal_devices;
 mod portal_enrollments;

@@ -7,6 +7,7 @@ use app::ui::pages::users::CreateUser;
 use app::ui::pages::users::SetUserDisabled;
 use app::ui::pages::users::UpdateUserAccess;
 use app::ui::pages::users::UsersPage;
+use base64::Engine;
 use leptos::server_fn::ServerFn;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -248,6 +249,18 @@ async fn an_api_key_made_in_the_portal_works_until_revoked(app: &TestApp) {
     .await;
 
     let (_, keys) = admin.call(ApiKeys::PATH, &[]).await;
+    // The page shows the merchant id, the user name of Basic authentication with the key.
+    assert_eq!(keys["merchant_id"], app.merchant.id.as_str());
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{key}", app.merchant.id));
+    let response = app
+        .client
+        .get(app.url("/ipp/v1/devices"))
+        .header("authorization", format!("Basic {basic}"))
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::OK).await;
     assert_eq!(
         keys["new_key"],
         Value::Null,

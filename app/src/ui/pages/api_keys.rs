@@ -13,6 +13,8 @@ use crate::ui::errors::PortalError;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeysPageData {
+    /// The merchant's id: the user name of HTTP Basic authentication.
+    pub merchant_id: String,
     pub keys: Vec<ApiKeySummary>,
     /// A key just created by a plain form post, to show this once.
     pub new_key: Option<String>,
@@ -25,6 +27,7 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
     let (_, actor) = signed_in().await?;
     let keys = services()?.list_api_keys(&actor).await.map_err(refuse)?;
     Ok(ApiKeysPageData {
+        merchant_id: actor.merchant_id,
         keys,
         new_key: take_flash().await,
     })
@@ -76,7 +79,8 @@ pub fn ApiKeysPage() -> impl IntoView {
 
     view! {
         <h1>"API keys"</h1>
-        <p class="muted">"Merchant systems send a key as " <code>"Authorization: Bearer <key>"</code> " to the Device API."</p>
+        <p class="muted">"Merchant systems send a key to the Device API in either of two ways: "
+            <code>"Authorization: Bearer <key>"</code> ", or HTTP Basic with the merchant id as user name and the key as password (as Kustom's clients do)."</p>
         <section class="card">
             <h2>"Create a key"</h2>
             <ActionForm action=create>
@@ -91,6 +95,8 @@ pub fn ApiKeysPage() -> impl IntoView {
         </section>
         <FormMessage error=revoke_error/>
         <Loaded resource=keys let:data>
+            <p class="merchant-id">"Merchant id (the Basic user name): " <code class="id" data-testid="merchant-id">{data.merchant_id.clone()}</code>
+                " " <CopyButton text=data.merchant_id.clone() label="Copy merchant id".to_owned() small=true/></p>
             {data.new_key.map(|secret| view! { <NewKey secret/> })}
             <KeyList keys=data.keys revoke/>
         </Loaded>

@@ -135,7 +135,7 @@ fn PairingCard(card: PairingCardData) -> impl IntoView {
             <div class="pairing-body">
                 <div class="pairing-text">
                     <p class="label">"Pairing code"</p>
-                    <p class="big-code" data-testid="pairing-code">{code.clone()}</p>
+                    <p class="big-code" class:long={code.len() > 9} data-testid="pairing-code">{code.clone()}</p>
                     <p class="expiry">
                         "Expires " <time datetime=enrollment.expires_at.clone()>{short_time(&enrollment.expires_at)}</time>
                         <span class="no-print">" · in " <Countdown seconds_left/></span>

@@ -103,16 +103,19 @@ fn SheetCard(card: PairingCardData) -> impl IntoView {
     view! {
         <article class="sheet-card" data-testid="sheet-card">
             {match code {
-                Some(code) => view! {
+                Some(code) => {
+                    let long = code.len() > 9;
+                    view! {
                     <div class="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
-                    <p class="big-code">{code}</p>
+                    <p class="big-code" class:long=long>{code}</p>
                     <p class="small">{card.location_name.clone()} " · expires " {short_time(&card.enrollment.expires_at)}</p>
                     <ol class="clerk-steps small">
                         <li>"POS app → Enroll device"</li>
                         <li>"Scan the QR code or type the code"</li>
                         <li>"Wait for the confirmation"</li>
                     </ol>
-                }.into_any(),
+                    }.into_any()
+                }
                 None => view! { <p class="muted">"No longer live"</p> }.into_any(),
             }}
         </article>
