@@ -238,12 +238,6 @@ impl From<ServiceError> for CliError {
     }
 }
 
-impl From<app::store::StoreError> for CliError {
-    fn from(error: app::store::StoreError) -> Self {
-        ServiceError::from(error).into()
-    }
-}
-
 fn print_json(value: &impl Serialize) -> Result<(), CliError> {
     let line = serde_json::to_string(value).map_err(|e| CliError::io(e.to_string()))?;
     println!("{line}");
@@ -251,12 +245,13 @@ fn print_json(value: &impl Serialize) -> Result<(), CliError> {
 }
 
 async fn open(database: &DatabaseArgs) -> Result<Services, CliError> {
-    Ok(startup::services(
+    startup::services(
         &database.database_url,
         Arc::new(SystemClock),
         Settings::default(),
     )
-    .await?)
+    .await
+    .map_err(|error| ServiceError::from(error).into())
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
