@@ -16,6 +16,7 @@ use app::clock::{Clock, SystemClock};
 use app::services::{RegistrationLimits, Services, Settings};
 use app::store::StoreError;
 
+use crate::health::{self, Draining};
 use crate::startup;
 
 /// What the application needs from its deployment.
@@ -74,6 +75,7 @@ pub struct Application {
     address: SocketAddr,
     services: Services,
     router: Router,
+    draining: Draining,
 }
 
 impl Application {
@@ -114,11 +116,14 @@ impl Application {
             startup::SessionSettings { secure_cookies },
         )
         .await?;
+        let draining = Draining::default();
+        let router = router.merge(health::router(services.clone(), draining.clone()));
         Ok(Self {
             listener,
             address,
             services,
             router,
+            draining,
         })
     }
 
@@ -139,7 +144,7 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
     pub async fn run_until_stopped(self) -> Result<(), ApplicationError> {
-        startup::serve(self.listener, self.router)
+        startup::serve(self.listener, self.router, self.draining)
             .await
             .map_err(ApplicationError::Serve)
     }

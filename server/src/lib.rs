@@ -6,6 +6,7 @@ pub mod api;
 pub mod application;
 pub mod cli;
 pub mod export;
+pub mod health;
 pub mod portal_guard;
 pub mod pos;
 pub mod startup;

@@ -23,6 +23,7 @@ use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
+use crate::health::Draining;
 use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
@@ -193,13 +194,21 @@ pub async fn services(
     Ok(Services::new(store, clock, settings))
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub(crate) async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
+/// Serves until Ctrl-C or SIGTERM, then reports not ready and finishes the requests under
+/// way.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    draining: Draining,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        draining.start();
+    })
     .await
 }
 

@@ -87,6 +87,17 @@ impl Services {
         self.store.bulk_insert_devices(devices).await
     }
 
+    /// Whether this instance can serve: its database answers and its schema is current.
+    pub async fn check_ready(&self) -> ServiceResult<()> {
+        if self.store.is_current().await? {
+            Ok(())
+        } else {
+            Err(ServiceError::internal(
+                "the database schema is behind this build",
+            ))
+        }
+    }
+
     /// Closes the database connections (at shutdown, and between tests).
     pub async fn close(&self) {
         self.store.close().await;

@@ -139,17 +139,30 @@ impl Store {
         self.backend
     }
 
+    fn migrator(&self) -> sqlx::migrate::Migrator {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        }
+    }
+
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> StoreResult<()> {
-        match self.backend {
-            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
-            Backend::Postgres => {
-                sqlx::migrate!("migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
-        }
+        self.migrator().run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether the database answers and has every migration this build knows applied
+    /// (an instance of an older build beside a newer schema is fine; the reverse is not).
+    pub async fn is_current(&self) -> StoreResult<bool> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(self
+            .migrator()
+            .iter()
+            .all(|migration| applied.contains(&migration.version)))
     }
 
     /// Starts a transaction whose first statement must be a write: on SQLite that takes

@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod devices;
 mod enrollments;
+mod health;
 mod kustom_compat;
 mod portal;
 mod portal_devices;
