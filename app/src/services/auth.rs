@@ -18,6 +18,8 @@ pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
 pub const LOGIN_FAILURES_PER_ADDRESS: i64 = 30;
 /// From this many failures on, each further attempt is answered more slowly.
 const SLOW_DOWN_AFTER: i64 = 3;
+/// No account has a longer email (see `is_plausible_email`).
+const MOST_EMAIL_LENGTH: usize = 254;
 /// A session ends this long after sign-in, however active.
 pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -43,6 +45,10 @@ pub(crate) fn role_of(row: &UserRow) -> Role {
 
 impl Services {
     /// Checks an email and password; returns what the new session should remember.
+    ///
+    /// The attempt counts as a failure, per account and per client address, from before
+    /// the password is checked: parallel guesses each see the ones before them, and past
+    /// a limit are refused unchecked. A right password gives the attempt back.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -51,9 +57,12 @@ impl Services {
         client_address: &str,
     ) -> ServiceResult<SessionGrant> {
         let email = email.trim().to_lowercase();
-        let account_bucket = format!("login:email:{email}");
+        // An email no account can have is answered like any unknown one, and counted
+        // under its first characters: a caller cannot make the counters store megabytes.
+        let plausible = email.len() <= MOST_EMAIL_LENGTH;
+        let counted_email: String = email.chars().take(MOST_EMAIL_LENGTH).collect();
+        let account_bucket = format!("login:email:{counted_email}");
         let address_bucket = format!("login:addr:{client_address}");
-        let buckets = [account_bucket.as_str(), address_bucket.as_str()];
         let limits = [
             AttemptLimit {
                 bucket: &account_bucket,
@@ -64,26 +73,32 @@ impl Services {
                 max: LOGIN_FAILURES_PER_ADDRESS,
             },
         ];
-        self.check_attempt_limits(&limits, LOGIN_WINDOW_SECONDS, "sign-ins")
-            .await?;
-        let failures = self
-            .attempt_failures(&buckets, LOGIN_WINDOW_SECONDS)
-            .await?;
+        let attempt = match self
+            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .await?
+        {
+            Ok(attempt) => attempt,
+            Err(refusal) => return Err(refusal.error("sign-ins")),
+        };
+        let failures = attempt.failures_before();
         if failures >= SLOW_DOWN_AFTER {
             let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
 
-        let user = self.store.user_by_email(&email).await?;
+        let user = if plausible {
+            self.store.user_by_email(&email).await?
+        } else {
+            None
+        };
         let hash = user
             .as_ref()
             .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
         let verified = verify_off_runtime(password.to_owned(), hash).await;
         let Some(user) = user.filter(|_| verified) else {
-            self.record_failed_attempt(&buckets, LOGIN_WINDOW_SECONDS)
-                .await?;
             return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
         };
+        self.give_back(attempt).await?;
         if user.disabled_at.is_some() {
             return Err(ServiceError::Unauthorized(ACCOUNT_DISABLED));
         }

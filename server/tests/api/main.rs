@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod devices;
 mod enrollments;
+mod limits;
 mod portal;
 mod portal_devices;
 mod portal_enrollments;
