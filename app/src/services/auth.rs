@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::domain::role::Role;
 use crate::model::{Device, StaffUser};
-use crate::passwords::{decoy_hash, verify_off_runtime};
+use crate::passwords::verify_off_runtime;
 use crate::secrets;
 use crate::store::UserRow;
 
@@ -91,12 +91,19 @@ impl Services {
         } else {
             None
         };
-        let hash = user
-            .as_ref()
-            .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-        let verified = verify_off_runtime(password.to_owned(), hash).await;
-        let Some(user) = user.filter(|_| verified) else {
-            return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = match verify_off_runtime(password.to_owned(), hash).await {
+            Ok(verified) => verified,
+            Err(busy) => {
+                // Not checked, so not a failure: the caller may try again shortly.
+                self.give_back(attempt).await?;
+                return Err(busy.into());
+            }
+        };
+        // (The decoy hash verifies with its own password: that is no user either.)
+        let user = match (verified, user) {
+            (true, Some(user)) => user,
+            _ => return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS)),
         };
         self.give_back(attempt).await?;
         if user.disabled_at.is_some() {

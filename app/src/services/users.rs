@@ -299,7 +299,7 @@ impl Services {
             .user(&user.id)
             .await?
             .ok_or(ServiceError::Unauthorized(super::auth::SESSION_ENDED))?;
-        if !verify_off_runtime(current.to_owned(), row.password_hash.clone()).await {
+        if !verify_off_runtime(current.to_owned(), Some(row.password_hash.clone())).await? {
             return Err(ServiceError::field(
                 "current_password",
                 "this is not your current password",
