@@ -14,6 +14,8 @@ use super::{ServiceError, ServiceResult, Services};
 pub(crate) struct AttemptLimit<'a> {
     pub bucket: &'a str,
     pub max: i64,
+    /// What the bucket counts by, for the log: "account", "address", "all clients".
+    pub per: &'static str,
 }
 
 /// An attempt under way, counted as a failure unless given back.
@@ -38,6 +40,8 @@ impl Attempt {
 
 /// An attempt past a limit, not made: it was counted and given back at once.
 pub(crate) struct Refusal {
+    /// Which limit: the `per` of the first bucket past its limit.
+    pub per: &'static str,
     pub retry_after_seconds: i64,
 }
 
@@ -86,11 +90,12 @@ impl Services {
         let past = limits
             .iter()
             .zip(&counts)
-            .any(|(limit, count)| *count > limit.max);
-        if past {
+            .find(|(limit, count)| **count > limit.max);
+        if let Some((limit, _)) = past {
             self.store.give_back_attempt(&counted).await?;
             let window_end = window_start + window_seconds.max(1) * 1000;
             return Ok(Err(Refusal {
+                per: limit.per,
                 retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
             }));
         }

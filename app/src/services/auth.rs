@@ -10,7 +10,7 @@ use crate::secrets;
 use crate::store::UserRow;
 
 use super::attempts::AttemptLimit;
-use super::{Actor, ActorKind, ServiceError, ServiceResult, Services};
+use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
 pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
@@ -67,10 +67,12 @@ impl Services {
             AttemptLimit {
                 bucket: &account_bucket,
                 max: LOGIN_FAILURES_PER_ACCOUNT,
+                per: "account",
             },
             AttemptLimit {
                 bucket: &address_bucket,
                 max: LOGIN_FAILURES_PER_ADDRESS,
+                per: "address",
             },
         ];
         let attempt = match self
@@ -78,7 +80,10 @@ impl Services {
             .await?
         {
             Ok(attempt) => attempt,
-            Err(refusal) => return Err(refusal.error("sign-ins")),
+            Err(refusal) => {
+                security::sign_in_locked_out(&email, client_address, refusal.per);
+                return Err(refusal.error("sign-ins"));
+            }
         };
         let failures = attempt.failures_before();
         if failures >= SLOW_DOWN_AFTER {
@@ -103,12 +108,22 @@ impl Services {
         // (The decoy hash verifies with its own password: that is no user either.)
         let user = match (verified, user) {
             (true, Some(user)) => user,
-            _ => return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS)),
+            (_, user) => {
+                security::sign_in_failed(
+                    &email,
+                    user.as_ref(),
+                    client_address,
+                    "wrong_credentials",
+                );
+                return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
+            }
         };
         self.give_back(attempt).await?;
         if user.disabled_at.is_some() {
+            security::sign_in_failed(&email, Some(&user), client_address, "account_disabled");
             return Err(ServiceError::Unauthorized(ACCOUNT_DISABLED));
         }
+        security::sign_in_succeeded(&user, client_address);
         Ok(SessionGrant {
             user_id: user.id,
             password_changed_at: user.password_changed_at,

@@ -13,6 +13,7 @@ mod error;
 mod locations;
 mod merchants;
 mod registration;
+mod security;
 mod users;
 
 use std::sync::Arc;

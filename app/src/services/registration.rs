@@ -13,7 +13,9 @@ use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
 use crate::store::{NewDevice, StoreError};
 
 use super::attempts::AttemptLimit;
-use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id};
+use super::{
+    Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id, security,
+};
 
 #[derive(Debug, Clone)]
 pub struct RegisterDevice {
@@ -94,10 +96,12 @@ impl Services {
                     AttemptLimit {
                         bucket: &address_bucket,
                         max: limits.per_address,
+                        per: "address",
                     },
                     AttemptLimit {
                         bucket: GLOBAL_BUCKET,
                         max: limits.global,
+                        per: "all clients",
                     },
                 ],
                 limits.window_seconds,
@@ -105,7 +109,10 @@ impl Services {
             .await?;
         let attempt = match counted {
             Ok(attempt) => attempt,
-            Err(refusal) => return Err(refusal.error("pairing attempts")),
+            Err(refusal) => {
+                security::registration_locked_out(client_address, refusal.per);
+                return Err(refusal.error("pairing attempts"));
+            }
         };
 
         // From here on every refusal of the code (unknown, used, expired, cancelled)

@@ -282,6 +282,9 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        if disabled {
+            super::security::user_disabled(actor, user_id, &user.email);
+        }
         Ok(())
     }
 
@@ -328,6 +331,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        super::security::password_changed(user);
         Ok(SessionGrant {
             user_id: user.id.clone(),
             password_changed_at: now,

@@ -1,6 +1,6 @@
 //! The server as it is deployed: `ipp-portal serve` as a process of its own, driven over
-//! HTTP, watched through its log and its memory: how it holds up under a flood of
-//! sign-ins.
+//! HTTP, watched through its log and its memory. What it logs about security, and how it
+//! holds up under a flood of sign-ins.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Stdio;
@@ -9,11 +9,16 @@ use std::time::{Duration, Instant};
 
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use app::domain::role::Role;
 use app::ui::session::Login;
 
-use crate::helpers::PortalClient;
+use crate::helpers::{PASSWORD, PortalClient, TestApp, unexported};
+use crate::on_both_databases;
+
+on_both_databases!(security_events_are_logged_without_secrets);
 
 /// `ipp-portal serve` on a free loopback port, its log collected as it is written.
 struct ServerProcess {
@@ -115,7 +120,207 @@ fn without_colours(line: &str) -> String {
     plain
 }
 
+/// The one line of the security event `event` having each of `fields` (`name`, `value`).
+fn security_event<'a>(log: &'a [String], event: &str, fields: &[(&str, &str)]) -> &'a str {
+    let wanted: Vec<String> = std::iter::once(format!("event=\"{event}\""))
+        .chain(
+            fields
+                .iter()
+                .map(|(name, value)| format!("{name}=\"{value}\"")),
+        )
+        .collect();
+    log.iter()
+        .find(|line| {
+            line.contains(" security: ") && wanted.iter().all(|field| line.contains(field.as_str()))
+        })
+        .unwrap_or_else(|| {
+            let events: Vec<&String> = log.iter().filter(|l| l.contains(" security: ")).collect();
+            panic!("no security event with {wanted:?}; security events: {events:#?}")
+        })
+}
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
 const WRONG_PASSWORD: &str = "not the password at all";
+
+async fn security_events_are_logged_without_secrets(app: &TestApp) {
+    let server = ServerProcess::start(
+        &app.database_url,
+        &["--registration-failures-per-address", "2"],
+    )
+    .await;
+    app.create_user(&app.merchant.id, "admin@shop.example", Role::Admin, &[])
+        .await;
+    app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
+        .await;
+    let storage = app.storage().await;
+    let user_id = |email: &'static str| {
+        let storage = &storage;
+        async move { storage.user_by_email(email).await.unwrap().unwrap().id }
+    };
+    let admin_id = user_id("admin@shop.example").await;
+    let ops_id = user_id("ops@shop.example").await;
+
+    let admin = PortalClient::new(&server.address);
+    let (status, _) = admin.login("admin@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let stranger = PortalClient::new(&server.address);
+    let (status, _) = stranger.login("nobody@shop.example", WRONG_PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Guessing in parallel: the account's limit refuses the rest.
+    let guesses = (0..20).map(|i| {
+        let stranger = &stranger;
+        async move {
+            stranger
+                .login("ops@shop.example", &format!("{WRONG_PASSWORD} {i}"))
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    let (status, key) = admin
+        .call(unexported::CREATE_API_KEY, &[("name", "ERP")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let key = key.as_str().unwrap().to_owned();
+    let (_, keys) = admin.call(unexported::API_KEYS, &[]).await;
+    let key_id = keys["keys"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = admin
+        .call(unexported::REVOKE_API_KEY, &[("key_id", &key_id)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin
+        .call(
+            unexported::SET_USER_DISABLED,
+            &[("user_id", &ops_id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = admin
+        .call(
+            unexported::CHANGE_PASSWORD,
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let codes = ["BBBB-BBBB", "BBBB-BBBC", "BBBB-BBBD"];
+    let mut statuses = Vec::new();
+    for code in codes {
+        let response = app
+            .client
+            .post(format!("{}/ipp/v1/devices/register", server.address))
+            .json(&json!({"enrollment_code": code, "hardware_id": "hw", "platform": "IOS"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+
+    // Events are written as they happen; give the pipe a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log();
+    let merchant = app.merchant.id.as_str();
+    let here = ("client_address", "127.0.0.1");
+    security_event(
+        &log,
+        "sign_in.succeeded",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+            here,
+        ],
+    );
+    let unknown = security_event(
+        &log,
+        "sign_in.failed",
+        &[("email", "nobody@shop.example"), here],
+    );
+    assert!(!unknown.contains("user_id="), "{unknown}");
+    security_event(
+        &log,
+        "sign_in.failed",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &ops_id),
+            ("email", "ops@shop.example"),
+            here,
+        ],
+    );
+    security_event(
+        &log,
+        "sign_in.locked_out",
+        &[("email", "ops@shop.example"), ("limit", "account"), here],
+    );
+    security_event(
+        &log,
+        "api_key.created",
+        &[
+            ("merchant_id", merchant),
+            ("api_key_id", &key_id),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "api_key.revoked",
+        &[("merchant_id", merchant), ("api_key_id", &key_id)],
+    );
+    security_event(
+        &log,
+        "user.disabled",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &ops_id),
+            ("email", "ops@shop.example"),
+            ("by_email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "password.changed",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "registration.locked_out",
+        &[("limit", "address"), here],
+    );
+
+    let everything = log.join("\n");
+    for secret in [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD, key.as_str()]
+        .into_iter()
+        .chain(codes)
+    {
+        assert!(
+            !everything.contains(secret),
+            "the log holds a secret ({secret}):\n{everything}"
+        );
+    }
+    server.stop().await;
+}
 
 /// 600 sign-ins at once, each from one of 199 addresses (so the per-address limit does
 /// not refuse them first) with an email of its own: every one would check a password.
