@@ -77,8 +77,19 @@ fn not_refused(statuses: &[StatusCode]) -> usize {
         .count()
 }
 
+/// Opens `count` connections to the app and leaves them idle in the client's pool, so
+/// that as many requests after it go out at once instead of one connection at a time.
+async fn open_connections(app: &TestApp, count: usize) {
+    let opened = (0..count).map(|_| async {
+        let response = app.client.get(app.url("/ipp/v1/openapi.json")).send().await;
+        response.unwrap().bytes().await.unwrap();
+    });
+    futures::future::join_all(opened).await;
+}
+
 async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend) {
     let app = TestApp::spawn_with(backend, limited(PER_ADDRESS, 100_000)).await;
+    open_connections(&app, 200).await;
     let attempts = (0..200).map(|i| {
         let app = &app;
         async move {
