@@ -209,13 +209,15 @@ impl CliError {
 }
 
 /// Exit codes by kind of error, after BSD's sysexits: 65 bad input, 66 no such object,
-/// 69 refused as things stand (conflict, gone, too many attempts), 70 internal,
+/// 69 refused as things stand (conflict, gone, too many attempts, too busy), 70 internal,
 /// 77 not allowed. 2 stays with the argument parser's usage errors.
 pub fn exit_code(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::Invalid => 65,
         ErrorKind::NotFound => 66,
-        ErrorKind::Gone | ErrorKind::Conflict | ErrorKind::RateLimited => 69,
+        ErrorKind::Gone | ErrorKind::Conflict | ErrorKind::RateLimited | ErrorKind::Unavailable => {
+            69
+        }
         ErrorKind::Internal => 70,
         ErrorKind::Unauthorized | ErrorKind::Forbidden => 77,
     }

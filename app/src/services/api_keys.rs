@@ -57,6 +57,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        super::security::api_key_created(actor, &id);
         Ok(CreatedApiKey {
             id,
             merchant_id: actor.merchant_id.clone(),
@@ -105,6 +106,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        super::security::api_key_revoked(actor, key_id);
         Ok(())
     }
 }

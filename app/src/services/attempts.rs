@@ -1,5 +1,12 @@
 //! Limits on failed attempts at guessing something: pairing codes, passwords. Counted per
 //! fixed window in the database, so the limits hold across server instances.
+//!
+//! Every attempt is counted as a failure before it is judged, in one atomic statement,
+//! and refused when that count is past a limit; one that succeeds is given back. So a
+//! burst of parallel guesses cannot all pass a check made before any of them is counted:
+//! each sees the others that came first.
+
+use crate::store::CountedAttempt;
 
 use super::{ServiceError, ServiceResult, Services};
 
@@ -7,6 +14,45 @@ use super::{ServiceError, ServiceResult, Services};
 pub(crate) struct AttemptLimit<'a> {
     pub bucket: &'a str,
     pub max: i64,
+    /// What the bucket counts by, for the log: "account", "address", "all clients".
+    pub per: &'static str,
+}
+
+/// An attempt under way, counted as a failure unless given back.
+pub(crate) struct Attempt {
+    counted: CountedAttempt,
+    /// The largest count among the buckets, this attempt included.
+    most_failures: i64,
+}
+
+impl Attempt {
+    /// Failures counted before this attempt in its fullest bucket (attempts still under
+    /// way included: they count until they succeed).
+    pub fn failures_before(&self) -> i64 {
+        self.most_failures - 1
+    }
+
+    /// What a registration's own write needs to give the attempt back.
+    pub fn counted(&self) -> &CountedAttempt {
+        &self.counted
+    }
+}
+
+/// An attempt past a limit, not made: it was counted and given back at once.
+pub(crate) struct Refusal {
+    /// Which limit: the `per` of the first bucket past its limit.
+    pub per: &'static str,
+    pub retry_after_seconds: i64,
+}
+
+impl Refusal {
+    /// The 429 to answer; `attempts` says what failed, in the plural ("sign-ins").
+    pub fn error(&self, attempts: &'static str) -> ServiceError {
+        ServiceError::RateLimited {
+            retry_after_seconds: self.retry_after_seconds,
+            attempts,
+        }
+    }
 }
 
 impl Services {
@@ -15,50 +61,53 @@ impl Services {
         now - now.rem_euclid(window)
     }
 
-    /// The largest failure count among the buckets in the current window.
-    pub(crate) async fn attempt_failures(
+    /// Counts an attempt in every bucket of `limits` (their names start with `kind`,
+    /// whose windows last `window_seconds`), then decides on the counts that returns.
+    /// Past any limit the attempt is refused and given back: a refused attempt never
+    /// tries anything, and must not use up the other buckets (one address held at its
+    /// limit would otherwise wear the global limit down for everyone).
+    pub(crate) async fn count_attempt(
         &self,
-        buckets: &[&str],
-        window_seconds: i64,
-    ) -> ServiceResult<i64> {
-        let window_start = self.window_start(self.now(), window_seconds);
-        let failures = self.store.attempt_failures(buckets, window_start).await?;
-        Ok(failures.into_iter().max().unwrap_or(0))
-    }
-
-    /// Refuses with 429 (and when to retry) while any bucket is at its limit.
-    pub(crate) async fn check_attempt_limits(
-        &self,
+        kind: &str,
         limits: &[AttemptLimit<'_>],
         window_seconds: i64,
-        attempts: &'static str,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<Result<Attempt, Refusal>> {
+        debug_assert!(limits.iter().all(|limit| limit.bucket.starts_with(kind)));
         let now = self.now();
         let window_start = self.window_start(now, window_seconds);
-        let buckets: Vec<&str> = limits.iter().map(|limit| limit.bucket).collect();
-        let failures = self.store.attempt_failures(&buckets, window_start).await?;
-        for (limit, failures) in limits.iter().zip(failures) {
-            if failures >= limit.max {
-                let window_end = window_start + window_seconds.max(1) * 1000;
-                return Err(ServiceError::RateLimited {
-                    retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
-                    attempts,
-                });
-            }
+        let counted = CountedAttempt {
+            buckets: limits.iter().map(|limit| limit.bucket.to_owned()).collect(),
+            window_start,
+        };
+        let counts = self.store.count_attempt(&counted).await?;
+        if counts.contains(&1) {
+            // A bucket's first attempt in this window: the time to forget windows that
+            // ended (the one before is kept for attempts still under way in it).
+            self.store
+                .forget_attempts(kind, window_start - window_seconds.max(1) * 1000)
+                .await?;
         }
-        Ok(())
+        let past = limits
+            .iter()
+            .zip(&counts)
+            .find(|(limit, count)| **count > limit.max);
+        if let Some((limit, _)) = past {
+            self.store.give_back_attempt(&counted).await?;
+            let window_end = window_start + window_seconds.max(1) * 1000;
+            return Ok(Err(Refusal {
+                per: limit.per,
+                retry_after_seconds: ((window_end - now + 999) / 1000).max(1),
+            }));
+        }
+        Ok(Ok(Attempt {
+            counted,
+            most_failures: counts.into_iter().max().unwrap_or(1),
+        }))
     }
 
-    pub(crate) async fn record_failed_attempt(
-        &self,
-        buckets: &[&str],
-        window_seconds: i64,
-    ) -> ServiceResult<()> {
-        let window_start = self.window_start(self.now(), window_seconds);
-        let forget_before = window_start - window_seconds.max(1) * 1000;
-        self.store
-            .record_attempt_failure(buckets, window_start, forget_before)
-            .await?;
+    /// The attempt did not fail (or was never judged): it no longer counts.
+    pub(crate) async fn give_back(&self, attempt: Attempt) -> ServiceResult<()> {
+        self.store.give_back_attempt(&attempt.counted).await?;
         Ok(())
     }
 }

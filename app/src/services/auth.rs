@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use crate::domain::role::Role;
 use crate::model::{Device, StaffUser};
-use crate::passwords::{decoy_hash, verify_off_runtime};
+use crate::passwords::verify_off_runtime;
 use crate::secrets;
 use crate::store::UserRow;
 
 use super::attempts::AttemptLimit;
-use super::{Actor, ActorKind, ServiceError, ServiceResult, Services};
+use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
 pub const LOGIN_WINDOW_SECONDS: i64 = 15 * 60;
@@ -18,6 +18,8 @@ pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
 pub const LOGIN_FAILURES_PER_ADDRESS: i64 = 30;
 /// From this many failures on, each further attempt is answered more slowly.
 const SLOW_DOWN_AFTER: i64 = 3;
+/// No account has a longer email (see `is_plausible_email`).
+const MOST_EMAIL_LENGTH: usize = 254;
 /// A session ends this long after sign-in, however active.
 pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
 
@@ -43,6 +45,10 @@ pub(crate) fn role_of(row: &UserRow) -> Role {
 
 impl Services {
     /// Checks an email and password; returns what the new session should remember.
+    ///
+    /// The attempt counts as a failure, per account and per client address, from before
+    /// the password is checked: parallel guesses each see the ones before them, and past
+    /// a limit are refused unchecked. A right password gives the attempt back.
     #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
@@ -51,42 +57,73 @@ impl Services {
         client_address: &str,
     ) -> ServiceResult<SessionGrant> {
         let email = email.trim().to_lowercase();
-        let account_bucket = format!("login:email:{email}");
+        // An email no account can have is answered like any unknown one, and counted
+        // under its first characters: a caller cannot make the counters store megabytes.
+        let plausible = email.len() <= MOST_EMAIL_LENGTH;
+        let counted_email: String = email.chars().take(MOST_EMAIL_LENGTH).collect();
+        let account_bucket = format!("login:email:{counted_email}");
         let address_bucket = format!("login:addr:{client_address}");
-        let buckets = [account_bucket.as_str(), address_bucket.as_str()];
         let limits = [
             AttemptLimit {
                 bucket: &account_bucket,
                 max: LOGIN_FAILURES_PER_ACCOUNT,
+                per: "account",
             },
             AttemptLimit {
                 bucket: &address_bucket,
                 max: LOGIN_FAILURES_PER_ADDRESS,
+                per: "address",
             },
         ];
-        self.check_attempt_limits(&limits, LOGIN_WINDOW_SECONDS, "sign-ins")
-            .await?;
-        let failures = self
-            .attempt_failures(&buckets, LOGIN_WINDOW_SECONDS)
-            .await?;
+        let attempt = match self
+            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .await?
+        {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                security::sign_in_locked_out(&email, client_address, refusal.per);
+                return Err(refusal.error("sign-ins"));
+            }
+        };
+        let failures = attempt.failures_before();
         if failures >= SLOW_DOWN_AFTER {
             let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
 
-        let user = self.store.user_by_email(&email).await?;
-        let hash = user
-            .as_ref()
-            .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-        let verified = verify_off_runtime(password.to_owned(), hash).await;
-        let Some(user) = user.filter(|_| verified) else {
-            self.record_failed_attempt(&buckets, LOGIN_WINDOW_SECONDS)
-                .await?;
-            return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
+        let user = if plausible {
+            self.store.user_by_email(&email).await?
+        } else {
+            None
         };
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let verified = match verify_off_runtime(password.to_owned(), hash).await {
+            Ok(verified) => verified,
+            Err(busy) => {
+                // Not checked, so not a failure: the caller may try again shortly.
+                self.give_back(attempt).await?;
+                return Err(busy.into());
+            }
+        };
+        // (The decoy hash verifies with its own password: that is no user either.)
+        let user = match (verified, user) {
+            (true, Some(user)) => user,
+            (_, user) => {
+                security::sign_in_failed(
+                    &email,
+                    user.as_ref(),
+                    client_address,
+                    "wrong_credentials",
+                );
+                return Err(ServiceError::Unauthorized(WRONG_CREDENTIALS));
+            }
+        };
+        self.give_back(attempt).await?;
         if user.disabled_at.is_some() {
+            security::sign_in_failed(&email, Some(&user), client_address, "account_disabled");
             return Err(ServiceError::Unauthorized(ACCOUNT_DISABLED));
         }
+        security::sign_in_succeeded(&user, client_address);
         Ok(SessionGrant {
             user_id: user.id,
             password_changed_at: user.password_changed_at,

@@ -33,6 +33,10 @@ pub enum ServiceError {
         /// What failed, in the plural: "pairing attempts", "sign-ins".
         attempts: &'static str,
     },
+    /// Too busy to do this now (as many passwords are being checked as the machine
+    /// takes); nothing was tried, so nothing counts against the caller.
+    #[error("the server is busy; try again in {}", wait_text(*retry_after_seconds))]
+    Unavailable { retry_after_seconds: i64 },
     /// Our fault: the cause goes to the log, never to the caller.
     #[error("internal error")]
     Internal(String),
@@ -48,6 +52,7 @@ pub enum ErrorKind {
     Gone,
     Conflict,
     RateLimited,
+    Unavailable,
     Internal,
 }
 
@@ -69,6 +74,7 @@ impl ServiceError {
             ServiceError::Gone(_) => ErrorKind::Gone,
             ServiceError::Conflict(_) => ErrorKind::Conflict,
             ServiceError::RateLimited { .. } => ErrorKind::RateLimited,
+            ServiceError::Unavailable { .. } => ErrorKind::Unavailable,
             ServiceError::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -84,6 +90,9 @@ impl ServiceError {
             ServiceError::RateLimited {
                 retry_after_seconds,
                 ..
+            }
+            | ServiceError::Unavailable {
+                retry_after_seconds,
             } => Some(*retry_after_seconds),
             _ => None,
         }
@@ -101,6 +110,7 @@ impl ErrorKind {
             410 => ErrorKind::Gone,
             409 => ErrorKind::Conflict,
             429 => ErrorKind::RateLimited,
+            503 => ErrorKind::Unavailable,
             _ => ErrorKind::Internal,
         }
     }
@@ -114,6 +124,7 @@ impl ErrorKind {
             ErrorKind::Gone => StatusCode::GONE,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,7 +132,9 @@ impl ErrorKind {
 
 /// "40 seconds", "15 minutes": how long to wait, as people say it.
 pub fn wait_text(seconds: i64) -> String {
-    if seconds < 120 {
+    if seconds == 1 {
+        "1 second".into()
+    } else if seconds < 120 {
         format!("{seconds} seconds")
     } else {
         format!("{} minutes", (seconds + 59) / 60)
@@ -153,6 +166,9 @@ impl From<crate::passwords::HashError> for ServiceError {
                 ServiceError::field("password", error.to_string())
             }
             crate::passwords::HashError::Interrupted => ServiceError::internal(error),
+            crate::passwords::HashError::Busy => ServiceError::Unavailable {
+                retry_after_seconds: crate::passwords::BUSY_RETRY_AFTER_SECONDS,
+            },
         }
     }
 }
@@ -179,6 +195,14 @@ mod tests {
         assert_eq!(
             limited.to_string(),
             "too many failed sign-ins; try again in 15 minutes"
+        );
+        let busy = ServiceError::from(crate::passwords::HashError::Busy);
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.retry_after_seconds(), Some(1));
+        assert_eq!(ErrorKind::of_status(503), ErrorKind::Unavailable);
+        assert_eq!(
+            busy.to_string(),
+            "the server is busy; try again in 1 second"
         );
     }
 

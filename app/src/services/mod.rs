@@ -13,6 +13,7 @@ mod error;
 mod locations;
 mod merchants;
 mod registration;
+mod security;
 mod users;
 
 use std::sync::Arc;
@@ -24,7 +25,8 @@ pub use actor::{Actor, ActorKind};
 pub use api_keys::CreatedApiKey;
 pub use audit::AuditQuery;
 pub use auth::{
-    ACCOUNT_DISABLED, BAD_API_CREDENTIALS, SESSION_ENDED, SessionGrant, WRONG_CREDENTIALS,
+    ACCOUNT_DISABLED, BAD_API_CREDENTIALS, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS,
+    SESSION_ENDED, SessionGrant, WRONG_CREDENTIALS,
 };
 pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};

@@ -1,5 +1,7 @@
 //! Device registration: the POS app trades a pairing code for a device record and a
-//! bearer token. Unauthenticated, so guarded by failure limits.
+//! bearer token. Unauthenticated, so guarded by failure limits: every attempt counts as a
+//! failure from before its code is looked up, and one that registers a device gives it
+//! back in the registration's own write.
 
 use serde_json::json;
 
@@ -11,7 +13,9 @@ use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
 use crate::store::{NewDevice, StoreError};
 
 use super::attempts::AttemptLimit;
-use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id};
+use super::{
+    Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id, security,
+};
 
 #[derive(Debug, Clone)]
 pub struct RegisterDevice {
@@ -76,33 +80,45 @@ impl Services {
             })
             .ok();
 
-        let address_bucket = format!("register:addr:{client_address}");
-        let limits = self.settings.registration_limits;
-        self.check_attempt_limits(
-            &[
-                AttemptLimit {
-                    bucket: &address_bucket,
-                    max: limits.per_address,
-                },
-                AttemptLimit {
-                    bucket: GLOBAL_BUCKET,
-                    max: limits.global,
-                },
-            ],
-            limits.window_seconds,
-            "pairing attempts",
-        )
-        .await?;
+        // A request that cannot name a code guesses nothing: refused before it counts.
         let (Some(hardware_id), Some(platform), Some(code), true) =
             (hardware_id, platform, code, errors.is_empty())
         else {
             return Err(ServiceError::Validation(errors));
         };
 
+        let address_bucket = format!("register:addr:{client_address}");
+        let limits = self.settings.registration_limits;
+        let counted = self
+            .count_attempt(
+                "register:",
+                &[
+                    AttemptLimit {
+                        bucket: &address_bucket,
+                        max: limits.per_address,
+                        per: "address",
+                    },
+                    AttemptLimit {
+                        bucket: GLOBAL_BUCKET,
+                        max: limits.global,
+                        per: "all clients",
+                    },
+                ],
+                limits.window_seconds,
+            )
+            .await?;
+        let attempt = match counted {
+            Ok(attempt) => attempt,
+            Err(refusal) => {
+                security::registration_locked_out(client_address, refusal.per);
+                return Err(refusal.error("pairing attempts"));
+            }
+        };
+
+        // From here on every refusal of the code (unknown, used, expired, cancelled)
+        // stays counted as a failure.
         let now = self.now();
         let Some(enrollment) = self.store.enrollment_by_code(code.as_str()).await? else {
-            self.record_failed_attempt(&[GLOBAL_BUCKET, &address_bucket], limits.window_seconds)
-                .await?;
             return Err(ServiceError::NotFound("enrollment code"));
         };
         match enrollment.status_at(now) {
@@ -148,6 +164,7 @@ impl Services {
                     platform: platform.as_str(),
                     token_hash: &token.hash,
                     now,
+                    counted_attempt: Some(attempt.counted()),
                 },
                 &audit_event(
                     &actor,
@@ -168,7 +185,8 @@ impl Services {
             }
             Err(StoreError::UniqueViolation) => {
                 // Nothing was written: the code stays usable once the old registration is
-                // removed.
+                // removed. The code was right, so the attempt was no failed guess.
+                self.give_back(attempt).await?;
                 return Err(ServiceError::Conflict(
                     "a device with this hardware_id is already registered; deregister it first"
                         .into(),

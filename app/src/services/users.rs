@@ -282,6 +282,9 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        if disabled {
+            super::security::user_disabled(actor, user_id, &user.email);
+        }
         Ok(())
     }
 
@@ -299,7 +302,7 @@ impl Services {
             .user(&user.id)
             .await?
             .ok_or(ServiceError::Unauthorized(super::auth::SESSION_ENDED))?;
-        if !verify_off_runtime(current.to_owned(), row.password_hash.clone()).await {
+        if !verify_off_runtime(current.to_owned(), Some(row.password_hash.clone())).await? {
             return Err(ServiceError::field(
                 "current_password",
                 "this is not your current password",
@@ -328,6 +331,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        super::security::password_changed(user);
         Ok(SessionGrant {
             user_id: user.id.clone(),
             password_changed_at: now,

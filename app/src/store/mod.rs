@@ -33,6 +33,7 @@ pub use devices::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate};
 pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
 pub use locations::LocationRow;
 pub use merchants::MerchantRow;
+pub use rate_limits::CountedAttempt;
 pub use registration::NewDevice;
 pub use sessions::{SESSIONS_TABLE, SessionStorage};
 pub use users::{NewUser, UserRow};
@@ -85,9 +86,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     url: String,
-    /// SQLite's registration writer (see `sqlite.rs`); PostgreSQL writes each
-    /// registration in its own transaction, side by side.
-    registrations: Option<sqlite::RegistrationQueue>,
+    /// SQLite's writer task for registrations and attempt counts (see `sqlite.rs`);
+    /// PostgreSQL writes each in its own transaction, side by side.
+    group_writer: Option<sqlite::GroupWriter>,
 }
 
 impl Store {
@@ -124,14 +125,14 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
             Backend::Postgres => pool.clone(),
         };
-        let registrations =
-            (backend == Backend::Sqlite).then(|| sqlite::RegistrationQueue::start(writer.clone()));
+        let group_writer =
+            (backend == Backend::Sqlite).then(|| sqlite::GroupWriter::start(writer.clone()));
         Ok(Self {
             pool,
             writer,
             backend,
             url: url.to_owned(),
-            registrations,
+            group_writer,
         })
     }
 

@@ -1,62 +1,128 @@
-//! Counters of failed attempts (pairing codes, sign-ins) in fixed windows, kept in the
-//! database so that every server instance on one PostgreSQL sees the same counts.
+//! Counters of attempts at guessing something (pairing codes, sign-ins) in fixed windows,
+//! kept in the database so that every server instance on one PostgreSQL sees the same
+//! counts.
+//!
+//! An attempt is counted before it is judged, in one statement for all its buckets, which
+//! returns the new counts: of concurrent attempts each sees a count that includes every
+//! one counted before it, so no burst gets past a limit between a check and a write. An
+//! attempt that turns out to succeed is given back.
 
-use super::{SqlBuilder, Store, StoreResult};
+use super::{SqlBuilder, Store, StoreError, StoreResult};
+
+/// One attempt, counted in each of `buckets` in the windows that start at `window_start`.
+#[derive(Debug, Clone)]
+pub struct CountedAttempt {
+    pub buckets: Vec<String>,
+    pub window_start: i64,
+}
+
+impl CountedAttempt {
+    /// The buckets in one order for every statement, so that concurrent statements lock
+    /// the same rows in the same order (on PostgreSQL) and never wait for each other in a
+    /// circle.
+    pub(super) fn sorted_buckets(&self) -> Vec<&str> {
+        let mut buckets: Vec<&str> = self.buckets.iter().map(String::as_str).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        buckets
+    }
+}
 
 impl Store {
-    /// Failures recorded in each bucket's window starting at `window_start`, in the order
-    /// asked, in one query (a registration checks two buckets on every call).
-    pub async fn attempt_failures(
-        &self,
-        buckets: &[&str],
-        window_start: i64,
-    ) -> StoreResult<Vec<i64>> {
-        if buckets.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut query =
-            SqlBuilder::new("SELECT bucket, failures FROM attempt_failures WHERE window_start = ");
-        query
-            .bind_int(window_start)
-            .push(" AND bucket IN (")
-            .bind_list(buckets.iter().map(|bucket| (*bucket).to_owned()))
-            .push(")");
-        let recorded: Vec<(String, i64)> = query.query_as()?.fetch_all(self.pool()).await?;
-        Ok(buckets
+    /// Counts the attempt in each of its buckets and returns each bucket's count, this
+    /// attempt included, in the order of `attempt.buckets`. One statement for all buckets
+    /// (atomic per bucket on either backend); on SQLite it goes through the writer task
+    /// with the registrations, one round trip.
+    pub async fn count_attempt(&self, attempt: &CountedAttempt) -> StoreResult<Vec<i64>> {
+        let counted = self
+            .write_counts(upsert(attempt, 1, "attempt_failures.failures + 1"))
+            .await?;
+        attempt
+            .buckets
             .iter()
             .map(|bucket| {
-                recorded
+                counted
                     .iter()
-                    .find(|(recorded_bucket, _)| recorded_bucket == bucket)
-                    .map_or(0, |(_, failures)| *failures)
+                    .find(|(counted_bucket, _)| counted_bucket == bucket)
+                    .map(|(_, count)| *count)
+                    .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
             })
-            .collect())
+            .collect()
     }
 
-    /// Counts one more failure in each bucket's window, and forgets windows that ended.
-    pub async fn record_attempt_failure(
-        &self,
-        buckets: &[&str],
-        window_start: i64,
-        forget_before: i64,
-    ) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        for bucket in buckets {
-            sqlx::query(
-                "INSERT INTO attempt_failures (bucket, window_start, failures) VALUES ($1, $2, 1) \
-                 ON CONFLICT (bucket, window_start) \
-                 DO UPDATE SET failures = attempt_failures.failures + 1",
-            )
-            .bind(*bucket)
-            .bind(window_start)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM attempt_failures WHERE window_start < $1")
-            .bind(forget_before)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
+    /// Takes the attempt back from each of its buckets (it succeeded, or was refused and
+    /// so never tried). Never below zero.
+    pub async fn give_back_attempt(&self, attempt: &CountedAttempt) -> StoreResult<()> {
+        self.write_counts(upsert(
+            attempt,
+            0,
+            "CASE WHEN attempt_failures.failures > 0 \
+             THEN attempt_failures.failures - 1 ELSE 0 END",
+        ))
+        .await?;
         Ok(())
+    }
+
+    /// Forgets the windows of buckets named `<prefix>...` that started before `before`.
+    /// Each kind of bucket has its own window length, so one kind's old windows are not
+    /// another's.
+    pub async fn forget_attempts(&self, prefix: &str, before: i64) -> StoreResult<()> {
+        let mut statement = SqlBuilder::new("DELETE FROM attempt_failures WHERE bucket LIKE ");
+        statement
+            .bind_text(format!("{prefix}%"))
+            .push(" AND window_start < ")
+            .bind_int(before);
+        self.write_counts(statement).await?;
+        Ok(())
+    }
+
+    /// Runs a statement on the counters, returning its `(bucket, failures)` rows.
+    async fn write_counts(&self, statement: SqlBuilder) -> StoreResult<Vec<(String, i64)>> {
+        match &self.group_writer {
+            Some(writer) => writer.write_counts(statement).await,
+            None => Ok(statement.query_as()?.fetch_all(self.writer()).await?),
+        }
+    }
+}
+
+/// `INSERT` each bucket's row of the window with `failures = inserted`, or set
+/// `failures = updated` where it exists, returning the rows as they are now.
+fn upsert(attempt: &CountedAttempt, inserted: i64, updated: &str) -> SqlBuilder {
+    let mut statement =
+        SqlBuilder::new("INSERT INTO attempt_failures (bucket, window_start, failures) VALUES ");
+    for (index, bucket) in attempt.sorted_buckets().into_iter().enumerate() {
+        statement.bind_row(
+            index,
+            [bucket.into(), attempt.window_start.into(), inserted.into()],
+        );
+    }
+    statement.push(&format!(
+        " ON CONFLICT (bucket, window_start) DO UPDATE SET failures = {updated} \
+         RETURNING bucket, failures"
+    ));
+    statement
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_statement_counts_every_bucket_in_one_order() {
+        let attempt = CountedAttempt {
+            buckets: vec!["register:global".into(), "register:addr:10.0.0.1".into()],
+            window_start: 900_000,
+        };
+        let statement = upsert(&attempt, 1, "attempt_failures.failures + 1");
+        assert_eq!(
+            statement.sql(),
+            "INSERT INTO attempt_failures (bucket, window_start, failures) VALUES \
+             ($1, $2, $3), ($4, $5, $6) ON CONFLICT (bucket, window_start) DO UPDATE SET \
+             failures = attempt_failures.failures + 1 RETURNING bucket, failures"
+        );
+        assert_eq!(
+            attempt.sorted_buckets(),
+            ["register:addr:10.0.0.1", "register:global"]
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Registration's one write: the pairing code is consumed, and the device, its metadata,
-//! its first token and the audit event are created, all in one transaction. On SQLite
-//! registrations are written in groups by one writer task (see `sqlite.rs`).
+//! its first token and the audit event are created, and the attempt counted against the
+//! failure limits is given back, all in one transaction. On SQLite registrations are
+//! written in groups by one writer task (see `sqlite.rs`).
 
-use super::{Backend, NewAuditEvent, SqlBuilder, Store, StoreResult};
+use super::{Backend, CountedAttempt, NewAuditEvent, SqlBuilder, Store, StoreResult};
 
 /// A device about to be registered with the pending enrollment `enrollment_id`. Its
 /// merchant, location and metadata are the enrollment's, copied by the database.
@@ -14,6 +15,9 @@ pub struct NewDevice<'a> {
     pub platform: &'a str,
     pub token_hash: &'a str,
     pub now: i64,
+    /// The attempt counted against the failure limits before the code was checked: a
+    /// registration that succeeds gives it back in its own transaction.
+    pub counted_attempt: Option<&'a CountedAttempt>,
 }
 
 impl Store {
@@ -101,9 +105,26 @@ impl Store {
             .bind_text(&audit.details)
             .push(" FROM devices WHERE id = ")
             .bind_text(device.id);
+        // Last, so that PostgreSQL holds the counters' rows (the global one is every
+        // registration's) as briefly as it can; bucket by bucket in one order, like every
+        // other statement on them.
+        if let Some(attempt) = device.counted_attempt {
+            for bucket in attempt.sorted_buckets() {
+                batch
+                    .statement(
+                        "UPDATE attempt_failures SET failures = failures - 1 WHERE bucket = ",
+                    )
+                    .bind_text(bucket)
+                    .push(" AND window_start = ")
+                    .bind_int(attempt.window_start)
+                    .push(" AND failures > 0 AND EXISTS (SELECT 1 FROM devices WHERE id = ")
+                    .bind_text(device.id)
+                    .push(")");
+            }
+        }
 
-        match &self.registrations {
-            Some(queue) => queue.write(batch, device.id).await,
+        match &self.group_writer {
+            Some(writer) => writer.write_registration(batch, device.id).await,
             None => {
                 let mut tx = self.begin().await?;
                 let written = batch.execute(&mut tx).await?;

@@ -1,11 +1,13 @@
 //! What only SQLite needs: its connection settings, and the single writer task that
-//! writes registrations in groups.
+//! writes registrations (and the attempt counts every registration and sign-in makes)
+//! in groups.
 //!
 //! SQLite has one writer at a time, and a commit rewrites every page it touched. So
 //! registrations are written in groups: one writer task takes every registration waiting
 //! at that moment and writes them in one transaction, each under its own savepoint.
 //! Registrations arriving together share one commit and the pages they have in common
 //! (the ends of the devices' indexes, the audit log) instead of queueing for one each.
+//! Attempt counts join the same groups, so counting costs no commit of its own.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -15,9 +17,9 @@ use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::registration::StatementBatch;
-use super::{StoreError, StoreResult};
+use super::{SqlBuilder, StoreError, StoreResult};
 
-/// Most registrations written in one transaction.
+/// Most writes (registrations, counts) in one transaction.
 const MOST_PER_GROUP: usize = 64;
 
 /// Settings every SQLite connection gets when it opens.
@@ -73,46 +75,79 @@ pub(super) fn connect_options(url: &str) -> StoreResult<AnyConnectOptions> {
     Ok(AnyConnectOptions::from_str(&url)?)
 }
 
-/// The way to SQLite's registration writer task.
+/// The way to SQLite's writer task, for registrations and attempt counts.
 #[derive(Clone)]
-pub(super) struct RegistrationQueue {
-    sender: mpsc::UnboundedSender<QueuedRegistration>,
+pub(super) struct GroupWriter {
+    sender: mpsc::UnboundedSender<QueuedWrite>,
 }
 
-struct QueuedRegistration {
-    batch: StatementBatch,
-    device_id: String,
-    /// Whether the registration consumed its code; the caller may have gone meanwhile.
-    reply: oneshot::Sender<StoreResult<bool>>,
+/// A write waiting for the writer task. Whoever queued it may have gone meanwhile: the
+/// task writes it anyway and drops the answer.
+enum QueuedWrite {
+    Registration {
+        batch: StatementBatch,
+        device_id: String,
+        /// Whether the registration consumed its code.
+        reply: oneshot::Sender<StoreResult<bool>>,
+    },
+    /// One statement on the attempt counters, answered with its `(bucket, failures)` rows
+    /// once the group is committed.
+    Counts {
+        statement: SqlBuilder,
+        reply: oneshot::Sender<StoreResult<Vec<(String, i64)>>>,
+    },
 }
 
-impl RegistrationQueue {
-    /// Starts the writer task; it ends when the last queue handle is dropped.
+/// What one write of a group came to, sent back once the group is committed.
+enum Written {
+    Registration(StoreResult<bool>),
+    Counts(StoreResult<Vec<(String, i64)>>),
+}
+
+impl GroupWriter {
+    /// Starts the writer task; it ends when the last handle is dropped.
     pub(super) fn start(writer: AnyPool) -> Self {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_registrations(writer, receiver));
+        tokio::spawn(write_groups(writer, receiver));
         Self { sender }
     }
 
-    pub(super) async fn write(&self, batch: StatementBatch, device_id: &str) -> StoreResult<bool> {
+    pub(super) async fn write_registration(
+        &self,
+        batch: StatementBatch,
+        device_id: &str,
+    ) -> StoreResult<bool> {
         let (reply, outcome) = oneshot::channel();
-        self.sender
-            .send(QueuedRegistration {
-                batch,
-                device_id: device_id.to_owned(),
-                reply,
-            })
-            .map_err(|_| StoreError::WriterStopped)?;
+        self.queue(QueuedWrite::Registration {
+            batch,
+            device_id: device_id.to_owned(),
+            reply,
+        })?;
         // The writer task finishes the group even if this caller is cancelled, so a
         // registration is either wholly written or not at all.
         outcome.await.map_err(|_| StoreError::WriterStopped)?
     }
+
+    /// Counting an attempt is a write on every call (registrations included): it goes
+    /// with the registrations, into their group's transaction, instead of taking the one
+    /// writer connection for a commit of its own.
+    pub(super) async fn write_counts(
+        &self,
+        statement: SqlBuilder,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue(QueuedWrite::Counts { statement, reply })?;
+        outcome.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    fn queue(&self, write: QueuedWrite) -> StoreResult<()> {
+        self.sender
+            .send(write)
+            .map_err(|_| StoreError::WriterStopped)
+    }
 }
 
-async fn write_registrations(
-    writer: AnyPool,
-    mut queue: mpsc::UnboundedReceiver<QueuedRegistration>,
-) {
+async fn write_groups(writer: AnyPool, mut queue: mpsc::UnboundedReceiver<QueuedWrite>) {
     let mut group = Vec::with_capacity(MOST_PER_GROUP);
     while let Some(first) = queue.recv().await {
         group.push(first);
@@ -124,16 +159,30 @@ async fn write_registrations(
         }
         match write_group(&writer, &group).await {
             Ok(outcomes) => {
-                for (registration, outcome) in group.drain(..).zip(outcomes) {
-                    let _ = registration.reply.send(outcome);
+                for (write, outcome) in group.drain(..).zip(outcomes) {
+                    match (write, outcome) {
+                        (QueuedWrite::Registration { reply, .. }, Written::Registration(o)) => {
+                            let _ = reply.send(o);
+                        }
+                        (QueuedWrite::Counts { reply, .. }, Written::Counts(o)) => {
+                            let _ = reply.send(o);
+                        }
+                        _ => unreachable!("each write has the outcome of its kind"),
+                    }
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "a group of registrations could not be written");
-                for registration in group.drain(..) {
-                    let _ = registration
-                        .reply
-                        .send(Err(StoreError::GroupFailed(error.to_string())));
+                tracing::error!(%error, "a group of writes could not be written");
+                for write in group.drain(..) {
+                    let failed = StoreError::GroupFailed(error.to_string());
+                    match write {
+                        QueuedWrite::Registration { reply, .. } => {
+                            let _ = reply.send(Err(failed));
+                        }
+                        QueuedWrite::Counts { reply, .. } => {
+                            let _ = reply.send(Err(failed));
+                        }
+                    }
                 }
             }
         }
@@ -142,24 +191,32 @@ async fn write_registrations(
 
 /// One transaction for the group; each registration under a savepoint, so one refused
 /// (a hardware id already registered) leaves the others in. The savepoint travels in the
-/// registration's own batch: one round trip each, unless it fails.
-async fn write_group(
-    writer: &AnyPool,
-    group: &[QueuedRegistration],
-) -> StoreResult<Vec<StoreResult<bool>>> {
+/// registration's own batch: one round trip each, unless it fails. A count is a single
+/// statement, which SQLite undoes by itself if it fails.
+async fn write_group(writer: &AnyPool, group: &[QueuedWrite]) -> StoreResult<Vec<Written>> {
     let mut tx = writer.begin().await?;
     let mut outcomes = Vec::with_capacity(group.len());
-    for registration in group {
-        let outcome = registration
-            .batch
-            .execute_in_savepoint(&mut tx, &registration.device_id)
-            .await;
-        if outcome.is_err() {
-            sqlx::query("ROLLBACK TO registration; RELEASE registration")
-                .execute(&mut *tx)
-                .await?;
+    for write in group {
+        match write {
+            QueuedWrite::Registration {
+                batch, device_id, ..
+            } => {
+                let outcome = batch.execute_in_savepoint(&mut tx, device_id).await;
+                if outcome.is_err() {
+                    sqlx::query("ROLLBACK TO registration; RELEASE registration")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                outcomes.push(Written::Registration(outcome));
+            }
+            QueuedWrite::Counts { statement, .. } => {
+                let outcome = match statement.query_as() {
+                    Ok(query) => query.fetch_all(&mut *tx).await.map_err(StoreError::from),
+                    Err(error) => Err(error.into()),
+                };
+                outcomes.push(Written::Counts(outcome));
+            }
         }
-        outcomes.push(outcome);
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -28,6 +28,12 @@ pub enum PortalError {
         message: String,
         retry_after_seconds: i64,
     },
+    /// The server is too busy for this now (sign-ins at capacity); try again shortly.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_seconds: i64,
+    },
     #[error("something went wrong on our side; try again")]
     Internal,
     /// The browser could not reach the server function, or read its answer.
@@ -79,9 +85,25 @@ mod server {
                 PortalError::Gone(_) => StatusCode::GONE,
                 PortalError::Conflict(_) => StatusCode::CONFLICT,
                 PortalError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                PortalError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 PortalError::Internal | PortalError::Communication(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
+            }
+        }
+
+        /// Seconds to wait before trying again, for errors that pass.
+        pub fn retry_after_seconds(&self) -> Option<i64> {
+            match self {
+                PortalError::RateLimited {
+                    retry_after_seconds,
+                    ..
+                }
+                | PortalError::Unavailable {
+                    retry_after_seconds,
+                    ..
+                } => Some(*retry_after_seconds),
+                _ => None,
             }
         }
     }
@@ -100,6 +122,12 @@ mod server {
                     retry_after_seconds,
                     ..
                 } => PortalError::RateLimited {
+                    message,
+                    retry_after_seconds,
+                },
+                ServiceError::Unavailable {
+                    retry_after_seconds,
+                } => PortalError::Unavailable {
                     message,
                     retry_after_seconds,
                 },
@@ -129,11 +157,17 @@ mod server {
                     retry_after_seconds: 60,
                     attempts: "sign-ins",
                 },
+                ServiceError::Unavailable {
+                    retry_after_seconds: 1,
+                },
                 ServiceError::internal("disk full"),
             ];
             for error in cases {
                 let status = error.status();
-                assert_eq!(PortalError::from(error).status(), status);
+                let retry_after = error.retry_after_seconds();
+                let portal = PortalError::from(error);
+                assert_eq!(portal.status(), status);
+                assert_eq!(portal.retry_after_seconds(), retry_after);
             }
         }
     }

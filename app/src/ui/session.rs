@@ -256,13 +256,8 @@ mod server {
         }
         if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
             response.set_status(error.status());
-            if let PortalError::RateLimited {
-                retry_after_seconds,
-                ..
-            } = &error
-            {
-                response
-                    .insert_header(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            if let Some(seconds) = error.retry_after_seconds() {
+                response.insert_header(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
         }
         error

@@ -122,6 +122,7 @@ impl IntoResponse for ApiError {
             ErrorKind::Gone => ("gone", "Gone"),
             ErrorKind::Conflict => ("conflict", "Conflict"),
             ErrorKind::RateLimited => ("rate-limited", "Too many failed attempts"),
+            ErrorKind::Unavailable => ("unavailable", "Service unavailable"),
             ErrorKind::Internal => ("internal", "Internal error"),
         };
         let (detail, errors) = match error {

@@ -1,0 +1,144 @@
+//! Security events: one structured `tracing` event each, with target `security`, for
+//! whoever watches the logs (a SIEM, an alert on lockouts). Each names the event
+//! (`event`), the merchant, the user (id, email) and the client address where they are
+//! known. Never a secret: no password, key, token or pairing code.
+//!
+//! Text a caller typed (the email of a failed sign-in) is recorded as a plain string
+//! value, which the log formatter quotes and escapes: it cannot forge a line of its own.
+//! The events happen inside the request's span, whose request id ties them to the
+//! access log.
+
+use crate::model::StaffUser;
+use crate::store::UserRow;
+
+use super::{Actor, ActorKind};
+
+const TARGET: &str = "security";
+
+/// Emails are at most 254 characters; a longer "email" typed at sign-in is logged cut.
+const MOST_EMAIL_CHARS: usize = 254;
+
+fn typed_email(email: &str) -> &str {
+    match email.char_indices().nth(MOST_EMAIL_CHARS) {
+        Some((end, _)) => &email[..end],
+        None => email,
+    }
+}
+
+/// The user acting, when a person acts (an API key or the command line has no user).
+fn acting_user(actor: &Actor) -> (Option<&str>, Option<&str>) {
+    match actor.kind {
+        ActorKind::User(_) => (actor.id.as_deref(), Some(actor.label.as_str())),
+        _ => (None, None),
+    }
+}
+
+pub(crate) fn sign_in_succeeded(user: &UserRow, client_address: &str) {
+    tracing::info!(
+        target: TARGET,
+        event = "sign_in.succeeded",
+        merchant_id = user.merchant_id.as_str(),
+        user_id = user.id.as_str(),
+        email = user.email.as_str(),
+        client_address,
+        "sign-in succeeded"
+    );
+}
+
+/// A wrong password, an unknown email (`user` is `None`), or a disabled account; `reason`
+/// says which of the last two.
+pub(crate) fn sign_in_failed(
+    email: &str,
+    user: Option<&UserRow>,
+    client_address: &str,
+    reason: &'static str,
+) {
+    tracing::warn!(
+        target: TARGET,
+        event = "sign_in.failed",
+        reason,
+        merchant_id = user.map(|u| u.merchant_id.as_str()),
+        user_id = user.map(|u| u.id.as_str()),
+        email = typed_email(email),
+        client_address,
+        "sign-in failed"
+    );
+}
+
+/// Too many failed sign-ins for the account or from the address: refused unchecked.
+pub(crate) fn sign_in_locked_out(email: &str, client_address: &str, per: &'static str) {
+    tracing::warn!(
+        target: TARGET,
+        event = "sign_in.locked_out",
+        limit = per,
+        email = typed_email(email),
+        client_address,
+        "sign-in refused: too many failures"
+    );
+}
+
+pub(crate) fn password_changed(user: &StaffUser) {
+    tracing::info!(
+        target: TARGET,
+        event = "password.changed",
+        merchant_id = user.merchant_id.as_str(),
+        user_id = user.id.as_str(),
+        email = user.email.as_str(),
+        "password changed"
+    );
+}
+
+pub(crate) fn api_key_created(actor: &Actor, api_key_id: &str) {
+    let (user_id, email) = acting_user(actor);
+    tracing::info!(
+        target: TARGET,
+        event = "api_key.created",
+        merchant_id = actor.merchant_id.as_str(),
+        api_key_id,
+        actor_kind = actor.kind.as_str(),
+        user_id,
+        email,
+        "API key created"
+    );
+}
+
+pub(crate) fn api_key_revoked(actor: &Actor, api_key_id: &str) {
+    let (user_id, email) = acting_user(actor);
+    tracing::info!(
+        target: TARGET,
+        event = "api_key.revoked",
+        merchant_id = actor.merchant_id.as_str(),
+        api_key_id,
+        actor_kind = actor.kind.as_str(),
+        user_id,
+        email,
+        "API key revoked"
+    );
+}
+
+/// `user_id` and `email` are the disabled user's; `by_*` who disabled them.
+pub(crate) fn user_disabled(actor: &Actor, user_id: &str, email: &str) {
+    let (by_user_id, by_email) = acting_user(actor);
+    tracing::info!(
+        target: TARGET,
+        event = "user.disabled",
+        merchant_id = actor.merchant_id.as_str(),
+        user_id,
+        email,
+        actor_kind = actor.kind.as_str(),
+        by_user_id,
+        by_email,
+        "user disabled"
+    );
+}
+
+/// Too many failed pairing-code attempts from the address, or from all clients.
+pub(crate) fn registration_locked_out(client_address: &str, per: &'static str) {
+    tracing::warn!(
+        target: TARGET,
+        event = "registration.locked_out",
+        limit = per,
+        client_address,
+        "registration refused: too many failed pairing attempts"
+    );
+}

@@ -1,0 +1,405 @@
+//! The server as it is deployed: `ipp-portal serve` as a process of its own, driven over
+//! HTTP, watched through its log and its memory. What it logs about security, and how it
+//! holds up under a flood of sign-ins.
+
+use app::ui::pages::account::ChangePassword;
+use app::ui::pages::api_keys::{ApiKeys, CreateApiKey, RevokeApiKey};
+use app::ui::pages::users::SetUserDisabled;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use leptos::server_fn::ServerFn;
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use app::domain::role::Role;
+use app::ui::session::Login;
+
+use crate::helpers::{PASSWORD, PortalClient, TestApp};
+use crate::on_both_databases;
+
+on_both_databases!(security_events_are_logged_without_secrets);
+
+/// `ipp-portal serve` on a free loopback port, its log collected as it is written.
+struct ServerProcess {
+    child: tokio::process::Child,
+    address: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerProcess {
+    async fn start(database_url: &str, options: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ipp-portal"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args(options)
+            .env("RUST_LOG", "info,sqlx=warn")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start ipp-portal serve");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (listening, address) = tokio::sync::oneshot::channel();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let collected = log.clone();
+        // Read the log all along: a full pipe would stop the server.
+        tokio::spawn(async move {
+            let mut listening = Some(listening);
+            while let Ok(Some(line)) = lines.next_line().await {
+                let line = without_colours(&line);
+                if let Some(at) = line.split("serving the portal at ").nth(1)
+                    && let Some(listening) = listening.take()
+                {
+                    let _ = listening.send(at.trim().to_owned());
+                }
+                collected.lock().unwrap().push(line);
+            }
+        });
+        let address = tokio::time::timeout(Duration::from_secs(60), address)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_else(|| {
+                panic!(
+                    "the server did not start: {}",
+                    log.lock().unwrap().join("\n")
+                )
+            });
+        Self {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The most memory the process has held at once (VmHWM), in MB.
+    fn peak_memory_mb(&self) -> u64 {
+        let pid = self.child.id().expect("the server runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/<pid>/status");
+        kb / 1024
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// The log with any terminal colour codes taken out.
+fn without_colours(line: &str) -> String {
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
+/// The one line of the security event `event` having each of `fields` (`name`, `value`).
+fn security_event<'a>(log: &'a [String], event: &str, fields: &[(&str, &str)]) -> &'a str {
+    let wanted: Vec<String> = std::iter::once(format!("event=\"{event}\""))
+        .chain(
+            fields
+                .iter()
+                .map(|(name, value)| format!("{name}=\"{value}\"")),
+        )
+        .collect();
+    log.iter()
+        .find(|line| {
+            line.contains(" security: ") && wanted.iter().all(|field| line.contains(field.as_str()))
+        })
+        .unwrap_or_else(|| {
+            let events: Vec<&String> = log.iter().filter(|l| l.contains(" security: ")).collect();
+            panic!("no security event with {wanted:?}; security events: {events:#?}")
+        })
+}
+
+const NEW_PASSWORD: &str = "a brand new passphrase";
+const WRONG_PASSWORD: &str = "not the password at all";
+
+async fn security_events_are_logged_without_secrets(app: &TestApp) {
+    let server = ServerProcess::start(
+        &app.database_url,
+        &["--registration-failures-per-address", "2"],
+    )
+    .await;
+    app.create_user(&app.merchant.id, "admin@shop.example", Role::Admin, &[])
+        .await;
+    app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
+        .await;
+    let storage = app.storage().await;
+    let user_id = |email: &'static str| {
+        let storage = &storage;
+        async move { storage.user_by_email(email).await.unwrap().unwrap().id }
+    };
+    let admin_id = user_id("admin@shop.example").await;
+    let ops_id = user_id("ops@shop.example").await;
+
+    let admin = PortalClient::new(&server.address);
+    let (status, _) = admin.login("admin@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let stranger = PortalClient::new(&server.address);
+    let (status, _) = stranger.login("nobody@shop.example", WRONG_PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Guessing in parallel: the account's limit refuses the rest.
+    let guesses = (0..20).map(|i| {
+        let stranger = &stranger;
+        async move {
+            stranger
+                .login("ops@shop.example", &format!("{WRONG_PASSWORD} {i}"))
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    let (status, key) = admin.call(CreateApiKey::PATH, &[("name", "ERP")]).await;
+    assert_eq!(status, StatusCode::OK);
+    let key = key.as_str().unwrap().to_owned();
+    let (_, keys) = admin.call(ApiKeys::PATH, &[]).await;
+    let key_id = keys["keys"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = admin.call(RevokeApiKey::PATH, &[("key_id", &key_id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin
+        .call(
+            SetUserDisabled::PATH,
+            &[("user_id", &ops_id), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = admin
+        .call(
+            ChangePassword::PATH,
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", NEW_PASSWORD),
+                ("confirm_password", NEW_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let codes = ["BBBB-BBBB", "BBBB-BBBC", "BBBB-BBBD"];
+    let mut statuses = Vec::new();
+    for code in codes {
+        let response = app
+            .client
+            .post(format!("{}/ipp/v1/devices/register", server.address))
+            .json(&json!({"enrollment_code": code, "hardware_id": "hw", "platform": "IOS"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::NOT_FOUND,
+            StatusCode::NOT_FOUND,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+
+    // Events are written as they happen; give the pipe a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log();
+    let merchant = app.merchant.id.as_str();
+    let here = ("client_address", "127.0.0.1");
+    security_event(
+        &log,
+        "sign_in.succeeded",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+            here,
+        ],
+    );
+    let unknown = security_event(
+        &log,
+        "sign_in.failed",
+        &[("email", "nobody@shop.example"), here],
+    );
+    assert!(!unknown.contains("user_id="), "{unknown}");
+    security_event(
+        &log,
+        "sign_in.failed",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &ops_id),
+            ("email", "ops@shop.example"),
+            here,
+        ],
+    );
+    security_event(
+        &log,
+        "sign_in.locked_out",
+        &[("email", "ops@shop.example"), ("limit", "account"), here],
+    );
+    security_event(
+        &log,
+        "api_key.created",
+        &[
+            ("merchant_id", merchant),
+            ("api_key_id", &key_id),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "api_key.revoked",
+        &[("merchant_id", merchant), ("api_key_id", &key_id)],
+    );
+    security_event(
+        &log,
+        "user.disabled",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &ops_id),
+            ("email", "ops@shop.example"),
+            ("by_email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "password.changed",
+        &[
+            ("merchant_id", merchant),
+            ("user_id", &admin_id),
+            ("email", "admin@shop.example"),
+        ],
+    );
+    security_event(
+        &log,
+        "registration.locked_out",
+        &[("limit", "address"), here],
+    );
+
+    let everything = log.join("\n");
+    for secret in [PASSWORD, NEW_PASSWORD, WRONG_PASSWORD, key.as_str()]
+        .into_iter()
+        .chain(codes)
+    {
+        assert!(
+            !everything.contains(secret),
+            "the log holds a secret ({secret}):\n{everything}"
+        );
+    }
+    server.stop().await;
+}
+
+/// 600 sign-ins at once, each from one of 199 addresses (so the per-address limit does
+/// not refuse them first) with an email of its own: every one would check a password.
+/// Checks run a few at a time and a short line waits; the rest are answered 503 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_sign_ins_is_answered_busy_within_bounded_memory() {
+    let folder = std::env::temp_dir().join(format!("ipp-portal-flood-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let database_url = format!("sqlite://{}/x.db", folder.display());
+    let server = ServerProcess::start(&database_url, &["--seed-demo"]).await;
+    let demo_password = server
+        .log()
+        .iter()
+        .find_map(|line| line.split("password: ").nth(1).map(|p| p.trim().to_owned()))
+        .expect("the demo login in the log");
+
+    let clients: Vec<reqwest::Client> = (2..=200)
+        .map(|last| {
+            reqwest::Client::builder()
+                .local_address(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(120))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let login_url = format!("{}{}", server.address, Login::PATH);
+    let started = Instant::now();
+    let attempts = (0..600).map(|i| {
+        let client = &clients[i % clients.len()];
+        let login_url = &login_url;
+        async move {
+            let email = format!("nobody-{i}@flood.example");
+            let response = client
+                .post(login_url)
+                .form(&[("email", email.as_str()), ("password", WRONG_PASSWORD)])
+                .send()
+                .await
+                .expect("the server answers every sign-in");
+            let retry_after = response.headers().get("retry-after").cloned();
+            (response.status(), retry_after)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let took = started.elapsed();
+    let count = |status: StatusCode| answers.iter().filter(|(s, _)| *s == status).count();
+    let (unauthorized, limited, busy) = (
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+        count(StatusCode::SERVICE_UNAVAILABLE),
+    );
+    let peak_mb = server.peak_memory_mb();
+    eprintln!(
+        "600 parallel sign-ins in {:.1} s: {unauthorized} × 401, {limited} × 429, {busy} × 503; \
+         peak memory {peak_mb} MB",
+        took.as_secs_f64()
+    );
+    assert_eq!(
+        unauthorized + limited + busy,
+        600,
+        "every answer is 401, 429 or 503: {answers:?}"
+    );
+    for (status, retry_after) in &answers {
+        if *status == StatusCode::SERVICE_UNAVAILABLE {
+            let seconds: i64 = retry_after
+                .as_ref()
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .expect("a 503 says when to retry");
+            assert!(seconds >= 1);
+        }
+    }
+    assert!(peak_mb < 512, "peak memory {peak_mb} MB");
+
+    // Still serving, and the right password still works.
+    let portal = PortalClient::new(&server.address);
+    let (status, body) = portal.login("admin@demo.example", &demo_password).await;
+    assert!(
+        status.is_success() || status.is_redirection(),
+        "{status} {body}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&folder);
+}
