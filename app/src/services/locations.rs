@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::domain::Permission;
 use crate::domain::paging::{Page, PageRequest};
-use crate::domain::text::{optional_text, required_text};
+use crate::domain::text::{MAX_PLACE_LENGTH, optional_text, required_text};
 use crate::model::Location;
 use crate::store::{LocationRow, Store};
 
@@ -29,8 +29,8 @@ impl Services {
         city: Option<&str>,
     ) -> ServiceResult<Location> {
         actor.require(Permission::ManageLocations)?;
-        let name = required_text("name", name, 200)?;
-        let city = optional_text("city", city, 200)?;
+        let name = required_text("name", name, MAX_PLACE_LENGTH)?;
+        let city = optional_text("city", city, MAX_PLACE_LENGTH)?;
         self.require_merchant(actor).await?;
         let now = self.now();
         let row = LocationRow {
@@ -138,8 +138,8 @@ impl Services {
         city: Option<&str>,
     ) -> ServiceResult<Location> {
         actor.require(Permission::ManageLocations)?;
-        let name = required_text("name", name, 200)?;
-        let city = optional_text("city", city, 200)?;
+        let name = required_text("name", name, MAX_PLACE_LENGTH)?;
+        let city = optional_text("city", city, MAX_PLACE_LENGTH)?;
         if !actor.may_use_location(id) {
             return Err(ServiceError::NotFound("location"));
         }

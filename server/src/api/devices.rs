@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -20,7 +19,7 @@ use app::services::{
 };
 
 use super::auth::{DeviceAuth, MerchantAuth};
-use super::problem::{ApiError, ApiResult, Problem, QueryParams, parse_json};
+use super::problem::{ApiError, ApiResult, Body, Problem, QueryParams, parse_json};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
@@ -45,7 +44,7 @@ pub struct RegisterBody {
 pub async fn register(
     State(services): State<Services>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
     let body: RegisterBody = parse_json(&body)?;
     let registration = services
@@ -127,7 +126,7 @@ pub async fn replace(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Json<Device>> {
     let body: ReplaceDeviceBody = parse_json(&body)?;
     let replacement = DeviceReplacement {
@@ -152,7 +151,7 @@ pub async fn patch(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Json<Device>> {
     let body: Value = parse_json(&body)?;
     let patch = merge_patch(&body)?;

@@ -1,7 +1,6 @@
 //! `/ipp/v1/enrollments`: pairing codes for merchant systems.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use app::model::Enrollment;
 use app::services::{CreateEnrollment, EnrollmentListQuery, Services};
 
 use super::auth::MerchantAuth;
-use super::problem::{ApiResult, Problem, QueryParams, parse_json};
+use super::problem::{ApiResult, Body, Problem, QueryParams, parse_json};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateEnrollmentBody {
@@ -42,7 +41,7 @@ pub async fn create(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Response> {
     let body: CreateEnrollmentBody = parse_json(&body)?;
     let idempotency_key = headers

@@ -8,6 +8,7 @@ pub mod problem;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit-events", get(misc::audit_events))
         .route("/openapi.json", get(openapi))
         .fallback(unknown_api_path)
+        .layer(DefaultBodyLimit::max(problem::MAX_BODY_BYTES))
 }
 
 async fn unknown_api_path() -> ApiResult<()> {
