@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -12,7 +13,8 @@ use serde::Serialize;
 use app::clock::SystemClock;
 use app::domain::role::Role;
 use app::services::{
-    Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, Settings,
+    Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, SessionLifetimes,
+    Settings,
 };
 
 use crate::application::{Application, ApplicationConfig};
@@ -81,6 +83,14 @@ pub struct ServeArgs {
     /// Length of the failure-counting window, in seconds.
     #[arg(long, env = "IPP_REGISTRATION_WINDOW_SECONDS", default_value_t = RegistrationLimits::default().window_seconds)]
     pub registration_window_seconds: i64,
+    /// Minutes after which an unused portal session ends.
+    #[arg(long, env = "IPP_SESSION_IDLE_MINUTES", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=24 * 60))]
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a portal session ends, however active.
+    #[arg(long, env = "IPP_SESSION_MAX_HOURS", default_value_t = 12,
+        value_parser = clap::value_parser!(u64).range(1..=30 * 24))]
+    pub session_max_hours: u64,
     /// Send the session cookie over HTTPS only; on by default when --public-url is https.
     #[arg(long, env = "IPP_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
@@ -100,6 +110,10 @@ impl ServeArgs {
                 per_address: self.registration_failures_per_address,
                 global: self.registration_failures_global,
                 window_seconds: self.registration_window_seconds,
+            },
+            sessions: SessionLifetimes {
+                idle: Duration::from_secs(self.session_idle_minutes * 60),
+                absolute: Duration::from_secs(self.session_max_hours * 3600),
             },
             ..ApplicationConfig::new(self.addr, self.database.database_url)
         }

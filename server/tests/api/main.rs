@@ -14,3 +14,4 @@ mod portal_enrollments;
 mod portal_forms;
 mod registration;
 mod request_ids;
+mod sessions_and_input;
