@@ -35,7 +35,8 @@ pub struct CreateEnrollmentBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body give the same enrollment")),
     responses(
         (status = 201, body = Enrollment, description = "Created (or replayed for a repeated Idempotency-Key)"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem)),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem, description = "Body larger than 64 KB")),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn create(
     State(services): State<Services>,
@@ -114,7 +115,7 @@ pub async fn list(
 /// One enrollment; the code is shown only while it is PENDING.
 #[utoipa::path(get, path = "/ipp/v1/enrollments/{id}", tag = "enrollments",
     params(("id" = String, Path)),
-    responses((status = 200, body = Enrollment), (status = 404, body = Problem)),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn get(
     State(services): State<Services>,
@@ -128,7 +129,8 @@ pub async fn get(
 /// is a 409.
 #[utoipa::path(delete, path = "/ipp/v1/enrollments/{id}", tag = "enrollments",
     params(("id" = String, Path)),
-    responses((status = 200, body = Enrollment), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn cancel(
     State(services): State<Services>,
