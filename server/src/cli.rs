@@ -387,3 +387,33 @@ async fn seed_demo(services: &Services) -> Result<(), CliError> {
     eprintln!();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve_sessions(args: &[&str]) -> Result<app::services::SessionLifetimes, clap::Error> {
+        let cli = Cli::try_parse_from(["ipp-portal", "serve"].iter().chain(args))?;
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve");
+        };
+        Ok(serve.into_config().sessions)
+    }
+
+    #[test]
+    fn session_lifetimes_are_flags_with_asvs_defaults() {
+        let defaults = serve_sessions(&[]).unwrap();
+        assert_eq!(defaults.idle, Duration::from_secs(30 * 60));
+        assert_eq!(defaults.absolute, Duration::from_secs(12 * 3600));
+        let chosen =
+            serve_sessions(&["--session-idle-minutes", "5", "--session-max-hours", "2"]).unwrap();
+        assert_eq!(chosen.idle, Duration::from_secs(5 * 60));
+        assert_eq!(chosen.absolute, Duration::from_secs(2 * 3600));
+        assert!(serve_sessions(&["--session-idle-minutes", "0"]).is_err());
+        assert!(serve_sessions(&["--session-max-hours", "100000"]).is_err());
+    }
+}
