@@ -8,7 +8,7 @@ export PATH := $(HOME)/.cargo/bin:/usr/local/bin:$(PATH)
 ADDR ?= 127.0.0.1:3000
 DATABASE_URL ?= sqlite://data/ipp-portal.db
 
-.PHONY: help setup run build test test-rust test-e2e lint fmt bench clean
+.PHONY: help setup run build test test-rust test-api-fuzz test-e2e lint fmt bench clean
 
 help:
 	@echo "make run     build and serve the portal at http://$(ADDR) (SQLite, demo login printed)"
@@ -30,7 +30,7 @@ build:
 	cargo leptos build --release
 	@bash scripts/bundle-size.sh target/site
 
-test: setup lint test-rust test-e2e
+test: setup lint test-rust test-api-fuzz test-e2e
 
 # app and server are always built together, so both share one set of dependency builds.
 lint:
@@ -44,6 +44,11 @@ lint:
 # Unit tests, and the integration tests on SQLite and on PostgreSQL.
 test-rust:
 	bash scripts/with-postgres.sh cargo test -p app -p server
+
+# The Device API fuzzed from its OpenAPI description by schemathesis, with a real API key:
+# no server error, and every status, content type and body as described.
+test-api-fuzz:
+	bash scripts/schemathesis.sh
 
 test-e2e:
 	cargo leptos build

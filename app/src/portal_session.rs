@@ -12,6 +12,12 @@ use crate::model::StaffUser;
 use crate::services::{Actor, SESSION_ENDED, ServiceError, ServiceResult, Services, SessionGrant};
 
 const GRANT_KEY: &str = "grant";
+/// When the session was last used (the services' clock, ms): an idle session ends.
+const ACTIVE_KEY: &str = "active_at";
+/// How often a session in use is written back to say so. Reading a session does not keep
+/// it alive (tower-sessions counts changes only), so this write is what does, at most once
+/// a minute per session instead of on every request.
+const TOUCH_EVERY_MS: i64 = 60_000;
 
 /// A value kept in the session for the next page load only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,26 +53,55 @@ impl PortalSession {
     }
 
     /// The signed-in user while the session is still good; a session that is over
-    /// (user disabled, password changed, too old) is ended here.
+    /// (user disabled, password changed, unused or signed in too long ago) is ended here.
+    /// A session in use is marked so now and then, which keeps it from ending idle.
     pub async fn user(&self, services: &Services) -> ServiceResult<Option<StaffUser>> {
         let Some(grant) = self.grant().await else {
             return Ok(None);
         };
-        let user = services.session_user(&grant).await?;
-        if user.is_none() {
-            let _ = self.0.flush().await;
+        let active_at = self
+            .0
+            .get::<i64>(ACTIVE_KEY)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(grant.signed_in_at);
+        let user = services.session_user(&grant, active_at).await?;
+        let now = services.now();
+        match &user {
+            None => {
+                let _ = self.0.flush().await;
+            }
+            Some(_) if now - active_at >= TOUCH_EVERY_MS => {
+                let _ = self.0.insert(ACTIVE_KEY, now).await;
+            }
+            Some(_) => {}
         }
         Ok(user)
     }
 
-    /// The signed-in user and the actor they act as; 401 when nobody is signed in.
+    /// The signed-in user and the actor they act as: what every server function and the
+    /// CSV export start with. 401 when nobody is signed in; 403 for a user who signed in
+    /// with a one-time password and has not chosen their own yet (see
+    /// [`PortalSession::signed_in_to_change_password`]).
     pub async fn signed_in(&self, services: &Services) -> ServiceResult<(StaffUser, Actor)> {
-        let user = self
-            .user(services)
-            .await?
-            .ok_or(ServiceError::Unauthorized(SESSION_ENDED))?;
+        let user = self.signed_in_to_change_password(services).await?;
+        if user.must_change_password {
+            return Err(ServiceError::PasswordChangeRequired);
+        }
         let actor = Services::staff_actor(&user);
         Ok((user, actor))
+    }
+
+    /// The signed-in user, one-time password or not: for changing that password, the one
+    /// thing such a user may do. 401 when nobody is signed in.
+    pub async fn signed_in_to_change_password(
+        &self,
+        services: &Services,
+    ) -> ServiceResult<StaffUser> {
+        self.user(services)
+            .await?
+            .ok_or(ServiceError::Unauthorized(SESSION_ENDED))
     }
 
     /// Starts (or renews, after a password change) a signed-in session under a new id,
@@ -74,18 +109,32 @@ impl PortalSession {
     pub async fn sign_in(&self, grant: &SessionGrant) -> ServiceResult<()> {
         self.0.cycle_id().await.map_err(ServiceError::internal)?;
         self.0
+            .insert(ACTIVE_KEY, grant.signed_in_at)
+            .await
+            .map_err(ServiceError::internal)?;
+        self.0
             .insert(GRANT_KEY, grant)
             .await
             .map_err(ServiceError::internal)
+    }
+
+    /// Whether someone is signed in on this session (not whether the session is still
+    /// good: see [`PortalSession::user`]).
+    pub async fn has_sign_in(&self) -> bool {
+        self.grant().await.is_some()
     }
 
     pub async fn sign_out(&self) {
         let _ = self.0.flush().await;
     }
 
-    /// Keeps `value` for the next page load.
+    /// Keeps `value` for the next page load, in the session of a signed-in user only:
+    /// a caller who is not signed in gets no session made or grown for them, whatever
+    /// they post. (A user whose session ended here has none any more either.)
     pub async fn put_once<T: Serialize>(&self, what: Once, value: &T) {
-        let _ = self.0.insert(what.key(), value).await;
+        if self.has_sign_in().await {
+            let _ = self.0.insert(what.key(), value).await;
+        }
     }
 
     /// Takes the value kept for this page load, if any.

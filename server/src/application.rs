@@ -13,7 +13,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use app::clock::{Clock, SystemClock};
-use app::services::{RegistrationLimits, Services, Settings};
+use app::services::{RegistrationLimits, Services, SessionLifetimes, Settings};
 use app::store::StoreError;
 
 use crate::health::{self, Draining};
@@ -32,6 +32,9 @@ pub struct ApplicationConfig {
     pub secure_cookies: Option<bool>,
     /// Failed pairing-code attempts allowed, per address and overall.
     pub registration_limits: RegistrationLimits,
+    /// How long a portal session lasts unused (the session store's expiry, and the
+    /// services' check), and at most after sign-in (the services' check).
+    pub sessions: SessionLifetimes,
     /// The time the services go by: the system's, or one a test moves by hand.
     pub clock: Arc<dyn Clock>,
     /// The folder of the compiled site (`pkg/`, CSS, static files). `None`: what
@@ -49,6 +52,7 @@ impl ApplicationConfig {
             public_url: None,
             secure_cookies: None,
             registration_limits: RegistrationLimits::default(),
+            sessions: SessionLifetimes::default(),
             clock: Arc::new(SystemClock),
             leptos_site_root: None,
         }
@@ -104,6 +108,7 @@ impl Application {
         let settings = Settings {
             public_url,
             registration_limits: config.registration_limits,
+            sessions: config.sessions,
         };
         let services = startup::services(&config.database_url, config.clock, settings).await?;
         let mut leptos_options = startup::leptos_options(address);
@@ -113,7 +118,10 @@ impl Application {
         let router = startup::router(
             services.clone(),
             leptos_options,
-            startup::SessionSettings { secure_cookies },
+            startup::SessionSettings {
+                secure_cookies,
+                idle: config.sessions.idle,
+            },
         )
         .await?;
         let draining = Draining::default();

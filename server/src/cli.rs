@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -12,7 +13,8 @@ use serde::Serialize;
 use app::clock::SystemClock;
 use app::domain::role::Role;
 use app::services::{
-    Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, Settings,
+    Actor, ErrorKind, NewUserInput, RegistrationLimits, ServiceError, Services, SessionLifetimes,
+    Settings,
 };
 
 use crate::application::{Application, ApplicationConfig};
@@ -81,6 +83,14 @@ pub struct ServeArgs {
     /// Length of the failure-counting window, in seconds.
     #[arg(long, env = "IPP_REGISTRATION_WINDOW_SECONDS", default_value_t = RegistrationLimits::default().window_seconds)]
     pub registration_window_seconds: i64,
+    /// Minutes after which an unused portal session ends.
+    #[arg(long, env = "IPP_SESSION_IDLE_MINUTES", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=24 * 60))]
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a portal session ends, however active.
+    #[arg(long, env = "IPP_SESSION_MAX_HOURS", default_value_t = 12,
+        value_parser = clap::value_parser!(u64).range(1..=30 * 24))]
+    pub session_max_hours: u64,
     /// Send the session cookie over HTTPS only; on by default when --public-url is https.
     #[arg(long, env = "IPP_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
@@ -100,6 +110,10 @@ impl ServeArgs {
                 per_address: self.registration_failures_per_address,
                 global: self.registration_failures_global,
                 window_seconds: self.registration_window_seconds,
+            },
+            sessions: SessionLifetimes {
+                idle: Duration::from_secs(self.session_idle_minutes * 60),
+                absolute: Duration::from_secs(self.session_max_hours * 3600),
             },
             ..ApplicationConfig::new(self.addr, self.database.database_url)
         }
@@ -369,4 +383,34 @@ async fn seed_demo(services: &Services) -> Result<(), CliError> {
     eprintln!("             password: {password}");
     eprintln!();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn serve_sessions(args: &[&str]) -> Result<app::services::SessionLifetimes, clap::Error> {
+        let cli = Cli::try_parse_from(["ipp-portal", "serve"].iter().chain(args))?;
+        let Command::Serve(serve) = cli.command else {
+            panic!("not serve");
+        };
+        Ok(serve.into_config().sessions)
+    }
+
+    #[test]
+    fn session_lifetimes_are_flags_with_asvs_defaults() {
+        let defaults = serve_sessions(&[]).unwrap();
+        assert_eq!(defaults.idle, Duration::from_secs(30 * 60));
+        assert_eq!(defaults.absolute, Duration::from_secs(12 * 3600));
+        let chosen =
+            serve_sessions(&["--session-idle-minutes", "5", "--session-max-hours", "2"]).unwrap();
+        assert_eq!(chosen.idle, Duration::from_secs(5 * 60));
+        assert_eq!(chosen.absolute, Duration::from_secs(2 * 3600));
+        assert!(serve_sessions(&["--session-idle-minutes", "0"]).is_err());
+        assert!(serve_sessions(&["--session-max-hours", "100000"]).is_err());
+    }
 }

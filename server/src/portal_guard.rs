@@ -1,12 +1,13 @@
 //! What stands in front of the portal's pages and server functions: sign-in for pages,
-//! and same-origin checks for every change.
+//! and for every change a same-origin check and a cap on its size.
 
 use app::portal_session::PortalSession;
 use app::state::AppState;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
+use tower::{Layer, ServiceExt};
 
 /// Pages anyone may open.
 const PUBLIC_PAGES: &[&str] = &["/login", "/pair"];
@@ -47,16 +48,43 @@ pub async fn require_sign_in(
     }
 }
 
+/// The largest body a portal form may send. The largest form (a pairing code with 20
+/// metadata rows of 500 characters, each escaped) sends about 100 KB at most.
+pub const MAX_FORM_BYTES: usize = 256 * 1024;
+
 /// Refuses a change (any non-GET request to the portal) sent from another site, so a
-/// signed-in browser cannot be made to act by a page elsewhere.
+/// signed-in browser cannot be made to act by a page elsewhere; and one with a body larger
+/// than any of the portal's forms sends (413), so no server function reads more than
+/// [`MAX_FORM_BYTES`], signed in or not. (Both checks stand in front of every change:
+/// one middleware.)
 pub async fn same_origin_only(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET
-        && request.method() != Method::HEAD
-        && !is_same_origin(request.headers())
-    {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        return next.run(request).await;
+    }
+    if !is_same_origin(request.headers()) {
         return (StatusCode::FORBIDDEN, "cross-site requests are refused").into_response();
     }
-    next.run(request).await
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_FORM_BYTES as u64) {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "this is larger than any form of the portal sends ({} KB at most)",
+                MAX_FORM_BYTES / 1024
+            ),
+        )
+            .into_response();
+    }
+    // A body without a length is read up to the cap only: past it, reading fails (a 400).
+    DefaultBodyLimit::max(MAX_FORM_BYTES)
+        .layer(next)
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {})
 }
 
 fn is_same_origin(headers: &HeaderMap) -> bool {

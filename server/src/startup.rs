@@ -50,6 +50,8 @@ pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
 pub struct SessionSettings {
     /// Send the cookie over HTTPS only.
     pub secure_cookies: bool,
+    /// A session unused this long is expired in the store, and its cookie with it.
+    pub idle: std::time::Duration,
 }
 
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
@@ -158,8 +160,9 @@ fn usable_request_id(id: &[u8]) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
 }
 
-/// Sessions in the database: idle ones end after 12 hours, and every session a week after
-/// sign-in however active (checked by the services).
+/// Sessions in the database: unused ones end after `settings.idle` (30 minutes by
+/// default; the services check it too, and the portal session marks a session in use),
+/// and every session a while after sign-in however active (checked by the services).
 fn with_sessions<S>(
     portal: Router<AppState>,
     store: S,
@@ -179,7 +182,9 @@ where
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies)
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(12)));
+        .with_expiry(Expiry::OnInactivity(
+            time::Duration::try_from(settings.idle).unwrap_or(time::Duration::MAX),
+        ));
     portal.layer(layer)
 }
 

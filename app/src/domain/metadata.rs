@@ -33,13 +33,14 @@ pub fn validate_key(key: &str) -> Result<(), String> {
 
 /// Checks a whole metadata map; every problem is reported under `field.key`.
 pub fn validate(field: &str, metadata: &Metadata) -> Vec<FieldError> {
-    let mut errors = Vec::new();
     if metadata.len() > MAX_PAIRS {
-        errors.push(FieldError::new(
+        // Said once, not for each of however many pairs were sent.
+        return vec![FieldError::new(
             field,
             format!("at most {MAX_PAIRS} metadata pairs are allowed"),
-        ));
+        )];
     }
+    let mut errors = Vec::new();
     for (key, value) in metadata {
         if let Err(message) = validate_key(key) {
             errors.push(FieldError::new(format!("{field}.{key}"), message));
@@ -71,6 +72,14 @@ pub fn parse_filters(raw: &[String]) -> Result<Vec<MetadataFilter>, FieldError> 
     }
     raw.iter()
         .map(|filter| {
+            if filter.chars().count() > MAX_KEY_LENGTH + 1 + MAX_VALUE_LENGTH {
+                return Err(FieldError::new(
+                    "metadata",
+                    format!(
+                        "a metadata filter is a key of at most {MAX_KEY_LENGTH} characters, ':' and a value of at most {MAX_VALUE_LENGTH}"
+                    ),
+                ));
+            }
             let (key, value) = filter.split_once(':').ok_or_else(|| {
                 FieldError::new(
                     "metadata",
@@ -78,6 +87,12 @@ pub fn parse_filters(raw: &[String]) -> Result<Vec<MetadataFilter>, FieldError> 
                 )
             })?;
             validate_key(key).map_err(|message| FieldError::new("metadata", message))?;
+            if value.chars().count() > MAX_VALUE_LENGTH {
+                return Err(FieldError::new(
+                    "metadata",
+                    format!("a metadata value has at most {MAX_VALUE_LENGTH} characters"),
+                ));
+            }
             Ok(MetadataFilter {
                 key: key.to_owned(),
                 value: value.to_owned(),
@@ -143,5 +158,10 @@ mod tests {
         assert!(parse_filters(&["bad key:v".into()]).is_err());
         let six: Vec<String> = (0..6).map(|i| format!("k{i}:v")).collect();
         assert!(parse_filters(&six).is_err());
+        let longest = format!("k:{}", "v".repeat(MAX_VALUE_LENGTH));
+        assert!(parse_filters(std::slice::from_ref(&longest)).is_ok());
+        assert!(parse_filters(&[format!("{longest}v")]).is_err());
+        let huge = parse_filters(&["x".repeat(1_000_000)]).unwrap_err();
+        assert!(huge.message.len() < 200, "the filter is not echoed");
     }
 }

@@ -6,6 +6,9 @@ use super::FieldError;
 
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// The furthest into a list a page may start: reading past this many rows to skip them
+/// costs more than any client needs (filter instead).
+pub const MAX_OFFSET: i64 = 10_000_000;
 
 /// Which page a client asks for; page numbers count from 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +30,21 @@ impl PageRequest {
     pub fn new(page_number: Option<i64>, page_size: Option<i64>) -> Result<Self, FieldError> {
         let page_number = page_number.unwrap_or(0);
         let page_size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(0..=1_000_000_000).contains(&page_number) {
+        if page_number < 0 {
             return Err(FieldError::new("page_number", "page_number counts from 0"));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
             return Err(FieldError::new(
                 "page_size",
                 format!("page_size is from 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        if page_number.saturating_mul(page_size) > MAX_OFFSET {
+            return Err(FieldError::new(
+                "page_number",
+                format!(
+                    "a page starts at most {MAX_OFFSET} entries into the list; filter to see what lies further"
+                ),
             ));
         }
         Ok(Self {
@@ -123,6 +134,17 @@ mod tests {
         assert_eq!(
             PageRequest::new(None, Some(101)).unwrap_err().field,
             "page_size"
+        );
+        assert!(PageRequest::new(Some(100_000), Some(100)).is_ok());
+        assert_eq!(
+            PageRequest::new(Some(100_001), Some(100))
+                .unwrap_err()
+                .field,
+            "page_number"
+        );
+        assert_eq!(
+            PageRequest::new(Some(i64::MAX), None).unwrap_err().field,
+            "page_number"
         );
     }
 

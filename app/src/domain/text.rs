@@ -2,6 +2,34 @@
 
 use super::FieldError;
 
+/// The longest email address there can be (RFC 5321's path limit, less the brackets).
+pub const MAX_EMAIL_LENGTH: usize = 254;
+/// A location's name, and its city.
+pub const MAX_PLACE_LENGTH: usize = 200;
+/// An API key's name (what it is for).
+pub const MAX_KEY_NAME_LENGTH: usize = 100;
+/// A short choice sent by a form (a role, a lifetime, a number).
+pub const MAX_CHOICE_LENGTH: usize = 20;
+/// Ids are UUIDs (36 characters): a longer one is nobody's, and is refused unread.
+pub const MAX_ID_LENGTH: usize = 64;
+
+/// A value that may be at most `max` characters long, checked before it goes anywhere
+/// (a query, the database, an error message).
+pub fn at_most(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+    if value.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("{field} has at most {max} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// An id given to find something by: at most [`MAX_ID_LENGTH`] characters.
+pub fn plausible_id(field: &str, value: &str) -> Result<(), FieldError> {
+    at_most(field, value, MAX_ID_LENGTH)
+}
+
 /// A text that must be there: trimmed, 1 to `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
     let trimmed = value.trim();
@@ -34,7 +62,7 @@ pub fn is_plausible_email(email: &str) -> bool {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && email.len() <= 254
+                && email.chars().count() <= MAX_EMAIL_LENGTH
                 && !email.chars().any(char::is_whitespace)
         }
         None => false,
@@ -62,5 +90,16 @@ mod tests {
         assert!(!is_plausible_email("@shop.example"));
         assert!(!is_plausible_email("ops shop@x.example"));
         assert!(!is_plausible_email("ops.example"));
+        let longest = format!("{}@shop.example", "a".repeat(MAX_EMAIL_LENGTH - 13));
+        assert!(is_plausible_email(&longest));
+        assert!(!is_plausible_email(&format!("a{longest}")));
+    }
+
+    #[test]
+    fn lengths_are_capped_by_characters() {
+        assert!(at_most("q", "ééé", 3).is_ok());
+        assert_eq!(at_most("q", "éééé", 3).unwrap_err().field, "q");
+        assert!(plausible_id("location_id", "0192f3c4-7d2a-7c3b-9e1f-0a1b2c3d4e5f").is_ok());
+        assert!(plausible_id("location_id", &"x".repeat(MAX_ID_LENGTH + 1)).is_err());
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::Permission;
-use crate::domain::text::required_text;
+use crate::domain::text::{MAX_KEY_NAME_LENGTH, required_text};
 use crate::model::ApiKeySummary;
 use crate::secrets::{self, API_KEY_PREFIX};
 use crate::store::{NewApiKey, Store};
@@ -27,7 +27,7 @@ impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn create_api_key(&self, actor: &Actor, name: &str) -> ServiceResult<CreatedApiKey> {
         actor.require(Permission::ManageApiKeys)?;
-        let name = required_text("name", name, 100)?;
+        let name = required_text("name", name, MAX_KEY_NAME_LENGTH)?;
         self.require_merchant(actor).await?;
         let secret = secrets::new_secret(API_KEY_PREFIX);
         let key_prefix = secrets::display_prefix(&secret.plaintext);

@@ -2,10 +2,11 @@
 
 use crate::domain::Permission;
 use crate::domain::paging::{Page, PageRequest};
+use crate::domain::text::plausible_id;
 use crate::model::{AuditActor, AuditEvent};
 use crate::store::{AuditEventRow, AuditFilter};
 
-use super::{Actor, ServiceResult, Services, rfc3339};
+use super::{Actor, ServiceError, ServiceResult, Services, rfc3339};
 
 fn audit_view(row: AuditEventRow) -> AuditEvent {
     AuditEvent {
@@ -42,6 +43,19 @@ impl Services {
         page: PageRequest,
     ) -> ServiceResult<Page<AuditEvent>> {
         actor.require(Permission::ViewAudit)?;
+        let mut errors = Vec::new();
+        for (field, value) in [
+            ("actor_id", &query.actor_id),
+            ("action", &query.action),
+            ("target_id", &query.target_id),
+        ] {
+            if let Some(value) = value {
+                errors.extend(plausible_id(field, value).err());
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let filter = AuditFilter {
             actor_id: query.actor_id,
             action: query.action,

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use crate::domain::FieldError;
 use crate::domain::role::Role;
+use crate::domain::text::MAX_EMAIL_LENGTH;
 use crate::model::{Device, StaffUser};
-use crate::passwords::verify_off_runtime;
+use crate::passwords::{MAX_PASSWORD_LENGTH, verify_off_runtime};
 use crate::secrets;
 use crate::store::UserRow;
 
@@ -18,15 +20,41 @@ pub const LOGIN_FAILURES_PER_ACCOUNT: i64 = 10;
 pub const LOGIN_FAILURES_PER_ADDRESS: i64 = 30;
 /// From this many failures on, each further attempt is answered more slowly.
 const SLOW_DOWN_AFTER: i64 = 3;
-/// No account has a longer email (see `is_plausible_email`).
-const MOST_EMAIL_LENGTH: usize = 254;
-/// A session ends this long after sign-in, however active.
-pub const SESSION_ABSOLUTE_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How long portal sessions last: ASVS level 2 asks for an end after at most 30 minutes
+/// unused and 12 hours however active, the defaults here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub absolute: Duration,
+}
+
+impl Default for SessionLifetimes {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+impl SessionLifetimes {
+    fn idle_ms(&self) -> i64 {
+        i64::try_from(self.idle.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    fn absolute_ms(&self) -> i64 {
+        i64::try_from(self.absolute.as_millis()).unwrap_or(i64::MAX)
+    }
+}
 
 /// The same answer for an unknown email and a wrong password.
 pub const WRONG_CREDENTIALS: &str = "wrong email or password";
 pub const ACCOUNT_DISABLED: &str = "this account is disabled; ask an admin of your merchant";
 pub const SESSION_ENDED: &str = "your session has ended; sign in again";
+pub const PASSWORD_CHANGE_REQUIRED: &str =
+    "you signed in with a one-time password: choose your own password on My account first";
 pub const BAD_API_CREDENTIALS: &str =
     "send a valid API key (Bearer, or Basic with the merchant id as user name) or device token";
 
@@ -36,6 +64,28 @@ pub struct SessionGrant {
     pub user_id: String,
     pub password_changed_at: i64,
     pub signed_in_at: i64,
+}
+
+/// An email or password longer than any account can have is refused before anything is
+/// counted, looked up or hashed.
+fn check_credentials_length(email: &str, password: &str) -> ServiceResult<()> {
+    let mut errors = Vec::new();
+    if email.trim().chars().count() > MAX_EMAIL_LENGTH {
+        errors.push(FieldError::new(
+            "email",
+            format!("an email address has at most {MAX_EMAIL_LENGTH} characters"),
+        ));
+    }
+    if password.chars().count() > MAX_PASSWORD_LENGTH {
+        errors.push(FieldError::new(
+            "password",
+            format!("a password has at most {MAX_PASSWORD_LENGTH} characters"),
+        ));
+    }
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(ServiceError::Validation(errors)),
+    }
 }
 
 pub(crate) fn role_of(row: &UserRow) -> Role {
@@ -56,12 +106,10 @@ impl Services {
         password: &str,
         client_address: &str,
     ) -> ServiceResult<SessionGrant> {
+        check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
-        // An email no account can have is answered like any unknown one, and counted
-        // under its first characters: a caller cannot make the counters store megabytes.
-        let plausible = email.len() <= MOST_EMAIL_LENGTH;
-        let counted_email: String = email.chars().take(MOST_EMAIL_LENGTH).collect();
-        let account_bucket = format!("login:email:{counted_email}");
+        // Longer emails were refused above: the counters never store more than that.
+        let account_bucket = format!("login:email:{email}");
         let address_bucket = format!("login:addr:{client_address}");
         let limits = [
             AttemptLimit {
@@ -91,11 +139,7 @@ impl Services {
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
 
-        let user = if plausible {
-            self.store.user_by_email(&email).await?
-        } else {
-            None
-        };
+        let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let verified = match verify_off_runtime(password.to_owned(), hash).await {
             Ok(verified) => verified,
@@ -132,16 +176,24 @@ impl Services {
     }
 
     /// The user a session belongs to, while the session is still good: the user is not
-    /// disabled, has not changed password since, and signed in recently enough.
-    pub async fn session_user(&self, grant: &SessionGrant) -> ServiceResult<Option<StaffUser>> {
+    /// disabled, has not changed password since, signed in recently enough, and used the
+    /// session (last at `active_at`) recently enough.
+    pub async fn session_user(
+        &self,
+        grant: &SessionGrant,
+        active_at: i64,
+    ) -> ServiceResult<Option<StaffUser>> {
+        let now = self.now();
+        let lifetimes = &self.settings.sessions;
+        if now - grant.signed_in_at > lifetimes.absolute_ms()
+            || now - active_at.max(grant.signed_in_at) > lifetimes.idle_ms()
+        {
+            return Ok(None);
+        }
         let Some(user) = self.store.user(&grant.user_id).await? else {
             return Ok(None);
         };
-        let expired = self.now() - grant.signed_in_at > SESSION_ABSOLUTE_MS;
-        if user.disabled_at.is_some()
-            || user.password_changed_at != grant.password_changed_at
-            || expired
-        {
+        if user.disabled_at.is_some() || user.password_changed_at != grant.password_changed_at {
             return Ok(None);
         }
         let merchant = self

@@ -8,11 +8,17 @@ use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
+use crate::domain::text::{at_most, plausible_id};
 use crate::domain::{FieldError, Permission};
 use crate::model::Device;
 use crate::store::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, Store};
 
 use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
+
+/// The longest name fragment a device list is filtered by (`q`).
+pub const MAX_NAME_FRAGMENT_LENGTH: usize = 100;
+/// A cursor is a sort value (a name, at most 100 characters) and an id.
+const MAX_CURSOR_LENGTH: usize = 300;
 
 #[derive(Debug, Clone, Default)]
 pub struct DeviceListQuery {
@@ -101,6 +107,9 @@ impl Services {
         actor.require(Permission::ViewDevices)?;
         let limit = query.page.page_size;
         let filter = self.device_filter(actor, query)?;
+        if let Some(after) = after {
+            at_most("after", after, MAX_CURSOR_LENGTH)?;
+        }
         let cursor = after.and_then(DeviceCursor::decode);
         let mut rows = self
             .store
@@ -121,8 +130,22 @@ impl Services {
         self.device_filter(actor, query.clone()).map(|_| ())
     }
 
+    /// The store's filter for a list query, every part of it bounded: at most 5 metadata
+    /// filters, a name fragment of at most 100 characters, an id of at most 64.
     fn device_filter(&self, actor: &Actor, query: DeviceListQuery) -> ServiceResult<DeviceFilter> {
-        let metadata = metadata::parse_filters(&query.metadata)?;
+        let mut errors = Vec::new();
+        if let Some(q) = &query.name_contains {
+            errors.extend(at_most("q", q, MAX_NAME_FRAGMENT_LENGTH).err());
+        }
+        if let Some(location_id) = &query.location_id {
+            errors.extend(plausible_id("location_id", location_id).err());
+        }
+        let metadata = metadata::parse_filters(&query.metadata)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let platform = match query.platform.as_deref().filter(|p| !p.is_empty()) {
             Some(raw) => Some(
                 Platform::parse(raw)

@@ -7,6 +7,7 @@ use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageRequest};
 use crate::domain::pairing_code::{self, PairingCode};
+use crate::domain::text::plausible_id;
 use crate::domain::{FieldError, Permission};
 use crate::model::Enrollment;
 use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError, Tx};
@@ -191,7 +192,30 @@ impl Services {
         query: EnrollmentListQuery,
     ) -> ServiceResult<Page<Enrollment>> {
         actor.require(Permission::ViewEnrollments)?;
-        let metadata = metadata::parse_filters(&query.metadata)?;
+        let mut errors = Vec::new();
+        if query.statuses.len() > EnrollmentStatus::ALL.len() {
+            errors.push(FieldError::new(
+                "status",
+                format!(
+                    "status is given at most {} times, once for each status",
+                    EnrollmentStatus::ALL.len()
+                ),
+            ));
+        }
+        for (field, id) in [
+            ("location_id", &query.location_id),
+            ("batch_id", &query.batch_id),
+        ] {
+            if let Some(id) = id {
+                errors.extend(plausible_id(field, id).err());
+            }
+        }
+        let metadata = metadata::parse_filters(&query.metadata)
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        if !errors.is_empty() {
+            return Err(ServiceError::Validation(errors));
+        }
         let statuses = if query.statuses.is_empty() {
             enrollment::default_listed_statuses(query.include_consumed.unwrap_or(true))
         } else {

@@ -17,6 +17,9 @@ pub enum ServiceError {
     /// Known caller, not allowed to do this.
     #[error("not allowed")]
     Forbidden,
+    /// Signed in with a one-time password: nothing is allowed but choosing one's own.
+    #[error("{}", super::auth::PASSWORD_CHANGE_REQUIRED)]
+    PasswordChangeRequired,
     /// No such object for this merchant: also what another merchant's object looks like.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -69,7 +72,7 @@ impl ServiceError {
         match self {
             ServiceError::Validation(_) => ErrorKind::Invalid,
             ServiceError::Unauthorized(_) => ErrorKind::Unauthorized,
-            ServiceError::Forbidden => ErrorKind::Forbidden,
+            ServiceError::Forbidden | ServiceError::PasswordChangeRequired => ErrorKind::Forbidden,
             ServiceError::NotFound(_) => ErrorKind::NotFound,
             ServiceError::Gone(_) => ErrorKind::Gone,
             ServiceError::Conflict(_) => ErrorKind::Conflict,
@@ -186,6 +189,7 @@ mod tests {
         assert_eq!(ServiceError::Conflict("no".into()).status(), 409);
         assert_eq!(ServiceError::internal("disk full").status(), 500);
         assert_eq!(ServiceError::field("name", "too long").status(), 400);
+        assert_eq!(ServiceError::PasswordChangeRequired.status(), 403);
         let limited = ServiceError::RateLimited {
             retry_after_seconds: 900,
             attempts: "sign-ins",

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::domain::Permission;
 use crate::domain::paging::{Page, PageRequest};
-use crate::domain::text::{optional_text, required_text};
+use crate::domain::text::{MAX_PLACE_LENGTH, optional_text, required_text};
 use crate::model::Location;
 use crate::store::{LocationRow, Store};
 
@@ -23,8 +23,8 @@ pub(crate) fn location_view(row: LocationRow) -> Location {
 /// A location's name (required) and city (optional), trimmed and within bounds.
 fn location_fields(name: &str, city: Option<&str>) -> ServiceResult<(String, Option<String>)> {
     Ok((
-        required_text("name", name, 200)?,
-        optional_text("city", city, 200)?,
+        required_text("name", name, MAX_PLACE_LENGTH)?,
+        optional_text("city", city, MAX_PLACE_LENGTH)?,
     ))
 }
 

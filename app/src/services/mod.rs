@@ -26,7 +26,7 @@ pub use api_keys::CreatedApiKey;
 pub use audit::AuditQuery;
 pub use auth::{
     ACCOUNT_DISABLED, BAD_API_CREDENTIALS, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS,
-    SESSION_ENDED, SessionGrant, WRONG_CREDENTIALS,
+    PASSWORD_CHANGE_REQUIRED, SESSION_ENDED, SessionGrant, SessionLifetimes, WRONG_CREDENTIALS,
 };
 pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
@@ -41,6 +41,8 @@ pub struct Settings {
     /// Where people reach the portal (`https://portal.example.com`); QR codes link here.
     pub public_url: String,
     pub registration_limits: RegistrationLimits,
+    /// How long a portal session lasts unused, and at most.
+    pub sessions: SessionLifetimes,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
         Self {
             public_url: "http://127.0.0.1:3000".into(),
             registration_limits: RegistrationLimits::default(),
+            sessions: SessionLifetimes::default(),
         }
     }
 }

@@ -5,14 +5,19 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::domain::role::Role;
-use crate::domain::text::is_plausible_email;
+use crate::domain::text::{MAX_ID_LENGTH, is_plausible_email};
 use crate::domain::{FieldError, Permission};
 use crate::model::{StaffUser, UserSummary};
-use crate::passwords::{self, hash_off_runtime, validate_new_password, verify_off_runtime};
+use crate::passwords::{
+    self, MAX_PASSWORD_LENGTH, hash_off_runtime, validate_new_password, verify_off_runtime,
+};
 use crate::store::{NewUser, Store, StoreError, UserRow};
 
 use super::auth::{SessionGrant, role_of};
 use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
+
+/// The most locations a store manager is given: past that, a role that sees all fits.
+pub const MAX_USER_LOCATIONS: usize = 200;
 
 pub struct NewUserInput {
     pub merchant_id: String,
@@ -165,8 +170,21 @@ impl Services {
                 "a store manager needs at least one location",
             ));
         }
+        if location_ids.len() > MAX_USER_LOCATIONS {
+            return Err(ServiceError::field(
+                "location",
+                format!("a store manager has at most {MAX_USER_LOCATIONS} locations"),
+            ));
+        }
         let mut errors = Vec::new();
         for location_id in &location_ids {
+            if location_id.chars().count() > MAX_ID_LENGTH {
+                errors.push(FieldError::new(
+                    "location",
+                    "no such location at this merchant",
+                ));
+                continue;
+            }
             if self
                 .store
                 .location(&actor.merchant_id, location_id)
@@ -297,6 +315,13 @@ impl Services {
         current: &str,
         new: &str,
     ) -> ServiceResult<SessionGrant> {
+        // No password is this long: refused before any hashing.
+        if current.chars().count() > MAX_PASSWORD_LENGTH {
+            return Err(ServiceError::field(
+                "current_password",
+                "this is not your current password",
+            ));
+        }
         let row = self
             .store
             .user(&user.id)

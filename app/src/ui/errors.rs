@@ -17,6 +17,9 @@ pub enum PortalError {
     Unauthorized(String),
     #[error("your role does not allow this")]
     Forbidden,
+    /// Signed in with a one-time password, not yet replaced: only that may be done.
+    #[error("{0}")]
+    PasswordChangeRequired(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -64,6 +67,8 @@ impl FromServerFnError for PortalError {
     type Encoder = JsonEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        #[cfg(feature = "ssr")]
+        server::unreadable_request(&value);
         PortalError::Communication(value.to_string())
     }
 }
@@ -72,15 +77,37 @@ impl FromServerFnError for PortalError {
 mod server {
     use axum::http::StatusCode;
 
+    use leptos::server_fn::error::ServerFnErrorErr;
+
     use super::PortalError;
     use crate::services::ServiceError;
+
+    /// On the server these errors mean the request could not be read (a malformed form,
+    /// a missing field, a body cut off): the caller's fault, so a 400, not the 500
+    /// server_fn answers by default. A plain form post keeps its redirect back.
+    pub(super) fn unreadable_request(error: &ServerFnErrorErr) {
+        let unreadable = matches!(
+            error,
+            ServerFnErrorErr::Args(_)
+                | ServerFnErrorErr::MissingArg(_)
+                | ServerFnErrorErr::Deserialization(_)
+        );
+        if unreadable
+            && !crate::ui::session::is_plain_form_post()
+            && let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        {
+            response.set_status(StatusCode::BAD_REQUEST);
+        }
+    }
 
     impl PortalError {
         pub fn status(&self) -> StatusCode {
             match self {
                 PortalError::Invalid(_) => StatusCode::BAD_REQUEST,
                 PortalError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-                PortalError::Forbidden => StatusCode::FORBIDDEN,
+                PortalError::Forbidden | PortalError::PasswordChangeRequired(_) => {
+                    StatusCode::FORBIDDEN
+                }
                 PortalError::NotFound(_) => StatusCode::NOT_FOUND,
                 PortalError::Gone(_) => StatusCode::GONE,
                 PortalError::Conflict(_) => StatusCode::CONFLICT,
@@ -112,9 +139,17 @@ mod server {
         fn from(error: ServiceError) -> Self {
             let message = error.to_string();
             match error {
-                ServiceError::Validation(errors) => PortalError::Invalid(errors),
+                ServiceError::Validation(errors) => PortalError::Invalid(
+                    errors
+                        .into_iter()
+                        .take(crate::domain::errors::MAX_FIELD_ERRORS)
+                        .collect(),
+                ),
                 ServiceError::Unauthorized(_) => PortalError::Unauthorized(message),
                 ServiceError::Forbidden => PortalError::Forbidden,
+                ServiceError::PasswordChangeRequired => {
+                    PortalError::PasswordChangeRequired(message)
+                }
                 ServiceError::NotFound(what) => PortalError::NotFound(format!("no such {what}")),
                 ServiceError::Gone(_) => PortalError::Gone(message),
                 ServiceError::Conflict(_) => PortalError::Conflict(message),
@@ -151,6 +186,7 @@ mod server {
                 ServiceError::Gone("used".into()),
                 ServiceError::Conflict("no".into()),
                 ServiceError::Forbidden,
+                ServiceError::PasswordChangeRequired,
                 ServiceError::Unauthorized("sign in"),
                 ServiceError::field("name", "too long"),
                 ServiceError::RateLimited {

@@ -17,17 +17,18 @@ pub async fn current_user() -> Result<Option<StaffUser>, PortalError> {
 }
 
 /// Signs in and goes on to `next` (a path of this portal), or to the start page.
+///
+/// A refused plain form post goes back to the sign-in form with the email as typed (cut
+/// to the longest an email can be) in the URL, never the password: nothing is kept in a
+/// session for someone who is not signed in.
 #[server(endpoint = "login")]
 pub async fn login(
     email: String,
     password: String,
     next: Option<String>,
 ) -> Result<(), PortalError> {
-    use leptos::server_fn::ServerFn;
-
-    // The email comes back with a refusal; the password never does.
-    let kept = OldInput::new(Login::PATH).with("email", &email);
-    keeping_input(kept, async move {
+    let next = safe_next(next.as_deref());
+    let signed_in = async {
         let services = services()?;
         let address = client_address().await;
         let grant = services
@@ -38,11 +39,59 @@ pub async fn login(
             .await?
             .sign_in(&grant)
             .await
-            .map_err(refuse)?;
-        leptos_axum::redirect(&safe_next(next.as_deref()));
-        Ok(())
-    })
-    .await
+            .map_err(refuse)
+    }
+    .await;
+    match signed_in {
+        Ok(()) => leptos_axum::redirect(&next),
+        Err(ref error) if is_plain_form_post() => {
+            leptos_axum::redirect(&back_to_login(error, &email, &next));
+        }
+        Err(_) => {}
+    }
+    signed_in
+}
+
+/// Where a refused plain-form sign-in goes: the sign-in form, with `next`, the email as
+/// typed (capped) and the error, as the page reads them from its URL.
+#[cfg(feature = "ssr")]
+fn back_to_login(error: &PortalError, email: &str, next: &str) -> String {
+    use leptos::server_fn::ServerFn;
+    use leptos::server_fn::error::ServerFnUrlError;
+
+    let email: String = email
+        .trim()
+        .chars()
+        .take(crate::domain::text::MAX_EMAIL_LENGTH)
+        .collect();
+    let page = format!(
+        "/login?next={}&email={}",
+        percent_encode(next),
+        percent_encode(&email)
+    );
+    // The URL parser wants an absolute URL; only its path and query are sent.
+    match ServerFnUrlError::new(Login::PATH, error.clone()).to_url(&format!("http://portal{page}"))
+    {
+        Ok(url) => match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        },
+        Err(_) => "/login".to_owned(),
+    }
+}
+
+/// A value for a URL's query string: everything but letters, digits and `-._~` escaped.
+#[cfg(feature = "ssr")]
+fn percent_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 /// The notice a plain form post left for the page it leads back to ("Deregistered 2
@@ -66,6 +115,10 @@ pub struct OldInput {
     pub fields: Vec<(String, String)>,
 }
 
+/// The most fields a refused form is kept with: every field of the largest form (the
+/// pairing code's, with its 20 metadata rows) and no more.
+pub const MAX_KEPT_FIELDS: usize = 2 * crate::domain::metadata::MAX_PAIRS + 8;
+
 impl OldInput {
     pub fn new(form: &str) -> Self {
         Self {
@@ -74,14 +127,20 @@ impl OldInput {
         }
     }
 
-    pub fn with(mut self, name: &str, value: &str) -> Self {
-        self.fields.push((name.to_owned(), value.to_owned()));
+    /// Adds a field as typed, cut to one character past `max` (the field's cap), so a
+    /// value that was too long still shows it; fields past [`MAX_KEPT_FIELDS`] are left
+    /// out. So what a session keeps of a refused form is small, whatever was posted.
+    pub fn with(mut self, name: &str, value: &str, max: usize) -> Self {
+        if self.fields.len() < MAX_KEPT_FIELDS {
+            let value = value.chars().take(max.saturating_add(1)).collect();
+            self.fields.push((name.to_owned(), value));
+        }
         self
     }
 
-    pub fn with_all(mut self, name: &str, values: &[String]) -> Self {
+    pub fn with_all(mut self, name: &str, values: &[String], max: usize) -> Self {
         for value in values {
-            self = self.with(name, value);
+            self = self.with(name, value, max);
         }
         self
     }
@@ -132,16 +191,29 @@ pub async fn logout() -> Result<(), PortalError> {
     Ok(())
 }
 
-/// Only paths of this portal: never another site.
+/// The longest `next` kept: a page's path and query, never more.
+const MAX_NEXT_LENGTH: usize = 2000;
+
+/// Only paths of this portal: never another site. `next` must be a path-absolute URL
+/// (`/devices?platform=IOS`): `/` and then no second `/`, of printable ASCII only, so no
+/// control character a browser drops (`/\t/evil.example` is `//evil.example` to it) and
+/// none that cannot go in a header (CR, LF); no backslash, which browsers read as `/`; and
+/// so no scheme or host. Anything else goes to the start page.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path)
-            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
-        {
-            path.to_owned()
-        }
+        Some(path) if is_portal_path(path) => path.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_portal_path(path: &str) -> bool {
+    let mut bytes = path.bytes();
+    bytes.next() == Some(b'/')
+        && !matches!(bytes.next(), Some(b'/' | b'\\'))
+        && path.len() <= MAX_NEXT_LENGTH
+        && path
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && byte != b'\\')
 }
 
 #[cfg(feature = "ssr")]
@@ -198,7 +270,8 @@ mod server {
     }
 
     /// Runs a server function's body; if it refuses a plain form post, keeps `input` (the
-    /// form's non-secret fields) for the page the browser is sent back to.
+    /// form's non-secret fields, capped) for the page the browser is sent back to, in the
+    /// session of a signed-in user only (see `PortalSession::put_once`).
     pub async fn keeping_input<T>(
         input: super::OldInput,
         body: impl Future<Output = Result<T, PortalError>>,
@@ -242,6 +315,17 @@ mod server {
             .map_err(refuse)
     }
 
+    /// The signed-in user even while on a one-time password: for changing it, the one
+    /// thing such a user may do (401 otherwise).
+    pub async fn signed_in_to_change_password() -> Result<StaffUser, PortalError> {
+        let services = services()?;
+        portal_session()
+            .await?
+            .signed_in_to_change_password(&services)
+            .await
+            .map_err(refuse)
+    }
+
     /// Turns a service error into the portal's, with its status code.
     pub fn refuse(error: ServiceError) -> PortalError {
         reject(PortalError::from(error))
@@ -271,7 +355,7 @@ mod server {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{MAX_KEPT_FIELDS, OldInput, safe_next};
 
     #[test]
     fn next_stays_on_the_portal() {
@@ -279,9 +363,44 @@ mod tests {
             safe_next(Some("/devices?platform=IOS")),
             "/devices?platform=IOS"
         );
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(
+            safe_next(Some("/devices?q=caf%C3%A9&metadata=store%3As1")),
+            "/devices?q=caf%C3%A9&metadata=store%3As1"
+        );
+        assert_eq!(safe_next(Some("/")), "/");
+        for outside in [
+            "//evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "\t//evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/%0D%0A\r\n",
+            "https://evil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            " /devices",
+            "/devices page",
+            "/caf\u{e9}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(outside)), "/", "{outside:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(3000)))), "/");
         assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn kept_input_is_capped() {
+        let kept = OldInput::new("/api/x")
+            .with("name", &"n".repeat(1_000_000), 100)
+            .with("city", "Malmö", 200);
+        assert_eq!(kept.value("name").unwrap().chars().count(), 101);
+        assert_eq!(kept.value("city").as_deref(), Some("Malmö"));
+        let many: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let kept = OldInput::new("/api/x").with_all("metadata_keys", &many, 40);
+        assert_eq!(kept.fields.len(), MAX_KEPT_FIELDS);
     }
 }

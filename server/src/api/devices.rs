@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -20,7 +19,7 @@ use app::services::{
 };
 
 use super::auth::{DeviceAuth, MerchantAuth};
-use super::problem::{ApiError, ApiResult, Problem, QueryParams, parse_json};
+use super::problem::{ApiError, ApiResult, Body, Problem, QueryParams, parse_json};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RegisterBody {
@@ -41,11 +40,12 @@ pub struct RegisterBody {
         (status = 400, body = Problem), (status = 404, body = Problem, description = "Unknown code"),
         (status = 409, body = Problem, description = "Hardware already registered"),
         (status = 410, body = Problem, description = "Code expired, used or cancelled"),
+        (status = 413, body = Problem, description = "Body larger than 64 KB"),
         (status = 429, body = Problem, description = "Too many failed attempts; see Retry-After")))]
 pub async fn register(
     State(services): State<Services>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
     let body: RegisterBody = parse_json(&body)?;
     let registration = services
@@ -98,7 +98,7 @@ pub async fn list(
 
 #[utoipa::path(get, path = "/ipp/v1/devices/{id}", tag = "devices",
     params(("id" = String, Path)),
-    responses((status = 200, body = Device), (status = 404, body = Problem)),
+    responses((status = 200, body = Device), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn get(
     State(services): State<Services>,
@@ -121,13 +121,14 @@ pub struct ReplaceDeviceBody {
 /// Replace a device's name and metadata (and location, when given).
 #[utoipa::path(put, path = "/ipp/v1/devices/{id}", tag = "devices",
     params(("id" = String, Path)), request_body = ReplaceDeviceBody,
-    responses((status = 200, body = Device), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Device), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem, description = "Body larger than 64 KB")),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn replace(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Json<Device>> {
     let body: ReplaceDeviceBody = parse_json(&body)?;
     let replacement = DeviceReplacement {
@@ -146,13 +147,14 @@ pub async fn replace(
     params(("id" = String, Path)),
     request_body(content = Object, content_type = "application/merge-patch+json",
         description = "Any of name, location_id, metadata (values of null remove a key)"),
-    responses((status = 200, body = Device), (status = 400, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = Device), (status = 400, body = Problem), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem, description = "Body larger than 64 KB")),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn patch(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     Path(id): Path<String>,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Json<Device>> {
     let body: Value = parse_json(&body)?;
     let patch = merge_patch(&body)?;
@@ -217,7 +219,7 @@ fn merge_patch(body: &Value) -> Result<DevicePatch, ApiError> {
 /// Deregister a device: its token is refused from this moment on.
 #[utoipa::path(delete, path = "/ipp/v1/devices/{id}", tag = "devices",
     params(("id" = String, Path)),
-    responses((status = 204, description = "Deregistered"), (status = 404, body = Problem)),
+    responses((status = 204, description = "Deregistered"), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn deregister(
     State(services): State<Services>,

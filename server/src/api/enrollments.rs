@@ -1,7 +1,6 @@
 //! `/ipp/v1/enrollments`: pairing codes for merchant systems.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use app::model::Enrollment;
 use app::services::{CreateEnrollment, EnrollmentListQuery, Services};
 
 use super::auth::MerchantAuth;
-use super::problem::{ApiResult, Problem, QueryParams, parse_json};
+use super::problem::{ApiResult, Body, Problem, QueryParams, parse_json};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateEnrollmentBody {
@@ -36,13 +35,14 @@ pub struct CreateEnrollmentBody {
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body give the same enrollment")),
     responses(
         (status = 201, body = Enrollment, description = "Created (or replayed for a repeated Idempotency-Key)"),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem)),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem, description = "Body larger than 64 KB")),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn create(
     State(services): State<Services>,
     MerchantAuth(actor): MerchantAuth,
     headers: HeaderMap,
-    body: Bytes,
+    Body(body): Body,
 ) -> ApiResult<Response> {
     let body: CreateEnrollmentBody = parse_json(&body)?;
     let idempotency_key = headers
@@ -115,7 +115,7 @@ pub async fn list(
 /// One enrollment; the code is shown only while it is PENDING.
 #[utoipa::path(get, path = "/ipp/v1/enrollments/{id}", tag = "enrollments",
     params(("id" = String, Path)),
-    responses((status = 200, body = Enrollment), (status = 404, body = Problem)),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 404, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn get(
     State(services): State<Services>,
@@ -129,7 +129,8 @@ pub async fn get(
 /// is a 409.
 #[utoipa::path(delete, path = "/ipp/v1/enrollments/{id}", tag = "enrollments",
     params(("id" = String, Path)),
-    responses((status = 200, body = Enrollment), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 200, body = Enrollment), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn cancel(
     State(services): State<Services>,

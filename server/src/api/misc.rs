@@ -13,7 +13,7 @@ use super::problem::{ApiResult, Problem, QueryParams};
 /// The merchant's locations, by name.
 #[utoipa::path(get, path = "/ipp/v1/locations", tag = "locations",
     params(("page_number" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
-    responses((status = 200, body = Page<Location>), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<Location>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn locations(
     State(services): State<Services>,
@@ -30,7 +30,7 @@ pub async fn locations(
         ("actor_id" = Option<String>, Query), ("action" = Option<String>, Query),
         ("target_id" = Option<String>, Query),
         ("page_number" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
-    responses((status = 200, body = Page<AuditEvent>), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<AuditEvent>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn audit_events(
     State(services): State<Services>,

@@ -8,6 +8,7 @@ pub mod problem;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/audit-events", get(misc::audit_events))
         .route("/openapi.json", get(openapi))
         .fallback(unknown_api_path)
+        .layer(DefaultBodyLimit::max(problem::MAX_BODY_BYTES))
 }
 
 async fn unknown_api_path() -> ApiResult<()> {
@@ -55,9 +57,50 @@ async fn unknown_api_path() -> ApiResult<()> {
         devices::register, devices::me, devices::list, devices::get, devices::replace, devices::patch,
         devices::deregister, misc::locations, misc::audit_events,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ProblemContentType),
 )]
 pub struct ApiDoc;
+
+/// Errors are sent as `application/problem+json` (RFC 7807): the description says so for
+/// every response whose body is a [`problem::Problem`].
+struct ProblemContentType;
+
+impl utoipa::Modify for ProblemContentType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        const PROBLEM: &str = "#/components/schemas/Problem";
+        let operations = openapi.paths.paths.values_mut().flat_map(|item| {
+            [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+        });
+        for operation in operations.flatten() {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let is_problem = response
+                    .content
+                    .get("application/json")
+                    .and_then(|content| content.schema.as_ref())
+                    .is_some_and(
+                        |schema| matches!(schema, RefOr::Ref(r) if r.ref_location == PROBLEM),
+                    );
+                if is_problem
+                    && let Some(content) = response.content.shift_remove("application/json")
+                {
+                    response
+                        .content
+                        .insert("application/problem+json".to_owned(), content);
+                }
+            }
+        }
+    }
+}
 
 struct SecuritySchemes;
 

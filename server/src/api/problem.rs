@@ -2,6 +2,7 @@
 //! turn malformed input into such errors, naming the field at fault.
 
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -54,16 +55,29 @@ impl Serialize for FieldMessages {
     }
 }
 
-/// Field errors as the `errors` object: one message per field, several joined.
+pub use app::domain::errors::MAX_FIELD_ERRORS;
+
+/// Past this length a field's message takes no more messages joined to it.
+const MAX_FIELD_MESSAGE_BYTES: usize = 1000;
+
+/// Field errors as the `errors` object: one message per field, several joined; the first
+/// [`MAX_FIELD_ERRORS`] fields only.
 fn errors_by_field(errors: &[FieldError]) -> FieldMessages {
     let mut by_field: Vec<(String, String)> = Vec::new();
     for error in errors {
+        let room = by_field.len() < MAX_FIELD_ERRORS;
         match by_field.iter_mut().find(|(field, _)| *field == error.field) {
-            Some((_, message)) => {
+            // Each message once, and no more once the field's says enough.
+            Some((_, message))
+                if message.len() < MAX_FIELD_MESSAGE_BYTES
+                    && !message.split("; ").any(|said| said == error.message) =>
+            {
                 message.push_str("; ");
                 message.push_str(&error.message);
             }
-            None => by_field.push((error.field.clone(), error.message.clone())),
+            Some(_) => {}
+            None if room => by_field.push((error.field.clone(), error.message.clone())),
+            None => {}
         }
     }
     FieldMessages(by_field)
@@ -126,14 +140,18 @@ impl IntoResponse for ApiError {
             ErrorKind::Internal => ("internal", "Internal error"),
         };
         let (detail, errors) = match error {
-            ServiceError::Validation(errors) => (
-                errors
+            ServiceError::Validation(errors) => {
+                let mut detail = errors
                     .iter()
+                    .take(MAX_FIELD_ERRORS)
                     .map(|e| format!("{}: {}", e.field, e.message))
                     .collect::<Vec<_>>()
-                    .join("; "),
-                errors,
-            ),
+                    .join("; ");
+                if errors.len() > MAX_FIELD_ERRORS {
+                    detail.push_str(&format!("; and {} more", errors.len() - MAX_FIELD_ERRORS));
+                }
+                (detail, errors)
+            }
             ServiceError::NotFound(what) => (format!("no {what} with this id or code"), vec![]),
             ServiceError::Forbidden => ("these credentials may not do this".into(), vec![]),
             ServiceError::Internal(cause) => {
@@ -158,6 +176,38 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The largest request body the API reads: an enrollment or a device with 20 metadata
+/// pairs of the longest values fits in it several times over.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request body of at most [`MAX_BODY_BYTES`] (the router's `DefaultBodyLimit`); a
+/// longer one is refused with a 413 problem before any of it is parsed.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(request, state).await {
+            Ok(bytes) => Ok(Body(bytes)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                format!("a request body has at most {} KB", MAX_BODY_BYTES / 1024),
+                &[],
+            )),
+            Err(rejection) => Err(problem(
+                rejection.status(),
+                "invalid-request",
+                "Invalid request",
+                rejection.body_text(),
+                &[],
+            )),
+        }
     }
 }
 
@@ -305,6 +355,21 @@ mod tests {
             r#"{"ttl":"must not be null; is one of TWO_HOURS, ...","metadata.store":"too long"}"#
         );
         assert_eq!(errors.get("metadata.store"), Some("too long"));
+    }
+
+    #[test]
+    fn a_problem_names_at_most_twenty_fields() {
+        let many: Vec<FieldError> = (0..1000)
+            .map(|i| FieldError::new(format!("metadata.k{i}"), "bad key"))
+            .collect();
+        let response = ApiError(ServiceError::Validation(many)).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let errors = errors_by_field(
+            &(0..1000)
+                .map(|i| FieldError::new(format!("f{i}"), "bad"))
+                .collect::<Vec<_>>(),
+        );
+        assert_eq!(errors.0.len(), MAX_FIELD_ERRORS);
     }
 
     #[test]

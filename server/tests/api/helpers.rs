@@ -170,6 +170,7 @@ pub fn test_settings() -> Settings {
             global: 100_000,
             window_seconds: 900,
         },
+        ..Settings::default()
     }
 }
 
@@ -511,6 +512,7 @@ fn test_config(database_url: &str, clock: &ManualClock, settings: Settings) -> A
         public_url: Some(settings.public_url),
         secure_cookies: Some(false),
         registration_limits: settings.registration_limits,
+        sessions: settings.sessions,
         clock: Arc::new(clock.clone()),
         ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
     }

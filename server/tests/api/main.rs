@@ -18,3 +18,4 @@ mod portal_forms;
 mod registration;
 mod request_ids;
 mod security;
+mod sessions_and_input;

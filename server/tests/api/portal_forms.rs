@@ -47,11 +47,21 @@ async fn a_refused_sign_in_keeps_the_email_but_never_the_password(app: &TestApp)
     let back = portal
         .post_form(
             Login::PATH,
-            "/login",
-            &[("email", "ops@shop.example"), ("password", wrong)],
+            "/login?next=%2Fdevices",
+            &[
+                ("email", "ops@shop.example"),
+                ("password", wrong),
+                ("next", "/devices"),
+            ],
         )
         .await;
-    assert!(back.contains("/login?__path="), "{back}");
+    // Back to the form, the email as typed in its URL (nobody is signed in, so nothing is
+    // kept in a session), never the password.
+    assert!(
+        back.starts_with("/login?next=%2Fdevices&email=ops%40shop.example&__path="),
+        "{back}"
+    );
+    assert!(!back.contains("42"), "the password is never sent back");
 
     let page = portal.html(&back).await;
     assert!(page.contains("wrong email or password"));
@@ -59,18 +69,23 @@ async fn a_refused_sign_in_keeps_the_email_but_never_the_password(app: &TestApp)
     assert!(!element(&page, "password").contains("value="));
     assert!(!page.contains(wrong), "the password is never sent back");
 
-    // Once: the same page again starts empty.
-    let again = portal.html(&back).await;
-    assert!(!element(&again, "email").contains("value="));
+    // Without the refusal in the URL, the form starts empty.
+    let fresh = portal.html("/login?email=ops%40shop.example").await;
+    assert!(!element(&fresh, "email").contains("value="));
 
-    // A successful sign-in leaves nothing behind.
-    portal
+    // A successful sign-in leaves nothing behind, and goes on to `next`.
+    let next = portal
         .post_form(
             Login::PATH,
             "/login",
-            &[("email", "ops@shop.example"), ("password", PASSWORD)],
+            &[
+                ("email", "ops@shop.example"),
+                ("password", PASSWORD),
+                ("next", "/devices"),
+            ],
         )
         .await;
+    assert_eq!(next, "/devices");
     let (status, _) = portal.page("/").await;
     assert!(status.is_success());
 }

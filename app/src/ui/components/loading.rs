@@ -74,6 +74,12 @@ pub fn Refusal(error: PortalError) -> impl IntoView {
             </div>
         }
         .into_any(),
+        PortalError::PasswordChangeRequired(_) => view! {
+            <div class="notice" role="alert">
+                "You signed in with a one-time password. " <a href="/account">"Choose your own password"</a> " to go on."
+            </div>
+        }
+        .into_any(),
         PortalError::Forbidden => view! {
             <div class="notice" role="alert">"Your role does not give access to this page."</div>
         }

@@ -18,9 +18,12 @@ pub async fn change_password(
 ) -> Result<(), PortalError> {
     use crate::domain::FieldError;
 
-    use crate::ui::session::{put_notice, refuse, reject, renew_grant, services, signed_in};
+    use crate::ui::session::{
+        put_notice, refuse, reject, renew_grant, services, signed_in_to_change_password,
+    };
 
-    let (user, _) = signed_in().await?;
+    // The one call a user on a one-time password may make: every other refuses them.
+    let user = signed_in_to_change_password().await?;
     if new_password != confirm_password {
         return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "confirm_password",

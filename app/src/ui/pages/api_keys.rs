@@ -36,11 +36,12 @@ pub async fn api_keys() -> Result<ApiKeysPageData, PortalError> {
 /// A new key; the secret is in the answer this once and never again.
 #[server(endpoint = "create_api_key")]
 pub async fn create_api_key(name: String) -> Result<String, PortalError> {
+    use crate::domain::text::MAX_KEY_NAME_LENGTH;
     use crate::ui::session::{
         OldInput, is_plain_form_post, keeping_input, put_flash, refuse, services, signed_in,
     };
 
-    let kept = OldInput::new(CreateApiKey::PATH).with("name", &name);
+    let kept = OldInput::new(CreateApiKey::PATH).with("name", &name, MAX_KEY_NAME_LENGTH);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         let created = services()?

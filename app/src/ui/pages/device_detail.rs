@@ -63,16 +63,19 @@ pub async fn update_device(
     #[server(default)] metadata_keys: Vec<String>,
     #[server(default)] metadata_values: Vec<String>,
 ) -> Result<(), PortalError> {
+    use crate::domain::device::MAX_NAME_LENGTH;
+    use crate::domain::metadata::{MAX_KEY_LENGTH, MAX_VALUE_LENGTH};
+    use crate::domain::text::MAX_ID_LENGTH;
     use crate::services::DeviceReplacement;
 
     use crate::ui::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(UpdateDevice::PATH)
-        .with("id", &id)
-        .with("name", &name)
-        .with("location_id", &location_id)
-        .with_all("metadata_keys", &metadata_keys)
-        .with_all("metadata_values", &metadata_values);
+        .with("id", &id, MAX_ID_LENGTH)
+        .with("name", &name, MAX_NAME_LENGTH)
+        .with("location_id", &location_id, MAX_ID_LENGTH)
+        .with_all("metadata_keys", &metadata_keys, MAX_KEY_LENGTH)
+        .with_all("metadata_values", &metadata_values, MAX_VALUE_LENGTH);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         let metadata =

@@ -89,13 +89,15 @@ pub async fn devices_page(
 
 #[server(endpoint = "rename_device")]
 pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> {
+    use crate::domain::device::MAX_NAME_LENGTH;
+    use crate::domain::text::MAX_ID_LENGTH;
     use crate::services::DevicePatch;
 
     use crate::ui::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(RenameDevice::PATH)
-        .with("id", &id)
-        .with("name", &name);
+        .with("id", &id, MAX_ID_LENGTH)
+        .with("name", &name, MAX_NAME_LENGTH);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         let patch = DevicePatch {

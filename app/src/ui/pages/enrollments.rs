@@ -112,17 +112,23 @@ pub async fn create_enrollment(
     #[server(default)] metadata_values: Vec<String>,
     #[server(default)] count: Option<i64>,
 ) -> Result<(), PortalError> {
+    use crate::domain::metadata::{MAX_KEY_LENGTH, MAX_VALUE_LENGTH};
+    use crate::domain::text::{MAX_CHOICE_LENGTH, MAX_ID_LENGTH};
     use crate::services::CreateEnrollment;
     use crate::ui::components::metadata::metadata_from_rows;
     use crate::ui::session::{OldInput, keeping_input, refuse, reject, services, signed_in};
 
     let kept = OldInput::new(self::CreateEnrollment::PATH)
-        .with("location_id", &location_id)
-        .with("expiry", &expiry)
-        .with("custom_minutes", &custom_minutes)
-        .with_all("metadata_keys", &metadata_keys)
-        .with_all("metadata_values", &metadata_values)
-        .with("count", &count.map(|c| c.to_string()).unwrap_or_default());
+        .with("location_id", &location_id, MAX_ID_LENGTH)
+        .with("expiry", &expiry, MAX_CHOICE_LENGTH)
+        .with("custom_minutes", &custom_minutes, MAX_CHOICE_LENGTH)
+        .with_all("metadata_keys", &metadata_keys, MAX_KEY_LENGTH)
+        .with_all("metadata_values", &metadata_values, MAX_VALUE_LENGTH)
+        .with(
+            "count",
+            &count.map(|c| c.to_string()).unwrap_or_default(),
+            MAX_CHOICE_LENGTH,
+        );
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         let (expires_in, ttl) = lifetime(&expiry, &custom_minutes).map_err(reject)?;

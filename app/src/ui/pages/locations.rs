@@ -38,11 +38,12 @@ pub async fn create_location(
     name: String,
     #[server(default)] city: String,
 ) -> Result<(), PortalError> {
+    use crate::domain::text::MAX_PLACE_LENGTH;
     use crate::ui::session::{OldInput, keeping_input, refuse, services, signed_in};
 
     let kept = OldInput::new(CreateLocation::PATH)
-        .with("name", &name)
-        .with("city", &city);
+        .with("name", &name, MAX_PLACE_LENGTH)
+        .with("city", &city, MAX_PLACE_LENGTH);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         services()?

@@ -5,7 +5,6 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
-use crate::ui::components::loading::WithKeptInput;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::session::Login;
 
@@ -14,12 +13,20 @@ pub fn LoginPage() -> impl IntoView {
     let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.read().get("next").unwrap_or_else(|| "/".into());
+    // A refused sign-in comes back with the email as typed in the URL (never in a
+    // session: the caller is not signed in), shown only with that refusal's error.
+    let refused = use_context::<leptos::server::ServerActionError>()
+        .is_some_and(|error| error.path() == Login::PATH);
+    let email = move || {
+        refused
+            .then(|| query.read().get("email"))
+            .flatten()
+            .filter(|email| !email.is_empty())
+    };
     view! {
         <main class="narrow login">
             <h1>"Sign in to ipp-portal"</h1>
-            <WithKeptInput form=Login::PATH let:old>
-                <LoginForm login next=next() email=old.value("email")/>
-            </WithKeptInput>
+            <LoginForm login next=next() email=email()/>
         </main>
     }
 }
@@ -39,7 +46,7 @@ fn LoginForm(login: ServerAction<Login>, next: String, email: Option<String>) ->
         <ActionForm action=login>
             <input type="hidden" name="next" value=next/>
             <label for="email">"Email"</label>
-            <input id="email" name="email" type="email" autocomplete="username" value=email required autofocus=!retry/>
+            <input id="email" name="email" type="email" autocomplete="username" value=email required maxlength="254" autofocus=!retry/>
             <label for="password">"Password"</label>
             <PasswordField autofocus=retry/>
             <p class="form-error" role="alert">{error}</p>

@@ -50,6 +50,7 @@ pub async fn create_user(
     #[server(default)] password: String,
 ) -> Result<Option<String>, PortalError> {
     use crate::domain::FieldError;
+    use crate::domain::text::{MAX_CHOICE_LENGTH, MAX_EMAIL_LENGTH, MAX_ID_LENGTH};
     use crate::services::NewUserInput;
 
     use crate::ui::session::{
@@ -59,9 +60,9 @@ pub async fn create_user(
 
     // Everything but the password comes back with a refusal.
     let kept = OldInput::new(CreateUser::PATH)
-        .with("email", &email)
-        .with("role", &role)
-        .with_all("location_ids", &location_ids);
+        .with("email", &email, MAX_EMAIL_LENGTH)
+        .with("role", &role, MAX_CHOICE_LENGTH)
+        .with_all("location_ids", &location_ids, MAX_ID_LENGTH);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
         let Some(role) = Role::parse(&role) else {
