@@ -3,11 +3,14 @@
 //!
 //! `Application::build(config)` binds the listener (port 0 takes a free port), migrates the
 //! database and builds the services and the router; `run_until_stopped()` then serves until
-//! Ctrl-C or SIGTERM. Between the two, `address()` tells where it listens and `services()`
-//! gives the services, to seed data or look behind the API.
+//! Ctrl-C or SIGTERM (`run_until` until a future of the caller's). Between the two,
+//! `address()` tells where it listens and `services()` gives the services, to seed data or
+//! look behind the API.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -16,7 +19,8 @@ use app::clock::{Clock, SystemClock};
 use app::services::{RegistrationLimits, Services, Settings};
 use app::store::StoreError;
 
-use crate::startup;
+use crate::edge::serve::ConnectionLimits;
+use crate::{edge, startup};
 
 /// What the application needs from its deployment.
 #[derive(Clone)]
@@ -36,11 +40,20 @@ pub struct ApplicationConfig {
     /// The folder of the compiled site (`pkg/`, CSS, static files). `None`: what
     /// cargo-leptos compiled in, else `LEPTOS_SITE_ROOT`, else `target/site`.
     pub leptos_site_root: Option<String>,
+    /// How long a client has to send a request's headers before its connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a request may take, headers to answer, before it is answered 408.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// At a stop, how long the requests under way have to finish.
+    pub shutdown_grace: Duration,
 }
 
 impl ApplicationConfig {
     /// The defaults: the system clock, the default registration limits, the public URL and
-    /// cookie security taken from the bound address, and the site where cargo-leptos puts it.
+    /// cookie security taken from the bound address, the site where cargo-leptos puts it,
+    /// 30 s for headers, requests and a stop, and 1024 connections.
     pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             addr,
@@ -50,6 +63,10 @@ impl ApplicationConfig {
             registration_limits: RegistrationLimits::default(),
             clock: Arc::new(SystemClock),
             leptos_site_root: None,
+            header_read_timeout: edge::DEFAULT_HEADER_READ_TIMEOUT,
+            request_timeout: edge::DEFAULT_REQUEST_TIMEOUT,
+            max_connections: edge::DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: edge::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
@@ -64,8 +81,6 @@ pub enum ApplicationError {
     },
     #[error("database error: {0}")]
     Store(#[from] StoreError),
-    #[error("server stopped: {0}")]
-    Serve(std::io::Error),
 }
 
 /// The application, bound to its address and with its database migrated, ready to serve.
@@ -74,6 +89,7 @@ pub struct Application {
     address: SocketAddr,
     services: Services,
     router: Router,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -112,13 +128,22 @@ impl Application {
             services.clone(),
             leptos_options,
             startup::SessionSettings { secure_cookies },
+            startup::EdgeSettings {
+                request_timeout: config.request_timeout,
+            },
         )
         .await?;
+        let limits = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            shutdown_grace: config.shutdown_grace,
+        };
         Ok(Self {
             listener,
             address,
             services,
             router,
+            limits,
         })
     }
 
@@ -139,8 +164,15 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
     pub async fn run_until_stopped(self) -> Result<(), ApplicationError> {
-        startup::serve(self.listener, self.router)
-            .await
-            .map_err(ApplicationError::Serve)
+        self.run_until(startup::shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes; then accepts no more connections, lets the requests
+    /// under way be answered (for at most the shutdown grace) and closes the database.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), ApplicationError> {
+        edge::serve::serve(self.listener, self.router, self.limits, stop).await;
+        self.services.close().await;
+        tracing::info!("stopped");
+        Ok(())
     }
 }

@@ -5,6 +5,7 @@
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -16,7 +17,7 @@ use app::services::{
 };
 
 use crate::application::{Application, ApplicationConfig};
-use crate::{pos, startup};
+use crate::{edge, pos, startup};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ipp-portal.db";
 
@@ -84,6 +85,15 @@ pub struct ServeArgs {
     /// Send the session cookie over HTTPS only; on by default when --public-url is https.
     #[arg(long, env = "IPP_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+    /// Seconds a client has to send a request's headers; a slower connection is closed.
+    #[arg(long, env = "IPP_HEADER_READ_TIMEOUT_SECONDS", default_value_t = edge::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request may take from its headers to its answer; then it is answered 408.
+    #[arg(long, env = "IPP_REQUEST_TIMEOUT_SECONDS", default_value_t = edge::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_seconds: u64,
+    /// Connections served at once; further clients wait until one closes.
+    #[arg(long, env = "IPP_MAX_CONNECTIONS", default_value_t = edge::DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
     /// On a new, empty database, create a demo merchant, location and admin login and
     /// print the login.
     #[arg(long)]
@@ -101,6 +111,9 @@ impl ServeArgs {
                 global: self.registration_failures_global,
                 window_seconds: self.registration_window_seconds,
             },
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             ..ApplicationConfig::new(self.addr, self.database.database_url)
         }
     }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
@@ -10,7 +11,6 @@ use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -23,6 +23,7 @@ use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
+use crate::edge::timeout::limit_request_time;
 use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
@@ -51,11 +52,19 @@ pub struct SessionSettings {
     pub secure_cookies: bool,
 }
 
+/// What the router does at the edge, before any handler.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// The longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+}
+
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
 pub async fn router(
     services: Services,
     leptos_options: LeptosOptions,
     sessions: SessionSettings,
+    edge: EdgeSettings,
 ) -> Result<Router, StoreError> {
     let storage = services.session_storage().await?;
     let state = AppState {
@@ -93,7 +102,11 @@ pub async fn router(
     let router = Router::new()
         .nest("/ipp/v1", api::router())
         .merge(portal)
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            edge.request_timeout,
+            limit_request_time,
+        ));
     Ok(with_request_tracing(router).with_state(state))
 }
 
@@ -193,17 +206,8 @@ pub async fn services(
     Ok(Services::new(store, clock, settings))
 }
 
-/// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
-pub(crate) async fn serve(listener: TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-}
-
-async fn shutdown_signal() {
+/// Completes at Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod cli;
 mod devices;
+mod edge;
 mod enrollments;
 mod portal;
 mod portal_devices;
