@@ -19,6 +19,7 @@ use app::clock::{Clock, SystemClock};
 use app::services::{RegistrationLimits, Services, Settings};
 use app::store::StoreError;
 
+use crate::edge::client_address::TrustedProxies;
 use crate::edge::serve::ConnectionLimits;
 use crate::{edge, startup};
 
@@ -48,12 +49,15 @@ pub struct ApplicationConfig {
     pub max_connections: usize,
     /// At a stop, how long the requests under way have to finish.
     pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For` or `Forwarded` header names the client; by default
+    /// nobody's, and the client is the TCP peer.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ApplicationConfig {
     /// The defaults: the system clock, the default registration limits, the public URL and
     /// cookie security taken from the bound address, the site where cargo-leptos puts it,
-    /// 30 s for headers, requests and a stop, and 1024 connections.
+    /// 30 s for headers, requests and a stop, 1024 connections, and no trusted proxy.
     pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             addr,
@@ -67,6 +71,7 @@ impl ApplicationConfig {
             request_timeout: edge::DEFAULT_REQUEST_TIMEOUT,
             max_connections: edge::DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: edge::DEFAULT_SHUTDOWN_GRACE,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -130,6 +135,7 @@ impl Application {
             startup::SessionSettings { secure_cookies },
             startup::EdgeSettings {
                 request_timeout: config.request_timeout,
+                trusted_proxies: config.trusted_proxies,
             },
         )
         .await?;

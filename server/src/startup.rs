@@ -23,6 +23,7 @@ use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
+use crate::edge::client_address::{TrustedProxies, resolve_client_address};
 use crate::edge::timeout::limit_request_time;
 use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
@@ -57,6 +58,8 @@ pub struct SessionSettings {
 pub struct EdgeSettings {
     /// The longest a request may take before it is answered 408.
     pub request_timeout: Duration,
+    /// Whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
@@ -103,6 +106,10 @@ pub async fn router(
         .nest("/ipp/v1", api::router())
         .merge(portal)
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            Arc::new(edge.trusted_proxies),
+            resolve_client_address,
+        ))
         .layer(middleware::from_fn_with_state(
             edge.request_timeout,
             limit_request_time,

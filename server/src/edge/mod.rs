@@ -1,6 +1,8 @@
 //! The HTTP edge, where the application meets the network: how connections are accepted
-//! and timed ([`serve`]) and how long a request may take ([`timeout`]).
+//! and timed ([`serve`]), how long a request may take ([`timeout`]) and who the client is
+//! behind a proxy ([`client_address`]).
 
+pub mod client_address;
 pub mod serve;
 pub mod timeout;
 

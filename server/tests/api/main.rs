@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod client_address;
 mod devices;
 mod edge;
 mod enrollments;
