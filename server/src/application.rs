@@ -20,6 +20,7 @@ use app::services::{RegistrationLimits, Services, Settings};
 use app::store::StoreError;
 
 use crate::edge::client_address::TrustedProxies;
+use crate::edge::headers::HeaderSettings;
 use crate::edge::serve::ConnectionLimits;
 use crate::{edge, startup};
 
@@ -120,6 +121,9 @@ impl Application {
         let secure_cookies = config
             .secure_cookies
             .unwrap_or(public_url.starts_with("https://"));
+        let headers = HeaderSettings {
+            https: public_url.starts_with("https://"),
+        };
         let settings = Settings {
             public_url,
             registration_limits: config.registration_limits,
@@ -136,6 +140,7 @@ impl Application {
             startup::EdgeSettings {
                 request_timeout: config.request_timeout,
                 trusted_proxies: config.trusted_proxies,
+                headers,
             },
         )
         .await?;

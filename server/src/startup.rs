@@ -9,6 +9,7 @@ use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
+use leptos::nonce::Nonce;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::compression::CompressionLayer;
@@ -24,6 +25,7 @@ use app::services::{Services, Settings};
 use app::state::AppState;
 
 use crate::edge::client_address::{TrustedProxies, resolve_client_address};
+use crate::edge::headers::{self, HeaderSettings};
 use crate::edge::timeout::limit_request_time;
 use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
@@ -60,6 +62,8 @@ pub struct EdgeSettings {
     pub request_timeout: Duration,
     /// Whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
+    /// Security headers that depend on the deployment.
+    pub headers: HeaderSettings,
 }
 
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
@@ -77,33 +81,28 @@ pub async fn router(
     let routes = generate_route_list(app::App);
     let portal = Router::new()
         .route("/devices.csv", axum::routing::get(export::devices_csv))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
-            {
-                let options = leptos_options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, portal_context(state.clone()), {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(portal_context(state.clone()), app::shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             portal_guard::require_sign_in,
         ))
-        .layer(middleware::from_fn(portal_guard::same_origin_only));
+        .layer(middleware::from_fn(portal_guard::same_origin_only))
+        .layer(middleware::from_fn(headers::portal_security_policy));
     let portal = match storage {
         SessionStorage::Sqlite(store) => with_sessions(portal, store, sessions),
         SessionStorage::Postgres(store) => with_sessions(portal, store, sessions),
     };
     // The API authenticates by header alone: no session layer, no cookies.
+    let api = api::router().layer(middleware::from_fn(headers::api_headers));
     let router = Router::new()
-        .nest("/ipp/v1", api::router())
+        .nest("/ipp/v1", api)
         .merge(portal)
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
@@ -113,8 +112,26 @@ pub async fn router(
         .layer(middleware::from_fn_with_state(
             edge.request_timeout,
             limit_request_time,
+        ))
+        .layer(middleware::from_fn_with_state(
+            edge.headers,
+            headers::common_headers,
         ));
     Ok(with_request_tracing(router).with_state(state))
+}
+
+/// What every portal render and server function finds in its context: the application's
+/// state, and the nonce `headers::portal_security_policy` named in this answer's policy,
+/// which Leptos then puts on the scripts it writes (instead of one of its own making).
+fn portal_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.clone());
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+        if let Some(nonce) = nonce {
+            provide_context(nonce);
+        }
+    }
 }
 
 /// The header that names a request, in the logs and in its response.

@@ -1,8 +1,10 @@
 //! The HTTP edge, where the application meets the network: how connections are accepted
-//! and timed ([`serve`]), how long a request may take ([`timeout`]) and who the client is
-//! behind a proxy ([`client_address`]).
+//! and timed ([`serve`]), how long a request may take ([`timeout`]), who the client is
+//! behind a proxy ([`client_address`]), and the security headers of every answer
+//! ([`headers`]).
 
 pub mod client_address;
+pub mod headers;
 pub mod serve;
 pub mod timeout;
 

@@ -16,3 +16,4 @@ mod portal_enrollments;
 mod portal_forms;
 mod registration;
 mod request_ids;
+mod security_headers;
