@@ -85,6 +85,8 @@ pub async fn router(
             let options = leptos_options.clone();
             move || app::shell(options.clone())
         })
+        // Pages, server functions and the export; not the static files of the fallback.
+        .route_layer(middleware::from_fn(headers::portal_no_store))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
             _,

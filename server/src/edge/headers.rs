@@ -1,18 +1,23 @@
-//! The security headers of every answer.
+//! The security and caching headers of every answer.
 //!
 //! - Everywhere: `X-Content-Type-Options: nosniff`, `Referrer-Policy: same-origin` (the
 //!   portal's plain form posts find their way back by the Referer, which this still sends
 //!   to the portal itself and to nobody else), and with an `https://` public URL
 //!   `Strict-Transport-Security`.
 //! - The portal: a `Content-Security-Policy` whose scripts must carry a nonce made for
-//!   this one answer (Leptos puts it on its hydration and data scripts).
-//! - The Device API: a policy that allows nothing (its answers are data, never a page).
+//!   this one answer (Leptos puts it on its hydration and data scripts), and pages and
+//!   server function answers that are never stored (`no-store`): they show live pairing
+//!   codes, new API keys and one-time passwords.
+//! - The Device API: a policy that allows nothing (its answers are data, never a page),
+//!   and `private, no-store` on every answer: enrollments carry live codes, registrations
+//!   a device token, and everything else is one merchant's data.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::http::header::{
-    CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS,
 };
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use leptos::nonce::Nonce;
@@ -42,6 +47,11 @@ pub fn portal_policy(nonce: &str) -> String {
 
 /// The Device API's answers are JSON: nothing in them may run, load or be framed.
 pub const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+
+/// Portal pages and server function answers: never stored anywhere.
+pub const PORTAL_CACHE_CONTROL: &str = "no-store";
+/// Device API answers: for the one caller only, and never stored.
+pub const API_CACHE_CONTROL: &str = "private, no-store";
 
 /// Headers on every answer, API and portal alike.
 pub async fn common_headers(
@@ -74,14 +84,27 @@ pub async fn portal_security_policy(mut request: Request, next: Next) -> Respons
     response
 }
 
-/// The API's policy on each of its answers.
+/// `no-store` on the portal's pages, server functions and exports.
+pub async fn portal_no_store(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    set_cache_control(response.headers_mut(), PORTAL_CACHE_CONTROL);
+    response
+}
+
+/// The API's policy and `private, no-store` on each of its answers.
 pub async fn api_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(API_POLICY),
     );
+    set_cache_control(headers, API_CACHE_CONTROL);
     response
+}
+
+fn set_cache_control(headers: &mut HeaderMap, value: &'static str) {
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(value));
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The HTTP edge, where the application meets the network: how connections are accepted
 //! and timed ([`serve`]), how long a request may take ([`timeout`]), who the client is
-//! behind a proxy ([`client_address`]), and the security headers of every answer
-//! ([`headers`]).
+//! behind a proxy ([`client_address`]), and the security and caching headers of every
+//! answer ([`headers`]).
 
 pub mod client_address;
 pub mod headers;

@@ -1,20 +1,22 @@
 //! What every answer tells the browser: a Content-Security-Policy whose script nonce is
 //! new for each page, no sniffing, no referrer to other sites, HTTPS only behind an
-//! `https://` public URL.
+//! `https://` public URL; and that nothing showing a secret is ever stored by a cache.
 
-use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use app::domain::role::Role;
 use server::application::ApplicationConfig;
 
-use crate::helpers::{PortalClient, TestApp};
+use crate::helpers::{PortalClient, TestApp, expect_json, unexported};
 use crate::{on_both_databases, on_both_databases_with};
 
 on_both_databases!(
     portal_pages_name_a_new_script_nonce_in_their_policy,
     every_answer_has_the_common_headers,
+    api_answers_with_secrets_or_credentials_are_never_stored,
+    portal_pages_and_server_functions_are_never_stored,
 );
 on_both_databases_with!(plain_http => a_plain_http_portal_does_not_ask_for_https);
 
@@ -178,4 +180,123 @@ async fn a_plain_http_portal_does_not_ask_for_https(app: &TestApp) {
     assert_eq!(header(page.headers(), "x-content-type-options"), "nosniff");
     let api = app.get("/ipp/v1/devices").await;
     assert!(api.headers().get("strict-transport-security").is_none());
+}
+
+fn assert_not_stored(headers: &HeaderMap, what: &str) {
+    assert_eq!(
+        header(headers, "cache-control"),
+        "private, no-store",
+        "{what}"
+    );
+}
+
+async fn api_answers_with_secrets_or_credentials_are_never_stored(app: &TestApp) {
+    // A new pairing code.
+    let created = app.post_json("/ipp/v1/enrollments", &json!({})).await;
+    assert_not_stored(created.headers(), "enrollment create");
+    let enrollment = expect_json(created, StatusCode::CREATED).await;
+    let id = enrollment["enrollment_id"].as_str().unwrap();
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    // The code again, while it is pending.
+    let one = app.get(&format!("/ipp/v1/enrollments/{id}")).await;
+    assert_not_stored(one.headers(), "enrollment get");
+    assert_eq!(
+        expect_json(one, StatusCode::OK).await["enrollment_code"],
+        code
+    );
+    let list = app.get("/ipp/v1/enrollments").await;
+    assert_not_stored(list.headers(), "enrollment list");
+    // A device token, to a caller with no credentials.
+    let registered = app.register(code, "hw-cache").await;
+    assert_not_stored(registered.headers(), "registration");
+    let registration = expect_json(registered, StatusCode::CREATED).await;
+    let token = registration["credentials"]["access_token"]
+        .as_str()
+        .unwrap();
+    // Every other authenticated answer, and refusals.
+    let me = app
+        .client
+        .get(app.url("/ipp/v1/devices/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_not_stored(me.headers(), "devices/me");
+    for path in [
+        "/ipp/v1/devices",
+        "/ipp/v1/locations",
+        "/ipp/v1/audit-events",
+    ] {
+        let answer = app.get(path).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        assert_not_stored(answer.headers(), path);
+    }
+    let device_id = registration["device"]["id"].as_str().unwrap();
+    let patched = app
+        .request(Method::PATCH, &format!("/ipp/v1/devices/{device_id}"))
+        .json(&json!({"name": "Till 9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::OK);
+    assert_not_stored(patched.headers(), "device patch");
+    let refused = app
+        .client
+        .get(app.url("/ipp/v1/devices"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_not_stored(refused.headers(), "a refusal");
+}
+
+async fn portal_pages_and_server_functions_are_never_stored(app: &TestApp) {
+    let anonymous = PortalClient::new(&app.address);
+    let login = anonymous
+        .client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(login.headers(), "cache-control"),
+        "no-store",
+        "the login page"
+    );
+
+    let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
+    let enrollment = app.create_enrollment(json!({})).await;
+    let id = enrollment["enrollment_id"].as_str().unwrap();
+    for path in [
+        "/",
+        "/enrollments",
+        &format!("/enrollments/{id}"),
+        "/api-keys",
+        "/users",
+        "/account",
+        "/devices.csv",
+    ] {
+        let page = admin.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            header(page.headers(), "cache-control"),
+            "no-store",
+            "{path}"
+        );
+    }
+    // A new API key, as the page's form receives it.
+    let created = admin
+        .client
+        .post(app.url(unexported::CREATE_API_KEY))
+        .form(&[("name", "ERP")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::OK);
+    assert_eq!(
+        header(created.headers(), "cache-control"),
+        "no-store",
+        "a new API key"
+    );
 }
