@@ -99,26 +99,36 @@ export const test = base.extend({
 
 export { expect };
 
-/** Reads the QR code drawn in `selector` (an inline SVG) the way a phone camera would. */
+/**
+ * Reads the QR code drawn in `selector` (an inline SVG) the way a phone camera would.
+ * The portal's Content-Security-Policy rightly refuses scripts injected into its pages, so
+ * the drawing is copied to a blank page of the same browser and decoded there.
+ */
 export async function decodeQr(page, selector) {
   const require = createRequire(import.meta.url);
-  await page.addScriptTag({ path: require.resolve('jsqr/dist/jsQR.js') });
-  return page.evaluate(async (sel) => {
-    const svg = document.querySelector(`${sel} svg`);
-    const xml = new XMLSerializer().serializeToString(svg);
-    const image = new Image();
-    image.src = `data:image/svg+xml;base64,${btoa(xml)}`;
-    await image.decode();
-    const canvas = document.createElement('canvas');
-    canvas.width = 400;
-    canvas.height = 400;
-    const context = canvas.getContext('2d');
-    context.fillStyle = '#fff';
-    context.fillRect(0, 0, 400, 400);
-    context.drawImage(image, 0, 0, 400, 400);
-    const pixels = context.getImageData(0, 0, 400, 400);
-    return window.jsQR(pixels.data, 400, 400)?.data ?? null;
-  }, selector);
+  const xml = await page
+    .locator(`${selector} svg`)
+    .evaluate((svg) => new XMLSerializer().serializeToString(svg));
+  const scratch = await page.context().newPage();
+  try {
+    await scratch.addScriptTag({ path: require.resolve('jsqr/dist/jsQR.js') });
+    return await scratch.evaluate(async (svg) => {
+      const image = new Image();
+      image.src = `data:image/svg+xml;base64,${btoa(svg)}`;
+      await image.decode();
+      const canvas = document.createElement('canvas');
+      canvas.width = 400;
+      canvas.height = 400;
+      const context = canvas.getContext('2d');
+      context.fillStyle = '#fff';
+      context.fillRect(0, 0, 400, 400);
+      context.drawImage(image, 0, 0, 400, 400);
+      const pixels = context.getImageData(0, 0, 400, 400);
+      return window.jsQR(pixels.data, 400, 400)?.data ?? null;
+    }, xml);
+  } finally {
+    await scratch.close();
+  }
 }
 
 /** No serious or critical accessibility violations on the page as it is now. */

@@ -3,11 +3,14 @@
 //!
 //! `Application::build(config)` binds the listener (port 0 takes a free port), migrates the
 //! database and builds the services and the router; `run_until_stopped()` then serves until
-//! Ctrl-C or SIGTERM. Between the two, `address()` tells where it listens and `services()`
-//! gives the services, to seed data or look behind the API.
+//! Ctrl-C or SIGTERM (`run_until` until a future of the caller's). Between the two,
+//! `address()` tells where it listens and `services()` gives the services, to seed data or
+//! look behind the API.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -16,8 +19,11 @@ use app::clock::{Clock, SystemClock};
 use app::services::{RegistrationLimits, Services, SessionLifetimes, Settings};
 use app::store::StoreError;
 
+use crate::edge::client_address::TrustedProxies;
+use crate::edge::headers::HeaderSettings;
+use crate::edge::serve::ConnectionLimits;
 use crate::health::{self, Draining};
-use crate::startup;
+use crate::{edge, startup};
 
 /// What the application needs from its deployment.
 #[derive(Clone)]
@@ -40,11 +46,23 @@ pub struct ApplicationConfig {
     /// The folder of the compiled site (`pkg/`, CSS, static files). `None`: what
     /// cargo-leptos compiled in, else `LEPTOS_SITE_ROOT`, else `target/site`.
     pub leptos_site_root: Option<String>,
+    /// How long a client has to send a request's headers before its connection is closed.
+    pub header_read_timeout: Duration,
+    /// How long a request may take, headers to answer, before it is answered 408.
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// At a stop, how long the requests under way have to finish.
+    pub shutdown_grace: Duration,
+    /// Proxies whose `X-Forwarded-For` or `Forwarded` header names the client; by default
+    /// nobody's, and the client is the TCP peer.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ApplicationConfig {
     /// The defaults: the system clock, the default registration limits, the public URL and
-    /// cookie security taken from the bound address, and the site where cargo-leptos puts it.
+    /// cookie security taken from the bound address, the site where cargo-leptos puts it,
+    /// 30 s for headers, requests and a stop, 1024 connections, and no trusted proxy.
     pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             addr,
@@ -55,6 +73,11 @@ impl ApplicationConfig {
             sessions: SessionLifetimes::default(),
             clock: Arc::new(SystemClock),
             leptos_site_root: None,
+            header_read_timeout: edge::DEFAULT_HEADER_READ_TIMEOUT,
+            request_timeout: edge::DEFAULT_REQUEST_TIMEOUT,
+            max_connections: edge::DEFAULT_MAX_CONNECTIONS,
+            shutdown_grace: edge::DEFAULT_SHUTDOWN_GRACE,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -69,8 +92,6 @@ pub enum ApplicationError {
     },
     #[error("database error: {0}")]
     Store(#[from] StoreError),
-    #[error("server stopped: {0}")]
-    Serve(std::io::Error),
 }
 
 /// The application, bound to its address and with its database migrated, ready to serve.
@@ -80,6 +101,7 @@ pub struct Application {
     services: Services,
     router: Router,
     draining: Draining,
+    limits: ConnectionLimits,
 }
 
 impl Application {
@@ -105,6 +127,9 @@ impl Application {
         let secure_cookies = config
             .secure_cookies
             .unwrap_or(public_url.starts_with("https://"));
+        let headers = HeaderSettings {
+            https: public_url.starts_with("https://"),
+        };
         let settings = Settings {
             public_url,
             registration_limits: config.registration_limits,
@@ -122,16 +147,27 @@ impl Application {
                 secure_cookies,
                 idle: config.sessions.idle,
             },
+            startup::EdgeSettings {
+                request_timeout: config.request_timeout,
+                trusted_proxies: config.trusted_proxies,
+                headers,
+            },
         )
         .await?;
         let draining = Draining::default();
         let router = router.merge(health::router(services.clone(), draining.clone()));
+        let limits = ConnectionLimits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            shutdown_grace: config.shutdown_grace,
+        };
         Ok(Self {
             listener,
             address,
             services,
             router,
             draining,
+            limits,
         })
     }
 
@@ -152,8 +188,21 @@ impl Application {
 
     /// Serves until Ctrl-C or SIGTERM, then finishes the requests under way.
     pub async fn run_until_stopped(self) -> Result<(), ApplicationError> {
-        startup::serve(self.listener, self.router, self.draining)
-            .await
-            .map_err(ApplicationError::Serve)
+        self.run_until(startup::shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes; then reports not ready, accepts no more
+    /// connections, lets the requests under way be answered (for at most the shutdown
+    /// grace) and closes the database.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), ApplicationError> {
+        let draining = self.draining.clone();
+        let stop = async move {
+            stop.await;
+            draining.start();
+        };
+        edge::serve::serve(self.listener, self.router, self.limits, stop).await;
+        self.services.close().await;
+        tracing::info!("stopped");
+        Ok(())
     }
 }

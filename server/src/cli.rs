@@ -18,7 +18,8 @@ use app::services::{
 };
 
 use crate::application::{Application, ApplicationConfig};
-use crate::{pos, startup};
+use crate::edge::client_address::{Cidr, TrustedProxies};
+use crate::{edge, pos, startup};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ipp-portal.db";
 
@@ -94,6 +95,25 @@ pub struct ServeArgs {
     /// Send the session cookie over HTTPS only; on by default when --public-url is https.
     #[arg(long, env = "IPP_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+    /// Seconds a client has to send a request's headers; a slower connection is closed.
+    #[arg(long, env = "IPP_HEADER_READ_TIMEOUT_SECONDS", default_value_t = edge::DEFAULT_HEADER_READ_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a request may take from its headers to its answer; then it is answered 408.
+    #[arg(long, env = "IPP_REQUEST_TIMEOUT_SECONDS", default_value_t = edge::DEFAULT_REQUEST_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_seconds: u64,
+    /// Connections served at once; further clients wait until one closes.
+    #[arg(long, env = "IPP_MAX_CONNECTIONS", default_value_t = edge::DEFAULT_MAX_CONNECTIONS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Reverse proxies (address ranges, comma-separated: 10.0.0.0/8,::1) whose
+    /// X-Forwarded-For or Forwarded header names the client. Default: nobody; the client
+    /// is the TCP peer.
+    #[arg(
+        long,
+        env = "IPP_TRUSTED_PROXIES",
+        value_name = "CIDR,...",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<Cidr>,
     /// On a new, empty database, create a demo merchant, location and admin login and
     /// print the login.
     #[arg(long)]
@@ -115,6 +135,10 @@ impl ServeArgs {
                 idle: Duration::from_secs(self.session_idle_minutes * 60),
                 absolute: Duration::from_secs(self.session_max_hours * 3600),
             },
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds),
+            request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            trusted_proxies: TrustedProxies::new(self.trusted_proxies),
             ..ApplicationConfig::new(self.addr, self.database.database_url)
         }
     }

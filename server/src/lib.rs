@@ -5,6 +5,7 @@
 pub mod api;
 pub mod application;
 pub mod cli;
+pub mod edge;
 pub mod export;
 pub mod health;
 pub mod portal_guard;

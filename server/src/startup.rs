@@ -2,15 +2,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::Request;
 use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
+use leptos::nonce::Nonce;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -23,7 +24,9 @@ use app::clock::Clock;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
-use crate::health::Draining;
+use crate::edge::client_address::{TrustedProxies, resolve_client_address};
+use crate::edge::headers::{self, HeaderSettings};
+use crate::edge::timeout::limit_request_time;
 use crate::{api, export, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
@@ -54,11 +57,23 @@ pub struct SessionSettings {
     pub idle: std::time::Duration,
 }
 
+/// What the router does at the edge, before any handler.
+#[derive(Debug, Clone)]
+pub struct EdgeSettings {
+    /// The longest a request may take before it is answered 408.
+    pub request_timeout: Duration,
+    /// Whose forwarding headers name the client.
+    pub trusted_proxies: TrustedProxies,
+    /// Security headers that depend on the deployment.
+    pub headers: HeaderSettings,
+}
+
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
 pub async fn router(
     services: Services,
     leptos_options: LeptosOptions,
     sessions: SessionSettings,
+    edge: EdgeSettings,
 ) -> Result<Router, StoreError> {
     let storage = services.session_storage().await?;
     let state = AppState {
@@ -68,36 +83,59 @@ pub async fn router(
     let routes = generate_route_list(app::App);
     let portal = Router::new()
         .route("/devices.csv", axum::routing::get(export::devices_csv))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            {
-                let state = state.clone();
-                move || provide_context(state.clone())
-            },
-            {
-                let options = leptos_options.clone();
-                move || app::shell(options.clone())
-            },
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .leptos_routes_with_context(&state, routes, portal_context(state.clone()), {
+            let options = leptos_options.clone();
+            move || app::shell(options.clone())
+        })
+        // Pages, server functions and the export; not the static files of the fallback.
+        .route_layer(middleware::from_fn(headers::portal_no_store))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(portal_context(state.clone()), app::shell))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             portal_guard::require_sign_in,
         ))
-        .layer(middleware::from_fn(portal_guard::same_origin_only));
+        .layer(middleware::from_fn(portal_guard::same_origin_only))
+        .layer(middleware::from_fn(headers::portal_security_policy));
     let portal = match storage {
         SessionStorage::Sqlite(store) => with_sessions(portal, store, sessions),
         SessionStorage::Postgres(store) => with_sessions(portal, store, sessions),
     };
     // The API authenticates by header alone: no session layer, no cookies.
+    let api = api::router().layer(middleware::from_fn(headers::api_headers));
     let router = Router::new()
-        .nest("/ipp/v1", api::router())
+        .nest("/ipp/v1", api)
         .merge(portal)
-        .layer(CompressionLayer::new());
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            Arc::new(edge.trusted_proxies),
+            resolve_client_address,
+        ))
+        .layer(middleware::from_fn_with_state(
+            edge.request_timeout,
+            limit_request_time,
+        ))
+        .layer(middleware::from_fn_with_state(
+            edge.headers,
+            headers::common_headers,
+        ));
     Ok(with_request_tracing(router).with_state(state))
+}
+
+/// What every portal render and server function finds in its context: the application's
+/// state, and the nonce `headers::portal_security_policy` named in this answer's policy,
+/// which Leptos then puts on the scripts it writes (instead of one of its own making).
+fn portal_context(state: AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    move || {
+        provide_context(state.clone());
+        let nonce = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+        if let Some(nonce) = nonce {
+            provide_context(nonce);
+        }
+    }
 }
 
 /// The header that names a request, in the logs and in its response.
@@ -199,25 +237,8 @@ pub async fn services(
     Ok(Services::new(store, clock, settings))
 }
 
-/// Serves until Ctrl-C or SIGTERM, then reports not ready and finishes the requests under
-/// way.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    router: Router,
-    draining: Draining,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        draining.start();
-    })
-    .await
-}
-
-async fn shutdown_signal() {
+/// Completes at Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

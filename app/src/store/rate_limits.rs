@@ -29,6 +29,35 @@ impl CountedAttempt {
 }
 
 impl Store {
+    /// The failures counted in each bucket's window starting at `window_start`, in the
+    /// order asked: what an operator (or a test) reads to see who was counted.
+    pub async fn attempt_failures(
+        &self,
+        buckets: &[&str],
+        window_start: i64,
+    ) -> StoreResult<Vec<i64>> {
+        if buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query =
+            SqlBuilder::new("SELECT bucket, failures FROM attempt_failures WHERE window_start = ");
+        query
+            .bind_int(window_start)
+            .push(" AND bucket IN (")
+            .bind_list(buckets.iter().map(|bucket| (*bucket).to_owned()))
+            .push(")");
+        let recorded: Vec<(String, i64)> = query.query_as()?.fetch_all(self.pool()).await?;
+        Ok(buckets
+            .iter()
+            .map(|bucket| {
+                recorded
+                    .iter()
+                    .find(|(recorded_bucket, _)| recorded_bucket == bucket)
+                    .map_or(0, |(_, failures)| *failures)
+            })
+            .collect())
+    }
+
     /// Counts the attempt in each of its buckets and returns each bucket's count, this
     /// attempt included, in the order of `attempt.buckets`. One statement for all buckets
     /// (atomic per bucket on either backend); on SQLite it goes through the writer task

@@ -286,12 +286,11 @@ mod server {
         result
     }
 
-    /// The client's address as the server saw it.
+    /// The client's address: the TCP peer, or behind a trusted proxy the one it forwarded.
     pub async fn client_address() -> String {
-        use axum::extract::ConnectInfo;
-        leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        leptos_axum::extract::<crate::client_address::ClientAddress>()
             .await
-            .map(|ConnectInfo(addr)| addr.ip().to_string())
+            .map(|address| address.to_string())
             .unwrap_or_else(|_| "unknown".into())
     }
 

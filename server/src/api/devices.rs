@@ -1,14 +1,14 @@
 //! `/ipp/v1/devices`: registration by the POS app, and the fleet for merchant systems.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use app::client_address::ClientAddress;
 use app::domain::FieldError;
 use app::domain::device::Platform;
 use app::domain::metadata::Metadata;
@@ -44,13 +44,13 @@ pub struct RegisterBody {
         (status = 429, body = Problem, description = "Too many failed attempts; see Retry-After")))]
 pub async fn register(
     State(services): State<Services>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     Body(body): Body,
 ) -> ApiResult<(StatusCode, Json<Registration>)> {
     let body: RegisterBody = parse_json(&body)?;
     let registration = services
         .register_device(
-            &peer.ip().to_string(),
+            &client.to_string(),
             RegisterDevice {
                 enrollment_code: body.enrollment_code,
                 hardware_id: body.hardware_id,

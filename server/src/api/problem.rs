@@ -123,6 +123,26 @@ fn problem(
     response
 }
 
+/// The answer to an API request that took longer than the server allows: 408, as a
+/// problem document. The connection is closed after it (the rest of a slow body may still
+/// be on its way), so the client retries on a new one.
+pub fn request_timed_out(limit: std::time::Duration) -> Response {
+    let mut response = problem(
+        StatusCode::REQUEST_TIMEOUT,
+        "request-timeout",
+        "Request timeout",
+        format!(
+            "the request was not completed within {} s; send it again",
+            limit.as_secs()
+        ),
+        &[],
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let error = self.0;

@@ -44,6 +44,40 @@ macro_rules! on_both_databases {
     )*};
 }
 
+/// Like `on_both_databases!`, on an application whose configuration the function
+/// `$configure(&mut ApplicationConfig)` (in the calling module) changes first.
+#[macro_export]
+macro_rules! on_both_databases_with {
+    ($configure:ident => $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::helpers::TestApp::spawn_configured(
+                    $crate::helpers::Backend::Sqlite,
+                    super::$configure,
+                )
+                .await;
+                super::$name(&app).await;
+                app.cleanup().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if $crate::helpers::postgres_skipped() {
+                    return;
+                }
+                let app = $crate::helpers::TestApp::spawn_configured(
+                    $crate::helpers::Backend::Postgres,
+                    super::$configure,
+                )
+                .await;
+                super::$name(&app).await;
+                app.cleanup().await;
+            }
+        }
+    )*};
+}
+
 /// The PostgreSQL server the PostgreSQL half runs on; `make test` starts one and sets it.
 const POSTGRES_URL_VARIABLE: &str = "TEST_POSTGRES_URL";
 /// Set by `make test` (scripts/with-postgres.sh): there, no PostgreSQL is a failure.
@@ -180,10 +214,25 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, settings: Settings) -> Self {
+        Self::spawn_configured(backend, |config| {
+            config.public_url = Some(settings.public_url);
+            config.registration_limits = settings.registration_limits;
+            config.sessions = settings.sessions;
+        })
+        .await
+    }
+
+    /// The application with the test settings, then whatever `configure` changes.
+    pub async fn spawn_configured(
+        backend: Backend,
+        configure: impl FnOnce(&mut ApplicationConfig),
+    ) -> Self {
         let (database, url) = TestDatabase::create(backend).await;
         // A fixed start in the recent past, so times read like real ones.
         let clock = ManualClock::starting_at(1_790_000_000_000);
-        let application = Application::build(test_config(&url, &clock, settings))
+        let mut config = test_config(&url, &clock, test_settings());
+        configure(&mut config);
+        let application = Application::build(config)
             .await
             .expect("build the application");
         let address = format!("http://{}", application.address());

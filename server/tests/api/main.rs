@@ -6,7 +6,9 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod client_address;
 mod devices;
+mod edge;
 mod enrollments;
 mod health;
 mod kustom_compat;
@@ -18,4 +20,5 @@ mod portal_forms;
 mod registration;
 mod request_ids;
 mod security;
+mod security_headers;
 mod sessions_and_input;

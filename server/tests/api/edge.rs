@@ -1,0 +1,270 @@
+//! The HTTP edge under slow and greedy clients: header and request deadlines, the cap on
+//! connections, and a stop that finishes the registration under way.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use server::application::ApplicationConfig;
+
+use crate::helpers::{TestApp, expect_json};
+use crate::{on_both_databases, on_both_databases_with};
+
+on_both_databases_with!(
+    short_deadlines =>
+    a_client_that_never_finishes_its_headers_is_disconnected,
+    a_request_slower_than_the_deadline_is_answered_408,
+);
+on_both_databases_with!(one_connection => connections_past_the_limit_wait_for_a_free_one);
+on_both_databases!(a_stop_finishes_the_registration_under_way);
+
+const DEADLINE: Duration = Duration::from_secs(2);
+
+fn short_deadlines(config: &mut ApplicationConfig) {
+    config.header_read_timeout = DEADLINE;
+    config.request_timeout = DEADLINE;
+}
+
+fn one_connection(config: &mut ApplicationConfig) {
+    config.max_connections = 1;
+}
+
+fn host_and_port(app: &TestApp) -> String {
+    app.address.trim_start_matches("http://").to_owned()
+}
+
+/// Reads until the server closes the connection (or the read fails, a reset), for at
+/// most `limit`; returns what came and when it ended, or `None` if it is still open.
+async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<(Vec<u8>, Instant)> {
+    let mut received = Vec::new();
+    let read = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok()?;
+    Some((received, Instant::now()))
+}
+
+/// A slowloris: half a request line, then nothing. The server drops it after the header
+/// deadline, and serves everyone else meanwhile.
+async fn a_client_that_never_finishes_its_headers_is_disconnected(app: &TestApp) {
+    let mut slow = TcpStream::connect(host_and_port(app)).await.unwrap();
+    slow.write_all(b"GET /ipp/v1/openapi.json HT")
+        .await
+        .unwrap();
+    let started = Instant::now();
+
+    for _ in 0..3 {
+        let served = Instant::now();
+        let response = app
+            .client
+            .get(app.url("/ipp/v1/openapi.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(served.elapsed() < DEADLINE, "others are served at once");
+    }
+
+    let (_, closed_at) = read_until_closed(&mut slow, Duration::from_secs(10))
+        .await
+        .expect("the slow client is disconnected within 10 s");
+    let after = closed_at - started;
+    eprintln!(
+        "the slow client was disconnected after {} ms",
+        after.as_millis()
+    );
+    assert!(
+        after >= DEADLINE - Duration::from_millis(100),
+        "not before the deadline: {after:?}"
+    );
+    assert!(
+        after < DEADLINE + Duration::from_secs(3),
+        "soon after the deadline: {after:?}"
+    );
+}
+
+/// A body that stops halfway: the request is answered 408 at the deadline, as a problem
+/// document, and its connection closed.
+async fn a_request_slower_than_the_deadline_is_answered_408(app: &TestApp) {
+    let mut slow = TcpStream::connect(host_and_port(app)).await.unwrap();
+    let head = "POST /ipp/v1/devices/register HTTP/1.1\r\nHost: portal.test\r\n\
+                Content-Type: application/json\r\nContent-Length: 100\r\n\r\n";
+    slow.write_all(head.as_bytes()).await.unwrap();
+    slow.write_all(br#"{"enrollm"#).await.unwrap();
+    let started = Instant::now();
+
+    let (answer, closed_at) = read_until_closed(&mut slow, Duration::from_secs(10))
+        .await
+        .expect("answered and closed within 10 s");
+    let answer = String::from_utf8_lossy(&answer).to_lowercase();
+    assert!(answer.starts_with("http/1.1 408"), "answered 408: {answer}");
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert!(
+        answer.contains("urn:ipp-portal:problem:request-timeout"),
+        "{answer}"
+    );
+    let after = closed_at - started;
+    assert!(
+        after >= DEADLINE - Duration::from_millis(100),
+        "at the deadline: {after:?}"
+    );
+}
+
+/// With one connection allowed, a second client waits (in the system's accept queue) until
+/// the first hangs up, and is then served.
+async fn connections_past_the_limit_wait_for_a_free_one(app: &TestApp) {
+    let mut first = TcpStream::connect(host_and_port(app)).await.unwrap();
+    first
+        .write_all(b"GET /ipp/v1/openapi.json HT")
+        .await
+        .unwrap();
+    // Let the server accept it before the second one comes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let second = tokio::spawn({
+        let client = reqwest::Client::new();
+        let url = app.url("/ipp/v1/openapi.json");
+        async move { client.get(url).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        !second.is_finished(),
+        "the second client is not served while the first holds the only connection"
+    );
+
+    drop(first);
+    let status = tokio::time::timeout(Duration::from_secs(5), second)
+        .await
+        .expect("served once the first has gone")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// SIGTERM to `ipp-portal serve` while a POS app is halfway through sending its
+/// registration: new connections are refused at once, the registration is still
+/// answered 201, the process exits 0, and the device is in the database.
+async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ipp-portal"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            &app.database_url,
+        ])
+        .env("RUST_LOG", "info,sqlx=warn")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start ipp-portal serve");
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = log.next_line().await.unwrap() {
+            if let Some(at) = line.find("serving the portal at http://") {
+                let url = &line[at + "serving the portal at ".len()..];
+                return url.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        panic!("the server exited before serving");
+    })
+    .await
+    .expect("the server starts within 30 s");
+    // Keep the pipe drained.
+    let log = tokio::spawn(async move {
+        let mut lines = Vec::new();
+        while let Ok(Some(line)) = log.next_line().await {
+            lines.push(line);
+        }
+        lines
+    });
+
+    let enrollment = app
+        .client
+        .post(format!("{base}/ipp/v1/enrollments"))
+        .bearer_auth(&app.merchant.api_key)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let enrollment = expect_json(enrollment, StatusCode::CREATED).await;
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+
+    let body =
+        json!({"enrollment_code": code, "hardware_id": "hw-stop", "platform": "IOS"}).to_string();
+    let (start, rest) = body.split_at(body.len() / 2);
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut pos = TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /ipp/v1/devices/register HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    pos.write_all(head.as_bytes()).await.unwrap();
+    pos.write_all(start.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+
+    // New connections are refused from now on.
+    let refused = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if TcpStream::connect(&address).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        refused.is_ok(),
+        "the stopping server accepts no new connections"
+    );
+
+    pos.write_all(rest.as_bytes()).await.unwrap();
+    let (answer, _) = read_until_closed(&mut pos, Duration::from_secs(10))
+        .await
+        .expect("answered, then closed");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(
+        answer.starts_with("HTTP/1.1 201"),
+        "the registration is answered: {answer}"
+    );
+    let registration: Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let device_id = registration["device"]["id"].as_str().unwrap().to_owned();
+
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("the server exits once the request is answered")
+        .unwrap();
+    let log = log.await.unwrap();
+    assert!(status.success(), "exit {status}; log: {log:#?}");
+
+    let device = app.get(&format!("/ipp/v1/devices/{device_id}")).await;
+    let device = expect_json(device, StatusCode::OK).await;
+    assert_eq!(device["hardware_id"], "hw-stop");
+}
