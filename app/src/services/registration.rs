@@ -89,25 +89,25 @@ impl Services {
 
         let address_bucket = format!("register:addr:{client_address}");
         let limits = self.settings.registration_limits;
-        let counted = self
-            .count_attempt(
-                "register:",
-                &[
-                    AttemptLimit {
-                        bucket: &address_bucket,
-                        max: limits.per_address,
-                        per: "address",
-                    },
-                    AttemptLimit {
-                        bucket: GLOBAL_BUCKET,
-                        max: limits.global,
-                        per: "all clients",
-                    },
-                ],
-                limits.window_seconds,
-            )
-            .await?;
-        let attempt = match counted {
+        let attempt_limits = [
+            AttemptLimit {
+                bucket: &address_bucket,
+                max: limits.per_address,
+                per: "address",
+            },
+            AttemptLimit {
+                bucket: GLOBAL_BUCKET,
+                max: limits.global,
+                per: "all clients",
+            },
+        ];
+        // The code is looked up while the attempt is counted (a read beside a write, in
+        // the time of the slower); what the lookup found is used only if the count allows.
+        let (counted, enrollment) = tokio::join!(
+            self.count_attempt("register:", &attempt_limits, limits.window_seconds),
+            self.store.enrollment_by_code(code.as_str()),
+        );
+        let attempt = match counted? {
             Ok(attempt) => attempt,
             Err(refusal) => {
                 security::registration_locked_out(client_address, refusal.per);
@@ -118,7 +118,7 @@ impl Services {
         // From here on every refusal of the code (unknown, used, expired, cancelled)
         // stays counted as a failure.
         let now = self.now();
-        let Some(enrollment) = self.store.enrollment_by_code(code.as_str()).await? else {
+        let Some(enrollment) = enrollment? else {
             return Err(ServiceError::NotFound("enrollment code"));
         };
         match enrollment.status_at(now) {

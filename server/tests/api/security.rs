@@ -391,7 +391,11 @@ async fn a_flood_of_sign_ins_is_answered_busy_within_bounded_memory() {
             assert!(seconds >= 1);
         }
     }
-    assert!(peak_mb < 512, "peak memory {peak_mb} MB");
+    // One hash per core runs at once, 19 MB each: past eight cores a machine is allowed
+    // 40 MB more per core than the 512 MB this one gets.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as u64;
+    let allowed_mb = 512.max(200 + 40 * cores);
+    assert!(peak_mb < allowed_mb, "peak memory {peak_mb} MB");
 
     // Still serving, and the right password still works.
     let portal = PortalClient::new(&server.address);
