@@ -6,6 +6,8 @@ use super::FieldError;
 
 pub const MAX_NAME_LENGTH: usize = 100;
 pub const MAX_HARDWARE_ID_LENGTH: usize = 200;
+/// The most devices deregistered by one request (a page of the portal's list is 50).
+pub const MAX_DEREGISTER_AT_ONCE: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -10,7 +10,7 @@ use app::services::{Actor, SessionLifetimes};
 use app::ui::pages::account::ChangePassword;
 use app::ui::pages::api_keys::CreateApiKey;
 use app::ui::pages::device_detail::UpdateDevice;
-use app::ui::pages::devices::{DevicesPage, RenameDevice};
+use app::ui::pages::devices::{DeregisterDevices, DevicesPage, RenameDevice};
 use app::ui::pages::enrollments::CreateEnrollment;
 use app::ui::pages::locations::CreateLocation;
 use app::ui::pages::overview::Overview;
@@ -480,6 +480,13 @@ async fn list_parameters_are_bounded(app: &TestApp) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
     assert_eq!(error["Invalid"][0]["field"], "q");
+    let ids: Vec<(String, String)> = (0..101)
+        .map(|i| (format!("ids[{i}]"), format!("device-{i}")))
+        .collect();
+    let fields: Vec<(&str, &str)> = ids.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let (status, error) = ops.call(DeregisterDevices::PATH, &fields).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["Invalid"][0]["field"], "ids");
 }
 
 /// Field errors of a problem document: at most 20, however many fields are wrong.

@@ -122,11 +122,19 @@ pub async fn deregister_devices(
 
     use crate::ui::session::{put_notice, reject, services, signed_in};
 
+    use crate::domain::device::MAX_DEREGISTER_AT_ONCE;
+
     let (_, actor) = signed_in().await?;
     if ids.is_empty() {
         return Err(reject(PortalError::Invalid(vec![FieldError::new(
             "ids",
             "choose at least one device",
+        )])));
+    }
+    if ids.len() > MAX_DEREGISTER_AT_ONCE {
+        return Err(reject(PortalError::Invalid(vec![FieldError::new(
+            "ids",
+            format!("deregister at most {MAX_DEREGISTER_AT_ONCE} devices at once"),
         )])));
     }
     let services = services()?;
