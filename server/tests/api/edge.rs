@@ -1,17 +1,17 @@
 //! The HTTP edge under slow and greedy clients: header and request deadlines, the cap on
 //! connections, and a stop that finishes the registration under way.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use server::application::ApplicationConfig;
 
 use crate::helpers::{TestApp, expect_json};
+use crate::server_process::ServerProcess;
 use crate::{on_both_databases, on_both_databases_with};
 
 on_both_databases_with!(
@@ -159,42 +159,8 @@ async fn connections_past_the_limit_wait_for_a_free_one(app: &TestApp) {
 /// registration: new connections are refused at once, the registration is still
 /// answered 201, the process exits 0, and the device is in the database.
 async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ipp-portal"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--database-url",
-            &app.database_url,
-        ])
-        .env("RUST_LOG", "info,sqlx=warn")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start ipp-portal serve");
-    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = log.next_line().await.unwrap() {
-            if let Some(at) = line.find("serving the portal at http://") {
-                let url = &line[at + "serving the portal at ".len()..];
-                return url.split_whitespace().next().unwrap().to_owned();
-            }
-        }
-        panic!("the server exited before serving");
-    })
-    .await
-    .expect("the server starts within 30 s");
-    // Keep the pipe drained.
-    let log = tokio::spawn(async move {
-        let mut lines = Vec::new();
-        while let Ok(Some(line)) = log.next_line().await {
-            lines.push(line);
-        }
-        lines
-    });
+    let mut server = ServerProcess::start(&app.database_url, &[]).await;
+    let base = server.address.clone();
 
     let enrollment = app
         .client
@@ -221,13 +187,7 @@ async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
     pos.write_all(start.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let pid = child.id().unwrap().to_string();
-    let killed = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(killed.success());
+    server.terminate().await;
 
     // New connections are refused from now on.
     let refused = tokio::time::timeout(Duration::from_secs(5), async {
@@ -257,12 +217,10 @@ async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
         serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     let device_id = registration["device"]["id"].as_str().unwrap().to_owned();
 
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
         .await
-        .expect("the server exits once the request is answered")
-        .unwrap();
-    let log = log.await.unwrap();
-    assert!(status.success(), "exit {status}; log: {log:#?}");
+        .expect("the server exits once the request is answered");
+    assert!(status.success(), "exit {status}; log: {:#?}", server.log());
 
     let device = app.get(&format!("/ipp/v1/devices/{device_id}")).await;
     let device = expect_json(device, StatusCode::OK).await;

@@ -21,4 +21,5 @@ mod registration;
 mod request_ids;
 mod security;
 mod security_headers;
+mod server_process;
 mod sessions_and_input;
