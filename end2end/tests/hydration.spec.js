@@ -43,3 +43,13 @@ test('the page hydrates and answers typing from WebAssembly, with no console err
   await expect(check).toContainText('uses only the letters');
   expect(problems).toEqual([]);
 });
+
+test('a scanned QR link shows its code, read from the fragment in the browser', async ({ page }) => {
+  const requested = [];
+  page.on('request', (request) => requested.push(request.url()));
+  await page.goto('/pair#code=bcdf-ghjk');
+  await expect(page.getByTestId('code-check')).toHaveText('Valid code: BCDF-GHJK', { timeout: 20_000 });
+  await expect(page.getByLabel('Pairing code')).toHaveValue('bcdf-ghjk');
+  // Nothing the page asked of the server carried the code.
+  expect(requested.filter((url) => url.toLowerCase().includes('bcdf'))).toEqual([]);
+});

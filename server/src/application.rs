@@ -23,7 +23,7 @@ use crate::edge::client_address::TrustedProxies;
 use crate::edge::headers::HeaderSettings;
 use crate::edge::serve::ConnectionLimits;
 use crate::health::{self, Draining};
-use crate::{edge, startup};
+use crate::{edge, startup, upkeep};
 
 /// What the application needs from its deployment.
 #[derive(Clone)]
@@ -200,7 +200,9 @@ impl Application {
             stop.await;
             draining.start();
         };
+        let upkeep = upkeep::spawn(self.services.clone());
         edge::serve::serve(self.listener, self.router, self.limits, stop).await;
+        upkeep.abort();
         self.services.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -59,21 +59,22 @@ impl PairingCode {
         Ok(Self(canonical))
     }
 
-    /// Reads either a code or the `qr_payload` URL that carries one (`...?code=XXXX-XXXX`),
-    /// so a scanned QR code and a typed code go through the same door.
+    /// Reads either a code or the `qr_payload` URL that carries one, so a scanned QR code
+    /// and a typed code go through the same door. The link carries the code in its
+    /// fragment (`.../pair#code=XXXX-XXXX`); links printed before that used the query
+    /// (`?code=`) and still work.
     pub fn parse_code_or_link(input: &str) -> Result<Self, PairingCodeError> {
         let trimmed = input.trim();
-        match trimmed.split_once('?') {
-            Some((_, query)) if trimmed.contains("://") => {
-                let code = query
-                    .split('&')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(name, _)| *name == "code")
-                    .map(|(_, value)| value)
-                    .ok_or(PairingCodeError::Empty)?;
-                Self::parse(code)
-            }
-            _ => Self::parse(trimmed),
+        if !trimmed.contains("://") {
+            return Self::parse(trimmed);
+        }
+        let (before_fragment, fragment) = trimmed.split_once('#').unwrap_or((trimmed, ""));
+        let query = before_fragment
+            .split_once('?')
+            .map_or("", |(_, query)| query);
+        match code_parameter(fragment).or_else(|| code_parameter(query)) {
+            Some(code) => Self::parse(code),
+            None => Err(PairingCodeError::Empty),
         }
     }
 
@@ -126,6 +127,15 @@ impl fmt::Debug for PairingCode {
     }
 }
 
+/// The value of `code=` in a `name=value&...` list (a query or a fragment).
+pub fn code_parameter(parameters: &str) -> Option<&str> {
+    parameters
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(name, _)| *name == "code")
+        .map(|(_, value)| value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,10 +172,19 @@ mod tests {
 
     #[test]
     fn a_qr_link_carries_the_code() {
-        let code =
-            PairingCode::parse_code_or_link("https://portal.example.com/pair?code=BCDF-GHJK")
-                .unwrap();
-        assert_eq!(code.as_str(), "BCDFGHJK");
+        for link in [
+            "https://portal.example.com/pair#code=BCDF-GHJK",
+            // As printed before the code moved into the fragment.
+            "https://portal.example.com/pair?code=BCDF-GHJK",
+            "https://portal.example.com/pair?x=1#code=bcdf-ghjk",
+        ] {
+            let code = PairingCode::parse_code_or_link(link).unwrap();
+            assert_eq!(code.as_str(), "BCDFGHJK", "{link}");
+        }
+        assert_eq!(
+            PairingCode::parse_code_or_link("https://portal.example.com/pair#x=1"),
+            Err(PairingCodeError::Empty)
+        );
         assert_eq!(
             PairingCode::parse_code_or_link("https://portal.example.com/pair?x=1"),
             Err(PairingCodeError::Empty)

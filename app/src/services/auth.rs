@@ -93,6 +93,12 @@ pub(crate) fn role_of(row: &UserRow) -> Role {
     Role::parse(&row.role).unwrap_or(Role::StoreManager)
 }
 
+/// The failed-password counter of one account: sign-ins and password changes share it,
+/// so a stolen session cannot guess the current password faster than the sign-in form.
+pub(crate) fn account_bucket(email: &str) -> String {
+    format!("login:email:{email}")
+}
+
 impl Services {
     /// Checks an email and password; returns what the new session should remember.
     ///
@@ -109,7 +115,7 @@ impl Services {
         check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.
-        let account_bucket = format!("login:email:{email}");
+        let account_bucket = account_bucket(&email);
         let address_bucket = format!("login:addr:{client_address}");
         let limits = [
             AttemptLimit {

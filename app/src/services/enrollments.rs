@@ -245,6 +245,13 @@ impl Services {
         Ok(Page::new(content, total, query.page))
     }
 
+    /// Forgets the plain text of every code that has expired (its hash stays, so a late
+    /// attempt is still told the code expired). Every server instance runs this every
+    /// minute; it is idempotent, so instances running it together do no harm.
+    pub async fn forget_expired_codes(&self) -> ServiceResult<u64> {
+        Ok(self.store.forget_expired_codes(self.now()).await?)
+    }
+
     /// PENDING becomes CANCELLED; cancelling again changes nothing; a used or expired
     /// enrollment cannot be cancelled.
     #[tracing::instrument(skip_all)]
@@ -351,8 +358,9 @@ impl Services {
     pub(crate) fn enrollment_view(&self, row: EnrollmentRow) -> Enrollment {
         let status = row.status_at(self.now());
         let live_code = (status == EnrollmentStatus::Pending)
-            .then(|| PairingCode::parse(&row.code).ok())
-            .flatten();
+            .then_some(row.live_code.as_deref())
+            .flatten()
+            .and_then(|code| PairingCode::parse(code).ok());
         Enrollment {
             enrollment_id: row.id,
             enrollment_code: live_code.as_ref().map(PairingCode::display),
@@ -369,10 +377,11 @@ impl Services {
     }
 
     /// What the QR code encodes: a link a phone can open, from which the POS app reads
-    /// the code.
+    /// the code. The code is in the fragment, which browsers never send: it reaches no
+    /// server log, proxy log or `Referer`.
     pub fn qr_payload(&self, code: &PairingCode) -> String {
         format!(
-            "{}/pair?code={}",
+            "{}/pair#code={}",
             self.settings.public_url.trim_end_matches('/'),
             code.display()
         )

@@ -13,7 +13,10 @@ use crate::passwords::{
 };
 use crate::store::{NewUser, Store, StoreError, UserRow};
 
-use super::auth::{SessionGrant, role_of};
+use super::attempts::AttemptLimit;
+use super::auth::{
+    LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS, SessionGrant, account_bucket, role_of,
+};
 use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
 
 /// The most locations a store manager is given: past that, a role that sees all fits.
@@ -327,11 +330,33 @@ impl Services {
             .user(&user.id)
             .await?
             .ok_or(ServiceError::Unauthorized(super::auth::SESSION_ENDED))?;
-        if !verify_off_runtime(current.to_owned(), Some(row.password_hash.clone())).await? {
-            return Err(ServiceError::field(
-                "current_password",
-                "this is not your current password",
-            ));
+        let account_bucket = account_bucket(&row.email);
+        let limits = [AttemptLimit {
+            bucket: &account_bucket,
+            max: LOGIN_FAILURES_PER_ACCOUNT,
+            per: "account",
+        }];
+        let attempt = match self
+            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .await?
+        {
+            Ok(attempt) => attempt,
+            Err(refusal) => return Err(refusal.error("password checks")),
+        };
+        match verify_off_runtime(current.to_owned(), Some(row.password_hash.clone())).await {
+            Ok(true) => self.give_back(attempt).await?,
+            // A wrong password stays counted.
+            Ok(false) => {
+                return Err(ServiceError::field(
+                    "current_password",
+                    "this is not your current password",
+                ));
+            }
+            Err(busy) => {
+                // Not checked, so not a failure.
+                self.give_back(attempt).await?;
+                return Err(busy.into());
+            }
         }
         validate_new_password("new_password", new)?;
         if new == current {

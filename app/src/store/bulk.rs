@@ -65,7 +65,7 @@ async fn insert_consumed_enrollments(
     devices: &[DeviceRow],
 ) -> StoreResult<()> {
     let mut query = SqlBuilder::new(
-        "INSERT INTO enrollments (id, merchant_id, location_id, code, status, expires_at, \
+        "INSERT INTO enrollments (id, merchant_id, location_id, code_hash, status, expires_at, \
          created_at, created_by_kind, created_by_label, consumed_at, device_id) VALUES ",
     );
     for (index, device) in devices.iter().enumerate() {
@@ -75,7 +75,7 @@ async fn insert_consumed_enrollments(
                 (&device.enrollment_id).into(),
                 (&device.merchant_id).into(),
                 (&device.location_id).into(),
-                PairingCode::generate(CODE_LENGTH).as_str().into(),
+                super::enrollments::code_hash(PairingCode::generate(CODE_LENGTH).as_str()).into(),
                 "CONSUMED".into(),
                 device.created_at.into(),
                 device.created_at.into(),

@@ -14,9 +14,10 @@ pub struct EnrollmentRow {
     pub id: String,
     pub merchant_id: String,
     pub location_id: String,
-    /// The canonical code. Kept after use so a late attempt gets "already used" rather
-    /// than "unknown", but shown to nobody once the enrollment is no longer pending.
-    pub code: String,
+    /// The canonical code, kept only while it can be used: cleared when the enrollment is
+    /// consumed or cancelled, and by [`Store::forget_expired_codes`] once it expires. A
+    /// late attempt still finds the enrollment by the code's hash and gets "gone".
+    pub live_code: Option<String>,
     /// As stored: PENDING, CONSUMED or CANCELLED. Use [`EnrollmentRow::status_at`].
     pub status: String,
     pub expires_at: i64,
@@ -79,7 +80,7 @@ pub struct EnrollmentFilter {
     pub batch_id: Option<String>,
 }
 
-const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.code, e.status, e.expires_at, \
+const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.live_code, e.status, e.expires_at, \
     e.created_at, e.created_by_kind, e.created_by_id, e.created_by_label, e.consumed_at, \
     e.cancelled_at, e.device_id, e.idempotency_key, e.request_fingerprint, e.batch_id";
 
@@ -88,15 +89,16 @@ impl Store {
     /// taken; the caller tells which.
     pub async fn insert_enrollment(tx: &mut Tx, new: &NewEnrollment<'_>) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO enrollments (id, merchant_id, location_id, code, status, expires_at, \
-             created_at, created_by_kind, created_by_id, created_by_label, idempotency_key, \
-             request_fingerprint, batch_id) \
-             VALUES ($1, $2, $3, $4, 'PENDING', $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO enrollments (id, merchant_id, location_id, live_code, code_hash, status, \
+             expires_at, created_at, created_by_kind, created_by_id, created_by_label, \
+             idempotency_key, request_fingerprint, batch_id) \
+             VALUES ($1, $2, $3, $4, $5, 'PENDING', $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(new.id)
         .bind(new.merchant_id)
         .bind(new.location_id)
         .bind(new.code)
+        .bind(code_hash(new.code))
         .bind(new.expires_at)
         .bind(new.created_at)
         .bind(new.created_by_kind)
@@ -146,17 +148,18 @@ impl Store {
     }
 
     /// The enrollment holding this (canonical) code, whatever its merchant: the live one
-    /// if there is one, else the newest that ever had it.
+    /// if there is one, else the newest that ever had it. Found by the code's hash, since
+    /// the plain code is gone once the enrollment is no longer pending.
     pub async fn enrollment_by_code(&self, code: &str) -> StoreResult<Option<EnrollmentRow>> {
         // With its metadata in the same query: every registration starts here.
         let rows: Vec<EnrollmentWithPair> = sqlx::query_as(&format!(
             "SELECT {COLUMNS}, md.key AS metadata_key, md.value AS metadata_value FROM \
-             (SELECT * FROM enrollments e WHERE e.code = $1 \
+             (SELECT * FROM enrollments e WHERE e.code_hash = $1 \
               ORDER BY CASE WHEN e.status = 'PENDING' THEN 0 ELSE 1 END, e.created_at DESC \
               LIMIT 1) e \
              LEFT JOIN enrollment_metadata md ON md.enrollment_id = e.id"
         ))
-        .bind(code)
+        .bind(code_hash(code))
         .fetch_all(self.pool())
         .await?;
         let mut pairs = rows.into_iter();
@@ -271,7 +274,7 @@ impl Store {
         now: i64,
     ) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE enrollments SET status = 'CANCELLED', cancelled_at = $1 \
+            "UPDATE enrollments SET status = 'CANCELLED', cancelled_at = $1, live_code = NULL \
              WHERE merchant_id = $2 AND id = $3 AND status = 'PENDING' AND expires_at > $1",
         )
         .bind(now)
@@ -280,6 +283,37 @@ impl Store {
         .execute(&mut **tx)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Clears the plain text of every code that expired by `now`; returns how many.
+    pub async fn forget_expired_codes(&self, now: i64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "UPDATE enrollments SET live_code = NULL \
+             WHERE live_code IS NOT NULL AND expires_at <= $1",
+        )
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Fills the hash of live codes stored before codes were hashed (SQLite's migration
+    /// cannot compute SHA-256 itself).
+    pub(super) async fn hash_unhashed_codes(&self) -> StoreResult<()> {
+        let unhashed: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, live_code FROM enrollments \
+             WHERE code_hash IS NULL AND live_code IS NOT NULL",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for (id, code) in unhashed {
+            sqlx::query("UPDATE enrollments SET code_hash = $1 WHERE id = $2")
+                .bind(code_hash(&code))
+                .bind(id)
+                .execute(self.writer())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn with_enrollment_metadata(
@@ -298,6 +332,12 @@ impl Store {
     async fn enrollment_metadata(&self, ids: &[String]) -> StoreResult<HashMap<String, Metadata>> {
         load_metadata(self, &ENROLLMENT_METADATA, ids).await
     }
+}
+
+/// What a code is found by once its plain text is gone. Unsalted: the codes it protects
+/// can no longer be used, and a look-up must find a code from the code alone.
+pub(super) fn code_hash(code: &str) -> String {
+    crate::secrets::hash_secret(code)
 }
 
 /// Metadata of many rows in one query, keyed by owner id.

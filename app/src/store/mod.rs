@@ -150,7 +150,7 @@ impl Store {
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> StoreResult<()> {
         self.migrator().run(&self.pool).await?;
-        Ok(())
+        self.hash_unhashed_codes().await
     }
 
     /// Whether the database answers and has every migration this build knows applied

@@ -38,7 +38,9 @@ impl Store {
     ) -> StoreResult<bool> {
         let mut batch = StatementBatch::new(self.backend);
         batch
-            .statement("UPDATE enrollments SET status = 'CONSUMED', consumed_at = ")
+            .statement(
+                "UPDATE enrollments SET status = 'CONSUMED', live_code = NULL, consumed_at = ",
+            )
             .bind_int(device.now)
             .push(", device_id = ")
             .bind_text(device.id)

@@ -14,6 +14,7 @@ on_both_databases!(
     list_pages_in_the_kustom_envelope,
     cancel_pending_then_again_then_not_after_use,
     expiry_is_judged_at_read_time,
+    plain_codes_are_forgotten_once_they_cannot_be_used,
 );
 
 async fn create_returns_a_pending_code_with_its_qr_payload(app: &TestApp) {
@@ -41,7 +42,7 @@ async fn create_returns_a_pending_code_with_its_qr_payload(app: &TestApp) {
     assert_eq!(enrollment["location_id"], app.merchant.location_id.as_str());
     assert_eq!(
         enrollment["qr_payload"],
-        format!("https://portal.test/pair?code={code}").as_str()
+        format!("https://portal.test/pair#code={code}").as_str()
     );
     assert_eq!(enrollment["created_by"], "tests");
     // The fixed test clock starts at 1_790_000_000 s; 36000 s later:
@@ -427,4 +428,68 @@ async fn expiry_is_judged_at_read_time(app: &TestApp) {
         .await
         .unwrap();
     expect_json(response, StatusCode::CONFLICT).await;
+}
+
+/// A code is kept in plain text only while it can be used; afterwards the enrollment is
+/// found by the code's hash, so a late attempt is still answered "gone".
+async fn plain_codes_are_forgotten_once_they_cannot_be_used(app: &TestApp) {
+    let mut codes = Vec::new();
+    for lifetime in [600, 600, 60, 600] {
+        let enrollment = app.create_enrollment(json!({"expires_in": lifetime})).await;
+        codes.push((
+            enrollment["enrollment_id"].as_str().unwrap().to_owned(),
+            enrollment["enrollment_code"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let [
+        (used_id, used),
+        (cancelled_id, cancelled),
+        (expired_id, expired),
+        (live_id, _),
+    ] = <[(String, String); 4]>::try_from(codes).unwrap();
+    expect_json(app.register(&used, "hw-used").await, StatusCode::CREATED).await;
+    let cancel = app
+        .request(
+            Method::DELETE,
+            &format!("/ipp/v1/enrollments/{cancelled_id}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    app.clock.advance_seconds(61);
+    // What every instance does each minute.
+    let forgotten = app.services.forget_expired_codes().await.unwrap();
+    assert_eq!(forgotten, 1);
+
+    let storage = app.storage().await;
+    for id in [&used_id, &cancelled_id, &expired_id] {
+        let row = storage
+            .enrollment(&app.merchant.id, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(row.live_code.is_none(), "{id} still holds its code");
+    }
+    let live = storage
+        .enrollment(&app.merchant.id, &live_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        live.live_code.is_some(),
+        "a pending code is kept to be shown"
+    );
+
+    for (code, reason) in [
+        (&used, "already used"),
+        (&cancelled, "cancelled"),
+        (&expired, "expired"),
+    ] {
+        let problem = expect_json(app.register(code, "hw-late").await, StatusCode::GONE).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains(reason),
+            "{code}: {problem}"
+        );
+    }
 }

@@ -22,6 +22,7 @@ on_both_databases!(
     sign_in_out_and_the_same_answer_for_any_wrong_credentials,
     pages_need_a_session_and_come_back_after_sign_in,
     repeated_failures_lock_an_account_for_a_while,
+    guessing_the_current_password_counts_like_sign_in,
     server_functions_check_session_role_and_merchant,
     store_managers_see_only_their_locations,
     an_api_key_made_in_the_portal_works_until_revoked,
@@ -112,6 +113,40 @@ async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
     app.clock.advance_seconds(15 * 60);
     let (status, _) = portal.login("ops@shop.example", PASSWORD).await;
     assert!(status.is_success() || status.is_redirection(), "{status}");
+}
+
+/// Someone holding a stolen session cannot guess the current password (to change it and
+/// keep the account) faster than the sign-in form would let them.
+async fn guessing_the_current_password_counts_like_sign_in(app: &TestApp) {
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    let new = "a brand new passphrase";
+    let change = |current: &'static str| {
+        let ops = &ops;
+        async move {
+            ops.call(
+                ChangePassword::PATH,
+                &[
+                    ("current_password", current),
+                    ("new_password", new),
+                    ("confirm_password", new),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(change("not the password").await.0, StatusCode::BAD_REQUEST);
+    }
+    let (status, body) = change(PASSWORD).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    // The same counter holds the sign-in form.
+    let portal = PortalClient::new(&app.address);
+    assert_eq!(
+        portal.login("ops@shop.example", PASSWORD).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.clock.advance_seconds(15 * 60);
+    assert_eq!(change(PASSWORD).await.0, StatusCode::OK);
 }
 
 async fn server_functions_check_session_role_and_merchant(app: &TestApp) {

@@ -18,3 +18,13 @@ pub fn print_page() {
         let _ = window.print();
     }
 }
+
+/// The page URL's fragment without its `#` (empty on the server, which never sees it).
+pub fn location_fragment() -> String {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let hash = window.location().hash().unwrap_or_default();
+        return hash.trim_start_matches('#').to_owned();
+    }
+    String::new()
+}

@@ -26,7 +26,7 @@ mod tests {
 
     #[test]
     fn payloads_become_inline_svg() {
-        let svg = qr_svg("https://portal.example/pair?code=BCDF-GHJK").unwrap();
+        let svg = qr_svg("https://portal.example/pair#code=BCDF-GHJK").unwrap();
         assert!(svg.starts_with("<svg"));
         assert!(svg.contains("<path") || svg.contains("<rect"));
     }

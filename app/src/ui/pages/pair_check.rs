@@ -1,10 +1,15 @@
 //! `/pair`: where a pairing QR code leads a phone. Shows the code and what to do with it,
 //! and lets a clerk check a code they were given before typing it into the POS app.
+//!
+//! The QR link carries the code in its fragment (`/pair#code=...`), which the browser
+//! keeps to itself, so the server never sees it: the island reads it once hydrated. Links
+//! printed earlier carry it in the query (`?code=`), which the server fills in.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::domain::pairing_code::PairingCode;
+use crate::domain::pairing_code::{PairingCode, code_parameter};
+use crate::ui::components::browser::location_fragment;
 
 #[component]
 pub fn PairCheckPage() -> impl IntoView {
@@ -29,6 +34,13 @@ pub fn PairCheckPage() -> impl IntoView {
 fn CodeCheck(initial: String) -> impl IntoView {
     let typed = RwSignal::new(initial.clone());
     let checked = move || PairingCode::parse(&typed.get());
+    // Runs in the browser only: the fragment never reaches the server.
+    Effect::new(move || {
+        let fragment = location_fragment();
+        if let Some(code) = code_parameter(&fragment) {
+            typed.set(code.to_owned());
+        }
+    });
 
     view! {
         <label for="code">"Pairing code"</label>

@@ -1,0 +1,16 @@
+-- A pairing code is kept in plain text only while it can still be used (`live_code`, shown
+-- to staff and printed on sheets). Every code is found by its SHA-256 (`code_hash`), so a
+-- late attempt with a used, cancelled or expired code still gets "gone" once the plain
+-- text is cleared.
+DROP INDEX enrollments_pending_code;
+DROP INDEX enrollments_by_code;
+ALTER TABLE enrollments ADD COLUMN code_hash TEXT;
+UPDATE enrollments SET code_hash = encode(sha256(convert_to(code, 'UTF8')), 'hex');
+ALTER TABLE enrollments RENAME COLUMN code TO live_code;
+ALTER TABLE enrollments ALTER COLUMN live_code DROP NOT NULL;
+UPDATE enrollments SET live_code = NULL WHERE status <> 'PENDING';
+-- A live code is unique; used, cancelled and expired ones may repeat later.
+CREATE UNIQUE INDEX enrollments_pending_code ON enrollments (code_hash) WHERE status = 'PENDING';
+CREATE INDEX enrollments_by_code_hash ON enrollments (code_hash, created_at DESC);
+-- What the sweep of expired codes reads: the codes still kept in plain text.
+CREATE INDEX enrollments_live_code_expiry ON enrollments (expires_at) WHERE live_code IS NOT NULL;
