@@ -58,7 +58,66 @@ impl PageRequest {
     }
 }
 
-/// Kustom's page envelope.
+/// Where the next page of a list starts: the sort value and id of the last entry of a
+/// page, and that next page's number. Clients get it as an opaque `next_cursor` and send
+/// it back as `?cursor=`; the list then continues from that entry through the index, so a
+/// page costs the same however deep it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    pub page_number: i64,
+    pub value: String,
+    pub id: String,
+}
+
+/// Longer cursors are none this API gave out.
+pub const MAX_CURSOR_LENGTH: usize = 300;
+
+#[cfg(feature = "ssr")]
+impl PageCursor {
+    const VERSION: &'static str = "c1";
+
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let plain = format!(
+            "{}~{}~{}~{}",
+            Self::VERSION,
+            self.page_number,
+            self.value,
+            self.id
+        );
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
+    }
+
+    pub fn decode(text: &str) -> Result<Self, FieldError> {
+        use base64::Engine;
+        let refused = || FieldError::new("cursor", "this is not a cursor this API gave out");
+        if text.len() > MAX_CURSOR_LENGTH {
+            return Err(refused());
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| refused())?;
+        let plain = String::from_utf8(bytes).map_err(|_| refused())?;
+        let mut parts = plain.splitn(4, '~');
+        let (Some(Self::VERSION), Some(page_number), Some(value), Some(id)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(refused());
+        };
+        let page_number = page_number
+            .parse::<i64>()
+            .ok()
+            .filter(|number| *number >= 0)
+            .ok_or_else(refused)?;
+        Ok(Self {
+            page_number,
+            value: value.to_owned(),
+            id: id.to_owned(),
+        })
+    }
+}
+
+/// Kustom's page envelope, and `next_cursor` to go on from (null on the last page).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Page<T> {
@@ -69,6 +128,9 @@ pub struct Page<T> {
     pub page_size: i64,
     pub first: bool,
     pub last: bool,
+    /// Pass as `cursor` to get the next page: as fast however deep the list is.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 impl<T> Page<T> {
@@ -82,7 +144,25 @@ impl<T> Page<T> {
             page_size: request.page_size,
             first: request.page_number == 0,
             last: request.page_number + 1 >= total_pages,
+            next_cursor: None,
         }
+    }
+
+    /// Sets `next_cursor` from the page's last entry (`position` gives its sort value and
+    /// id), unless this is the last page.
+    #[cfg(feature = "ssr")]
+    pub fn continued_by(mut self, position: impl Fn(&T) -> (String, String)) -> Self {
+        if !self.last
+            && let Some((value, id)) = self.content.last().map(position)
+        {
+            let next = PageCursor {
+                page_number: self.page_number + 1,
+                value,
+                id,
+            };
+            self.next_cursor = Some(next.encode());
+        }
+        self
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
@@ -94,6 +174,7 @@ impl<T> Page<T> {
             page_size: self.page_size,
             first: self.first,
             last: self.last,
+            next_cursor: self.next_cursor,
         }
     }
 }
@@ -115,6 +196,47 @@ mod tests {
         let empty: Page<i32> = Page::new(vec![], 0, PageRequest::default());
         assert_eq!(empty.total_pages, 0);
         assert!(empty.first && empty.last);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_cursor_goes_through_its_text_and_refuses_others() {
+        let cursor = PageCursor {
+            page_number: 40_000,
+            value: "1790000000000".into(),
+            id: "01a2-b3~c4".into(),
+        };
+        let text = cursor.encode();
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(PageCursor::decode(&text), Ok(cursor));
+        for bad in [
+            "",
+            "%%%",
+            "YzF-LTF-eA",
+            "eA",
+            &"A".repeat(MAX_CURSOR_LENGTH + 1),
+        ] {
+            assert_eq!(
+                PageCursor::decode(bad).unwrap_err().field,
+                "cursor",
+                "{bad}"
+            );
+        }
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn only_a_page_before_the_last_has_a_next_cursor() {
+        let request = PageRequest::new(Some(0), Some(2)).unwrap();
+        let position = |n: &i32| (n.to_string(), format!("id-{n}"));
+        let first = Page::new(vec![1, 2], 3, request).continued_by(position);
+        let cursor = PageCursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!((cursor.page_number, cursor.value.as_str()), (1, "2"));
+        let last = Page::new(vec![3], 3, request.with_number(1)).continued_by(position);
+        assert_eq!(last.next_cursor, None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{Page, PageRequest};
+use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest};
 use crate::domain::text::{at_most, plausible_id};
 use crate::domain::{FieldError, Permission};
 use crate::model::Device;
@@ -18,7 +18,6 @@ use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
 /// The longest name fragment a device list is filtered by (`q`).
 pub const MAX_NAME_FRAGMENT_LENGTH: usize = 100;
 /// A cursor is a sort value (a name, at most 100 characters) and an id.
-const MAX_CURSOR_LENGTH: usize = 300;
 
 #[derive(Debug, Clone, Default)]
 pub struct DeviceListQuery {
@@ -174,17 +173,50 @@ impl Services {
         actor: &Actor,
         query: DeviceListQuery,
     ) -> ServiceResult<Page<Device>> {
+        self.list_devices_from(actor, query, None).await
+    }
+
+    /// A page of the list, newest first: the page `query.page` names, or, given a `cursor`
+    /// from an earlier page's `next_cursor`, the one after that page (its `page_number`
+    /// is then ignored) read from the index however deep it is.
+    pub async fn list_devices_from(
+        &self,
+        actor: &Actor,
+        query: DeviceListQuery,
+        cursor: Option<&str>,
+    ) -> ServiceResult<Page<Device>> {
         actor.require(Permission::ViewDevices)?;
+        let cursor = cursor.map(PageCursor::decode).transpose()?;
+        let size = query.page.page_size;
         let filter = self.device_filter(actor, query.clone())?;
-        let (rows, total) = self
-            .store
-            .devices(&filter, query.page.page_size, query.page.offset())
-            .await?;
-        Ok(Page::new(
-            rows.into_iter().map(device_view).collect(),
-            total,
-            query.page,
-        ))
+        let (rows, request) = match cursor {
+            None => {
+                let rows = self
+                    .store
+                    .devices_page(&filter, size, query.page.offset())
+                    .await?;
+                (rows, query.page)
+            }
+            Some(cursor) => {
+                let after = DeviceCursor {
+                    value: cursor.value,
+                    id: cursor.id,
+                };
+                let rows = self
+                    .store
+                    .devices_after(&filter, DeviceSort::Registered, Some(&after), size)
+                    .await?;
+                let request = PageRequest {
+                    page_number: cursor.page_number,
+                    page_size: size,
+                };
+                (rows, request)
+            }
+        };
+        let total = self.store.count_devices(&filter).await?;
+        Ok(Page::new(rows, total, request)
+            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+            .map(device_view))
     }
 
     pub async fn device(&self, actor: &Actor, id: &str) -> ServiceResult<Device> {

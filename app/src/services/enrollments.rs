@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{Page, PageRequest};
+use crate::domain::paging::{Page, PageCursor, PageRequest};
 use crate::domain::pairing_code::{self, PairingCode};
 use crate::domain::text::plausible_id;
 use crate::domain::{FieldError, Permission};
@@ -191,8 +191,37 @@ impl Services {
         actor: &Actor,
         query: EnrollmentListQuery,
     ) -> ServiceResult<Page<Enrollment>> {
+        self.list_enrollments_from(actor, query, None).await
+    }
+
+    /// A page of the list, newest first: the page `query.page` names, or, given a `cursor`
+    /// from an earlier page's `next_cursor`, the one after that page (its `page_number`
+    /// is then ignored).
+    pub async fn list_enrollments_from(
+        &self,
+        actor: &Actor,
+        query: EnrollmentListQuery,
+        cursor: Option<&str>,
+    ) -> ServiceResult<Page<Enrollment>> {
         actor.require(Permission::ViewEnrollments)?;
         let mut errors = Vec::new();
+        let cursor = cursor
+            .map(PageCursor::decode)
+            .transpose()
+            .map_err(|e| errors.push(e))
+            .unwrap_or_default();
+        let after = cursor.as_ref().map(|cursor| {
+            cursor
+                .value
+                .parse::<i64>()
+                .map(|at| (at, cursor.id.as_str()))
+        });
+        if let Some(Err(_)) = after {
+            errors.push(FieldError::new(
+                "cursor",
+                "this is not a cursor this API gave out",
+            ));
+        }
         if query.statuses.len() > EnrollmentStatus::ALL.len() {
             errors.push(FieldError::new(
                 "status",
@@ -229,20 +258,27 @@ impl Services {
             statuses,
             batch_id: query.batch_id,
         };
-        let (rows, total) = self
-            .store
-            .enrollments(
-                &filter,
-                self.now(),
-                query.page.page_size,
-                query.page.offset(),
-            )
-            .await?;
-        let content = rows
-            .into_iter()
-            .map(|row| self.enrollment_view(row))
-            .collect();
-        Ok(Page::new(content, total, query.page))
+        let size = query.page.page_size;
+        let ((rows, total), request) = match (after, &cursor) {
+            (Some(Ok(after)), Some(cursor)) => (
+                self.store
+                    .enrollments_after(&filter, self.now(), after, size)
+                    .await?,
+                PageRequest {
+                    page_number: cursor.page_number,
+                    page_size: size,
+                },
+            ),
+            _ => (
+                self.store
+                    .enrollments(&filter, self.now(), size, query.page.offset())
+                    .await?,
+                query.page,
+            ),
+        };
+        Ok(Page::new(rows, total, request)
+            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+            .map(|row| self.enrollment_view(row)))
     }
 
     /// Forgets the plain text of every code that has expired (its hash stays, so a late

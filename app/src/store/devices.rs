@@ -85,20 +85,28 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<DeviceRow>, i64)> {
-        let Some(query) = filter_sql(filter) else {
-            return Ok((Vec::new(), 0));
-        };
         let total = self.count_devices(filter).await?;
+        Ok((self.devices_page(filter, limit, offset).await?, total))
+    }
+
+    /// A numbered page of the devices, newest first, without counting them.
+    pub async fn devices_page(
+        &self,
+        filter: &DeviceFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<DeviceRow>> {
+        let Some(query) = filter_sql(filter) else {
+            return Ok(Vec::new());
+        };
         let (created_at, id) = registration_order(filter);
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
         page.push(&format!(" ORDER BY {created_at} DESC, {id} DESC LIMIT "))
             .bind_int(limit)
             .push(" OFFSET ")
             .bind_int(offset);
-        let rows = self
-            .with_metadata_of(page.query_as()?.fetch_all(self.pool()).await?)
-            .await?;
-        Ok((rows, total))
+        self.with_metadata_of(page.query_as()?.fetch_all(self.pool()).await?)
+            .await
     }
 
     /// The devices after `after` in `sort` order (the portal's pages): each page costs

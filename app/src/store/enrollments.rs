@@ -200,69 +200,59 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
-        let mut query = from_filtered_by_metadata(
-            "enrollments",
-            "e",
-            &ENROLLMENT_METADATA,
-            &filter.merchant_id,
-            &filter.metadata,
-        );
-        if let Some(allowed) = &filter.allowed_locations {
-            if allowed.is_empty() {
-                return Ok((Vec::new(), 0));
-            }
-            query
-                .push(" AND e.location_id IN (")
-                .bind_list(allowed.iter().cloned())
-                .push(")");
-        }
-        if let Some(location_id) = &filter.location_id {
-            query.push(" AND e.location_id = ").bind_text(location_id);
-        }
-        if let Some(batch_id) = &filter.batch_id {
-            query.push(" AND e.batch_id = ").bind_text(batch_id);
-        }
-        // Expired is not stored: it is a pending enrollment whose time has passed.
-        query.push(" AND (");
-        for (index, status) in filter.statuses.iter().enumerate() {
-            if index > 0 {
-                query.push(" OR ");
-            }
-            match status {
-                EnrollmentStatus::Pending => query
-                    .push("(e.status = 'PENDING' AND e.expires_at > ")
-                    .bind_int(now)
-                    .push(")"),
-                EnrollmentStatus::Expired => query
-                    .push("(e.status = 'PENDING' AND e.expires_at <= ")
-                    .bind_int(now)
-                    .push(")"),
-                EnrollmentStatus::Consumed => query.push("e.status = 'CONSUMED'"),
-                EnrollmentStatus::Cancelled => query.push("e.status = 'CANCELLED'"),
-            };
-        }
-        if filter.statuses.is_empty() {
-            query.push("1 = 0");
-        }
-        query.push(")");
-
-        let total: i64 = query
-            .with_prefix("SELECT COUNT(*)")
-            .query_scalar()?
-            .fetch_one(self.pool())
-            .await?;
+        let Some(query) = filtered_enrollments(filter, now) else {
+            return Ok((Vec::new(), 0));
+        };
+        let total = self.count_of(&query).await?;
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
         page.push(" ORDER BY e.created_at DESC, e.id DESC LIMIT ")
             .bind_int(limit)
             .push(" OFFSET ")
             .bind_int(offset);
+        Ok((self.enrollment_rows(page).await?, total))
+    }
+
+    /// The enrollments after the one created at `created_at` with id `id`, newest first,
+    /// with the total count: read from the index however deep into the list.
+    pub async fn enrollments_after(
+        &self,
+        filter: &EnrollmentFilter,
+        now: i64,
+        (created_at, id): (i64, &str),
+        limit: i64,
+    ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
+        let Some(query) = filtered_enrollments(filter, now) else {
+            return Ok((Vec::new(), 0));
+        };
+        let total = self.count_of(&query).await?;
+        let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
+        page.push(" AND (e.created_at < ")
+            .bind_int(created_at)
+            .push(" OR (e.created_at = ")
+            .bind_int(created_at)
+            .push(" AND e.id < ")
+            .bind_text(id)
+            .push(")) ORDER BY e.created_at DESC, e.id DESC LIMIT ")
+            .bind_int(limit);
+        Ok((self.enrollment_rows(page).await?, total))
+    }
+
+    async fn count_of(&self, query: &SqlBuilder) -> StoreResult<i64> {
+        Ok(query
+            .with_prefix("SELECT COUNT(*)")
+            .query_scalar()?
+            .fetch_one(self.pool())
+            .await?)
+    }
+
+    async fn enrollment_rows(&self, page: SqlBuilder) -> StoreResult<Vec<EnrollmentRow>> {
         let mut rows: Vec<EnrollmentRow> = page.query_as()?.fetch_all(self.pool()).await?;
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut metadata = self.enrollment_metadata(&ids).await?;
         for row in &mut rows {
             row.metadata = metadata.remove(&row.id).unwrap_or_default();
         }
-        Ok((rows, total))
+        Ok(rows)
     }
 
     /// PENDING and unexpired becomes CANCELLED. False when the
@@ -332,6 +322,58 @@ impl Store {
     async fn enrollment_metadata(&self, ids: &[String]) -> StoreResult<HashMap<String, Metadata>> {
         load_metadata(self, &ENROLLMENT_METADATA, ids).await
     }
+}
+
+/// The enrollments `filter` selects at `now`, as a query to put a SELECT before; `None`
+/// when it can select nothing.
+fn filtered_enrollments(filter: &EnrollmentFilter, now: i64) -> Option<SqlBuilder> {
+    let mut query = from_filtered_by_metadata(
+        "enrollments",
+        "e",
+        &ENROLLMENT_METADATA,
+        &filter.merchant_id,
+        &filter.metadata,
+    );
+    if let Some(allowed) = &filter.allowed_locations {
+        if allowed.is_empty() {
+            return None;
+        }
+        query
+            .push(" AND e.location_id IN (")
+            .bind_list(allowed.iter().cloned())
+            .push(")");
+    }
+    if let Some(location_id) = &filter.location_id {
+        query.push(" AND e.location_id = ").bind_text(location_id);
+    }
+    if let Some(batch_id) = &filter.batch_id {
+        query.push(" AND e.batch_id = ").bind_text(batch_id);
+    }
+    // Expired is not stored: it is a pending enrollment whose time has passed.
+    query.push(" AND (");
+    for (index, status) in filter.statuses.iter().enumerate() {
+        if index > 0 {
+            query.push(" OR ");
+        }
+        match status {
+            EnrollmentStatus::Pending => query
+                .push("(e.status = 'PENDING' AND e.expires_at > ")
+                .bind_int(now)
+                .push(")"),
+            EnrollmentStatus::Expired => query
+                .push("(e.status = 'PENDING' AND e.expires_at <= ")
+                .bind_int(now)
+                .push(")"),
+            EnrollmentStatus::Consumed => query.push("e.status = 'CONSUMED'"),
+            EnrollmentStatus::Cancelled => query.push("e.status = 'CANCELLED'"),
+        };
+    }
+    if filter.statuses.is_empty() {
+        query.push("1 = 0");
+    }
+    query.push(")");
+
+    Some(query)
 }
 
 /// What a code is found by once its plain text is gone. Unsalted: the codes it protects

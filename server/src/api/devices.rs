@@ -77,7 +77,8 @@ pub async fn me(DeviceAuth(device): DeviceAuth) -> Json<Device> {
         ("metadata" = Option<Vec<String>>, Query, description = "key:value, repeatable up to 5; all must match"),
         ("platform" = Option<Platform>, Query),
         ("q" = Option<String>, Query, description = "name contains, case-insensitive"),
-        ("page_number" = Option<i64>, Query), ("page_size" = Option<i64>, Query)),
+        ("page_number" = Option<i64>, Query), ("page_size" = Option<i64>, Query),
+        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored)")),
     responses((status = 200, body = Page<Device>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn list(
@@ -93,7 +94,12 @@ pub async fn list(
         name_contains: params.one("q"),
         page: params.page()?,
     };
-    Ok(Json(services.list_devices(&actor, query).await?))
+    let cursor = params.one("cursor");
+    Ok(Json(
+        services
+            .list_devices_from(&actor, query, cursor.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/ipp/v1/devices/{id}", tag = "devices",

@@ -80,7 +80,8 @@ pub async fn create(
         ("status" = Option<Vec<EnrollmentStatus>>, Query, description = "repeatable"),
         ("include_consumed" = Option<bool>, Query, description = "default true"),
         ("page_number" = Option<i64>, Query, description = "from 0"),
-        ("page_size" = Option<i64>, Query, description = "1 to 100, default 20")),
+        ("page_size" = Option<i64>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored)")),
     responses((status = 200, body = Page<Enrollment>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn list(
@@ -109,7 +110,12 @@ pub async fn list(
         batch_id: None,
         page: params.page()?,
     };
-    Ok(Json(services.list_enrollments(&actor, query).await?))
+    let cursor = params.one("cursor");
+    Ok(Json(
+        services
+            .list_enrollments_from(&actor, query, cursor.as_deref())
+            .await?,
+    ))
 }
 
 /// One enrollment; the code is shown only while it is PENDING.

@@ -13,6 +13,7 @@ mod enrollments;
 mod health;
 mod kustom_compat;
 mod limits;
+mod paging;
 mod portal;
 mod portal_devices;
 mod portal_enrollments;

@@ -1,0 +1,107 @@
+//! Lists go on from `next_cursor` as well as by page number: the same entries in the same
+//! order, however the client walks them.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_invalid_fields, expect_json};
+use crate::on_both_databases;
+
+on_both_databases!(
+    devices_walked_by_cursor_match_the_numbered_pages,
+    enrollments_walked_by_cursor_match_the_numbered_pages,
+    a_cursor_not_given_out_is_refused_naming_it,
+);
+
+async fn devices_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
+    for i in 0..4 {
+        app.enroll_device(json!({"batch": "a"}), &format!("hw-{i}"))
+            .await;
+    }
+    // Several registered in the same millisecond: the id breaks the tie.
+    app.clock.advance_seconds(1);
+    for i in 4..8 {
+        app.enroll_device(json!({"batch": "b"}), &format!("hw-{i}"))
+            .await;
+    }
+    walk_both_ways(app, "/ipp/v1/devices?page_size=3", "id", 8).await;
+    walk_both_ways(
+        app,
+        "/ipp/v1/devices?page_size=3&metadata=batch:b",
+        "id",
+        4,
+    )
+    .await;
+}
+
+async fn enrollments_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
+    for _ in 0..7 {
+        app.create_enrollment(json!({})).await;
+    }
+    app.clock.advance_seconds(1);
+    app.create_enrollment(json!({})).await;
+    walk_both_ways(app, "/ipp/v1/enrollments?page_size=3", "enrollment_id", 8).await;
+}
+
+async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
+    for path in ["/ipp/v1/devices", "/ipp/v1/enrollments"] {
+        for cursor in ["nonsense", "YzF-eA", &"A".repeat(400)] {
+            let answer = app.get(&format!("{path}?cursor={cursor}")).await;
+            assert_eq!(
+                expect_invalid_fields(answer).await,
+                vec!["cursor"],
+                "{path}"
+            );
+        }
+    }
+}
+
+/// Reads every page of `list` by number and again by cursor: the same ids in the same
+/// order, the same envelope, and no `next_cursor` on the last page.
+async fn walk_both_ways(app: &TestApp, list: &str, id_field: &str, total: usize) {
+    let ids = |page: &Value| -> Vec<String> {
+        page["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry[id_field].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut by_number = Vec::new();
+    let mut numbered_pages = Vec::new();
+    for number in 0.. {
+        let page = expect_json(
+            app.get(&format!("{list}&page_number={number}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        by_number.extend(ids(&page));
+        let last = page["last"].as_bool().unwrap();
+        numbered_pages.push(page);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(by_number.len(), total);
+
+    let mut by_cursor = Vec::new();
+    let mut page = expect_json(app.get(list).await, StatusCode::OK).await;
+    for numbered in &numbered_pages {
+        assert_eq!(page["page_number"], numbered["page_number"]);
+        assert_eq!(page["last"], numbered["last"]);
+        assert_eq!(page["total_elements"], total);
+        by_cursor.extend(ids(&page));
+        let Some(cursor) = page["next_cursor"].as_str() else {
+            assert_eq!(page["last"], true, "only the last page has no next_cursor");
+            break;
+        };
+        page = expect_json(
+            app.get(&format!("{list}&cursor={cursor}")).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    assert_eq!(by_cursor, by_number);
+    let last = numbered_pages.last().unwrap();
+    assert_eq!(last["next_cursor"], Value::Null);
+}
