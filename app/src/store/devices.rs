@@ -4,7 +4,7 @@ use crate::domain::metadata::{Metadata, MetadataFilter};
 use super::enrollments::load_metadata;
 use super::{
     DEVICE_METADATA, SqlBuilder, SqlValue, Store, StoreResult, Tx, from_filtered_by_metadata,
-    from_metadata_alone,
+    from_metadata_alone, narrow_to_locations,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -315,17 +315,13 @@ fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
         &filter.merchant_id,
         &filter.metadata,
     );
-    if let Some(allowed) = &filter.allowed_locations {
-        if allowed.is_empty() {
-            return None;
-        }
-        query
-            .push(" AND d.location_id IN (")
-            .bind_list(allowed.iter().cloned())
-            .push(")");
-    }
-    if let Some(location_id) = &filter.location_id {
-        query.push(" AND d.location_id = ").bind_text(location_id);
+    if !narrow_to_locations(
+        &mut query,
+        "d",
+        filter.allowed_locations.as_deref(),
+        filter.location_id.as_deref(),
+    ) {
+        return None;
     }
     if let Some(platform) = &filter.platform {
         query.push(" AND d.platform = ").bind_text(platform);

@@ -5,7 +5,7 @@ use crate::domain::metadata::{Metadata, MetadataFilter};
 
 use super::{
     ENROLLMENT_METADATA, MetadataTable, SqlBuilder, Store, StoreError, StoreResult, Tx,
-    from_filtered_by_metadata,
+    from_filtered_by_metadata, narrow_to_locations,
 };
 
 // No Debug: the row holds a live pairing code, which must never reach a log.
@@ -334,17 +334,13 @@ fn filtered_enrollments(filter: &EnrollmentFilter, now: i64) -> Option<SqlBuilde
         &filter.merchant_id,
         &filter.metadata,
     );
-    if let Some(allowed) = &filter.allowed_locations {
-        if allowed.is_empty() {
-            return None;
-        }
-        query
-            .push(" AND e.location_id IN (")
-            .bind_list(allowed.iter().cloned())
-            .push(")");
-    }
-    if let Some(location_id) = &filter.location_id {
-        query.push(" AND e.location_id = ").bind_text(location_id);
+    if !narrow_to_locations(
+        &mut query,
+        "e",
+        filter.allowed_locations.as_deref(),
+        filter.location_id.as_deref(),
+    ) {
+        return None;
     }
     if let Some(batch_id) = &filter.batch_id {
         query.push(" AND e.batch_id = ").bind_text(batch_id);

@@ -227,6 +227,31 @@ pub(crate) const ENROLLMENT_METADATA: MetadataTable = MetadataTable {
 /// value), so a filter over a million rows visits only the matching ones; each further
 /// filter is a primary-key probe of the same row's metadata. CROSS JOIN keeps SQLite from
 /// starting at the merchant's rows instead (PostgreSQL plans it freely either way).
+/// Narrows `query` (rows of `alias`) to the locations a viewer may see and the one a filter
+/// asks for. False when the viewer may see no location, so nothing can match.
+pub(crate) fn narrow_to_locations(
+    query: &mut SqlBuilder,
+    alias: &str,
+    allowed: Option<&[String]>,
+    location_id: Option<&str>,
+) -> bool {
+    if let Some(allowed) = allowed {
+        if allowed.is_empty() {
+            return false;
+        }
+        query
+            .push(&format!(" AND {alias}.location_id IN ("))
+            .bind_list(allowed.iter().cloned())
+            .push(")");
+    }
+    if let Some(location_id) = location_id {
+        query
+            .push(&format!(" AND {alias}.location_id = "))
+            .bind_text(location_id);
+    }
+    true
+}
+
 pub(crate) fn from_filtered_by_metadata(
     table: &str,
     alias: &str,

@@ -25,13 +25,7 @@ async fn devices_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
             .await;
     }
     walk_both_ways(app, "/ipp/v1/devices?page_size=3", "id", 8).await;
-    walk_both_ways(
-        app,
-        "/ipp/v1/devices?page_size=3&metadata=batch:b",
-        "id",
-        4,
-    )
-    .await;
+    walk_both_ways(app, "/ipp/v1/devices?page_size=3&metadata=batch:b", "id", 4).await;
 }
 
 async fn enrollments_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
