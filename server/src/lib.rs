@@ -11,3 +11,4 @@ pub mod health;
 pub mod portal_guard;
 pub mod pos;
 pub mod startup;
+pub mod webhook_listen;
