@@ -128,3 +128,173 @@ pub struct ApiKeySummary {
     pub last_used_at: Option<String>,
     pub revoked_at: Option<String>,
 }
+
+/// A URL a merchant's events are sent to, as the API returns it and the portal shows it.
+/// The signing secret is not part of it: it is shown when the endpoint is created or its
+/// secret rotated, and in the portal on request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// What the endpoint is for; may be empty.
+    pub description: String,
+    /// `["*"]` for every event (also those added later), or the event types sent.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    /// When the endpoint was disabled, by a person or for failing.
+    pub disabled_at: Option<String>,
+    /// Why the server disabled it (every attempt failing for 3 days); none when a person
+    /// disabled it.
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// After a rotation: until when the previous secret signs alongside the new one.
+    pub previous_secret_expires_at: Option<String>,
+    /// The latest attempt at any delivery to this endpoint.
+    pub last_attempt: Option<WebhookAttempt>,
+}
+
+/// A new endpoint, with its signing secret: the API shows the secret this once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CreatedWebhookEndpoint {
+    #[serde(flatten)]
+    pub endpoint: WebhookEndpoint,
+    /// `whsec_...`: verify deliveries with it (Standard Webhooks).
+    pub secret: String,
+}
+
+/// An endpoint's signing secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookSecret {
+    /// `whsec_...`, signing every delivery.
+    pub secret: String,
+    /// Until when the secret it replaced signs alongside it, after a rotation.
+    pub previous_secret_expires_at: Option<String>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WebhookDeliveryStatus {
+    /// Not yet delivered: due at `next_attempt_at`.
+    Pending,
+    /// An attempt was answered 2xx.
+    Succeeded,
+    /// Every attempt failed.
+    Failed,
+}
+
+impl WebhookDeliveryStatus {
+    pub const ALL: [WebhookDeliveryStatus; 3] = [
+        WebhookDeliveryStatus::Pending,
+        WebhookDeliveryStatus::Succeeded,
+        WebhookDeliveryStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookDeliveryStatus::Pending => "PENDING",
+            WebhookDeliveryStatus::Succeeded => "SUCCEEDED",
+            WebhookDeliveryStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(value))
+    }
+}
+
+/// One event sent (or to be sent) to one endpoint, with every attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookDelivery {
+    /// The event (`kevt_...`): the `webhook-id` of every attempt.
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: String,
+    pub status: WebhookDeliveryStatus,
+    /// Attempts made so far.
+    pub attempts: i64,
+    pub created_at: String,
+    /// When the next attempt is due (while PENDING).
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    /// The last answer's status; none when no answer came.
+    pub last_status_code: Option<i64>,
+    pub last_latency_ms: Option<i64>,
+    /// Why the last attempt failed without an answer (a timeout, a refused address).
+    pub last_error: Option<String>,
+    /// The body every attempt sends.
+    pub request_body: String,
+    /// The start (at most 64 KB) of the last answer's body.
+    pub response_excerpt: Option<String>,
+    pub attempt_log: Vec<WebhookAttempt>,
+}
+
+/// One attempt at a delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct WebhookAttempt {
+    pub event_id: String,
+    /// 1 for the first attempt.
+    pub attempt: i64,
+    pub attempted_at: String,
+    /// Answered 2xx.
+    pub succeeded: bool,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+}
+
+/// The body of every webhook: `data` names its object by `enrollment_id` or `device_id`
+/// and holds it as the API returns it (never with a pairing code or a token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent<T> {
+    /// `kevt_...`, also sent as `webhook-id`, the same on every retry.
+    pub id: String,
+    pub merchant_id: String,
+    /// RFC 3339: when the change happened.
+    pub timestamp: String,
+    /// `ipp.enrollment.created`, ...
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: T,
+}
+
+/// `data` of the `ipp.enrollment.*` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EnrollmentEventData {
+    pub enrollment_id: String,
+    /// As `GET /ipp/v1/enrollments/{id}` returns it, without `enrollment_code` and
+    /// `qr_payload` (always null here).
+    pub enrollment: Enrollment,
+}
+
+/// `data` of the `ipp.device.*` events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DeviceEventData {
+    pub device_id: String,
+    /// As `GET /ipp/v1/devices/{id}` returns it (for `ipp.device.deregistered`, as it was).
+    pub device: Device,
+    /// `ipp.device.updated` only: each changed field (`name`, `location_id`, `metadata`)
+    /// with its value `from` before and `to` after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<Object>))]
+    pub changes: Option<serde_json::Value>,
+}
+
+/// `data` of `ipp.webhook.test`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TestEventData {
+    pub webhook_endpoint_id: String,
+    pub message: String,
+}

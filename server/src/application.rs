@@ -16,7 +16,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use app::clock::{Clock, SystemClock};
-use app::services::{RegistrationLimits, Services, SessionLifetimes, Settings};
+use app::services::{RegistrationLimits, Services, SessionLifetimes, Settings, WebhookSettings};
 use app::store::StoreError;
 
 use crate::edge::client_address::TrustedProxies;
@@ -57,6 +57,8 @@ pub struct ApplicationConfig {
     /// Proxies whose `X-Forwarded-For` or `Forwarded` header names the client; by default
     /// nobody's, and the client is the TCP peer.
     pub trusted_proxies: TrustedProxies,
+    /// Where webhooks may go, and this instance's delivery worker.
+    pub webhooks: WebhookSettings,
 }
 
 impl ApplicationConfig {
@@ -78,6 +80,7 @@ impl ApplicationConfig {
             max_connections: edge::DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: edge::DEFAULT_SHUTDOWN_GRACE,
             trusted_proxies: TrustedProxies::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -134,6 +137,7 @@ impl Application {
             public_url,
             registration_limits: config.registration_limits,
             sessions: config.sessions,
+            webhooks: config.webhooks,
         };
         let services = startup::services(&config.database_url, config.clock, settings).await?;
         let mut leptos_options = startup::leptos_options(address);
@@ -191,9 +195,10 @@ impl Application {
         self.run_until(startup::shutdown_signal()).await
     }
 
-    /// Serves until `stop` completes; then reports not ready, accepts no more
-    /// connections, lets the requests under way be answered (for at most the shutdown
-    /// grace) and closes the database.
+    /// Serves, and delivers webhooks, until `stop` completes; then reports not ready,
+    /// accepts no more connections, lets the requests under way be answered (for at most
+    /// the shutdown grace), lets the webhook attempts under way finish and records them,
+    /// and closes the database.
     pub async fn run_until(self, stop: impl Future<Output = ()>) -> Result<(), ApplicationError> {
         let draining = self.draining.clone();
         let stop = async move {
@@ -201,8 +206,12 @@ impl Application {
             draining.start();
         };
         let upkeep = upkeep::spawn(self.services.clone());
+        let webhooks = self.services.start_webhook_delivery();
         edge::serve::serve(self.listener, self.router, self.limits, stop).await;
         upkeep.abort();
+        if let Some(worker) = webhooks {
+            worker.stop().await;
+        }
         self.services.close().await;
         tracing::info!("stopped");
         Ok(())

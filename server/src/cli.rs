@@ -19,7 +19,7 @@ use app::services::{
 
 use crate::application::{Application, ApplicationConfig};
 use crate::edge::client_address::{Cidr, TrustedProxies};
-use crate::{edge, pos, startup};
+use crate::{edge, pos, startup, webhook_listen};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ipp-portal.db";
 
@@ -62,6 +62,9 @@ pub enum Command {
     /// Act as the POS app does, over HTTP, to test a setup.
     #[command(subcommand)]
     Pos(pos::PosCommand),
+    /// Webhooks: receive them locally, to try an endpoint.
+    #[command(subcommand)]
+    Webhook(webhook_listen::WebhookCommand),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +117,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<Cidr>,
+    /// Let webhook endpoints be private addresses, and http:// to this machine: for tests
+    /// and local development only (see `ipp-portal webhook listen`).
+    #[arg(long, env = "IPP_ALLOW_PRIVATE_WEBHOOK_TARGETS")]
+    pub allow_private_webhook_targets: bool,
     /// On a new, empty database, create a demo merchant, location and admin login and
     /// print the login.
     #[arg(long)]
@@ -139,6 +146,10 @@ impl ServeArgs {
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
             max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
             trusted_proxies: TrustedProxies::new(self.trusted_proxies),
+            webhooks: app::services::WebhookSettings {
+                allow_private_targets: self.allow_private_webhook_targets,
+                ..Default::default()
+            },
             ..ApplicationConfig::new(self.addr, self.database.database_url)
         }
     }
@@ -356,6 +367,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             print_json(&services.create_api_key(&actor, &name).await?)
         }
         Command::Pos(command) => pos::run(command).await,
+        Command::Webhook(command) => webhook_listen::run(command).await,
     }
 }
 

@@ -12,3 +12,4 @@ pub mod portal_guard;
 pub mod pos;
 pub mod startup;
 pub mod upkeep;
+pub mod webhook_listen;

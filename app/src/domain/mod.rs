@@ -11,6 +11,7 @@ pub mod pairing_code;
 pub mod permission;
 pub mod role;
 pub mod text;
+pub mod webhook;
 
 pub use errors::FieldError;
 pub use permission::Permission;

@@ -26,10 +26,12 @@ pub enum Permission {
     ManageUsers,
     /// Create and revoke API keys.
     ManageApiKeys,
+    /// Add, change and delete webhook endpoints, see their secrets and delivery logs.
+    ManageWebhooks,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
+    pub const ALL: [Permission; 10] = [
         Permission::ViewEnrollments,
         Permission::ManageEnrollments,
         Permission::ViewDevices,
@@ -39,6 +41,7 @@ impl Permission {
         Permission::ViewAudit,
         Permission::ManageUsers,
         Permission::ManageApiKeys,
+        Permission::ManageWebhooks,
     ];
 }
 
@@ -49,7 +52,7 @@ impl Role {
         use Permission::*;
         match self {
             Role::Admin => true,
-            Role::Ops => !matches!(permission, ManageUsers | ManageApiKeys),
+            Role::Ops => !matches!(permission, ManageUsers | ManageApiKeys | ManageWebhooks),
             Role::StoreManager => matches!(
                 permission,
                 ViewEnrollments | ManageEnrollments | ViewDevices | ManageDevices | ViewLocations
@@ -58,7 +61,8 @@ impl Role {
     }
 }
 
-/// What a merchant system may do with an API key: the Device API, nothing about staff.
+/// What a merchant system may do with an API key: the Device API (its webhook endpoints
+/// included), nothing about staff.
 pub fn api_key_may(permission: Permission) -> bool {
     use Permission::*;
     matches!(
@@ -69,6 +73,7 @@ pub fn api_key_may(permission: Permission) -> bool {
             | ManageDevices
             | ViewLocations
             | ViewAudit
+            | ManageWebhooks
     )
 }
 
@@ -87,6 +92,7 @@ mod tests {
         assert!(Role::Ops.may(Permission::ViewAudit));
         assert!(!Role::Ops.may(Permission::ManageUsers));
         assert!(!Role::Ops.may(Permission::ManageApiKeys));
+        assert!(!Role::Ops.may(Permission::ManageWebhooks));
     }
 
     #[test]
@@ -97,6 +103,7 @@ mod tests {
         assert!(!Role::StoreManager.may(Permission::ManageLocations));
         assert!(!Role::StoreManager.may(Permission::ViewAudit));
         assert!(!Role::StoreManager.may(Permission::ManageUsers));
+        assert!(!Role::StoreManager.may(Permission::ManageWebhooks));
     }
 
     #[test]
@@ -106,5 +113,6 @@ mod tests {
         assert!(!api_key_may(Permission::ManageUsers));
         assert!(!api_key_may(Permission::ManageApiKeys));
         assert!(!api_key_may(Permission::ManageLocations));
+        assert!(api_key_may(Permission::ManageWebhooks));
     }
 }

@@ -9,10 +9,12 @@ use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest};
 use crate::domain::text::{at_most, plausible_id};
+use crate::domain::webhook::WebhookEventType;
 use crate::domain::{FieldError, Permission};
 use crate::model::Device;
 use crate::store::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate, Store};
 
+use super::webhook_events::device_event;
 use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
 
 /// The longest name fragment a device list is filtered by (`q`).
@@ -328,17 +330,40 @@ impl Services {
         if !Store::update_device(&mut tx, &actor.merchant_id, &current.id, &update, now).await? {
             return Err(ServiceError::NotFound("device"));
         }
+        let changed = !changes.is_empty();
+        let changes = serde_json::Value::Object(changes);
+        let device_id = current.id.clone();
         audit(
             &mut tx,
             actor,
             now,
             "device.updated",
             ("device", &current.id),
-            serde_json::Value::Object(changes),
+            changes.clone(),
         )
         .await?;
+        // Receivers hear of a change only: a PUT of what is there sends nothing.
+        if changed {
+            let updated = DeviceRow {
+                name: update.name.unwrap_or(current.name),
+                location_id: update.location_id.unwrap_or(current.location_id),
+                metadata: update.metadata.unwrap_or(current.metadata),
+                updated_at: now,
+                ..current
+            };
+            let event = device_event(
+                WebhookEventType::DeviceUpdated,
+                now,
+                device_view(updated),
+                Some(changes),
+            );
+            Store::insert_webhook_event(&mut tx, &event).await?;
+        }
         tx.commit().await?;
-        self.device(actor, &current.id).await
+        if changed {
+            self.wake_webhook_delivery();
+        }
+        self.device(actor, &device_id).await
     }
 
     /// Removes the device; its token is refused from the moment this returns.
@@ -360,7 +385,15 @@ impl Services {
             json!({"name": current.name, "hardware_id": current.hardware_id, "location_id": current.location_id}),
         )
         .await?;
+        let event = device_event(
+            WebhookEventType::DeviceDeregistered,
+            now,
+            device_view(current),
+            None,
+        );
+        Store::insert_webhook_event(&mut tx, &event).await?;
         tx.commit().await?;
+        self.wake_webhook_delivery();
         Ok(())
     }
 

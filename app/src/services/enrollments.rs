@@ -8,11 +8,16 @@ use crate::domain::metadata::{self, Metadata};
 use crate::domain::paging::{Page, PageCursor, PageRequest};
 use crate::domain::pairing_code::{self, PairingCode};
 use crate::domain::text::plausible_id;
+use crate::domain::webhook::WebhookEventType;
 use crate::domain::{FieldError, Permission};
 use crate::model::Enrollment;
 use crate::store::{EnrollmentFilter, EnrollmentRow, NewEnrollment, Store, StoreError, Tx};
 
+use super::webhook_events::enrollment_event;
 use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
+
+/// Expired pairing codes announced (`ipp.enrollment.expired`) per sweep.
+const EXPIRIES_PER_SWEEP: i64 = 100;
 
 /// How many fresh codes to try when a new one happens to equal a live code.
 const CODE_ATTEMPTS: usize = 5;
@@ -68,7 +73,7 @@ impl Services {
                 fingerprint: Some(&fingerprint),
                 batch_id: None,
             };
-            let Some(id) = insert_pending(&mut tx, actor, &pending, now).await? else {
+            let Some(id) = self.insert_pending(&mut tx, actor, &pending, now).await? else {
                 drop(tx);
                 // Either a concurrent request with the same idempotency key won, or the
                 // code equals a live one: replay the former, draw again for the latter.
@@ -80,6 +85,7 @@ impl Services {
                 continue;
             };
             tx.commit().await?;
+            self.wake_webhook_delivery();
             let created = self
                 .store
                 .enrollment(&actor.merchant_id, &id)
@@ -124,7 +130,8 @@ impl Services {
                 batch_id: Some(&batch_id),
             };
             for _ in 0..count {
-                if insert_pending(&mut tx, actor, &pending, now)
+                if self
+                    .insert_pending(&mut tx, actor, &pending, now)
                     .await?
                     .is_none()
                 {
@@ -137,6 +144,7 @@ impl Services {
                 continue;
             }
             tx.commit().await?;
+            self.wake_webhook_delivery();
             return Ok(batch_id);
         }
         Err(ServiceError::Conflict(
@@ -293,7 +301,7 @@ impl Services {
     #[tracing::instrument(skip_all)]
     pub async fn cancel_enrollment(&self, actor: &Actor, id: &str) -> ServiceResult<Enrollment> {
         actor.require(Permission::ManageEnrollments)?;
-        self.visible_enrollment(actor, id).await?;
+        let before = self.visible_enrollment(actor, id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if Store::cancel_enrollment(&mut tx, &actor.merchant_id, id, now).await? {
@@ -306,7 +314,20 @@ impl Services {
                 json!({}),
             )
             .await?;
+            let cancelled = EnrollmentRow {
+                status: EnrollmentStatus::Cancelled.as_str().to_owned(),
+                cancelled_at: Some(now),
+                ..before
+            };
+            let event = enrollment_event(
+                &actor.merchant_id,
+                WebhookEventType::EnrollmentCancelled,
+                now,
+                self.enrollment_view(cancelled),
+            );
+            Store::insert_webhook_event(&mut tx, &event).await?;
             tx.commit().await?;
+            self.wake_webhook_delivery();
             return self.enrollment(actor, id).await;
         }
         drop(tx);
@@ -434,56 +455,120 @@ struct PendingEnrollment<'a> {
     batch_id: Option<&'a str>,
 }
 
-/// Inserts one PENDING enrollment with a fresh code and its audit event. `None` when a
-/// unique constraint refused it (a code equal to a live one, or a taken idempotency key);
-/// the transaction is then spent.
-async fn insert_pending(
-    tx: &mut Tx,
-    actor: &Actor,
-    pending: &PendingEnrollment<'_>,
-    now: i64,
-) -> ServiceResult<Option<String>> {
-    let id = new_id();
-    let code = PairingCode::generate(pairing_code::length_for_lifetime(pending.lifetime));
-    let inserted = Store::insert_enrollment(
-        tx,
-        &NewEnrollment {
-            id: &id,
-            merchant_id: &actor.merchant_id,
-            location_id: pending.location_id,
-            code: code.as_str(),
+impl Services {
+    /// Inserts one PENDING enrollment with a fresh code, its audit event and its webhook
+    /// event. `None` when a unique constraint refused it (a code equal to a live one, or
+    /// a taken idempotency key); the transaction is then spent.
+    async fn insert_pending(
+        &self,
+        tx: &mut Tx,
+        actor: &Actor,
+        pending: &PendingEnrollment<'_>,
+        now: i64,
+    ) -> ServiceResult<Option<String>> {
+        let id = new_id();
+        let code = PairingCode::generate(pairing_code::length_for_lifetime(pending.lifetime));
+        let row = EnrollmentRow {
+            id: id.clone(),
+            merchant_id: actor.merchant_id.clone(),
+            location_id: pending.location_id.to_owned(),
+            live_code: Some(code.as_str().to_owned()),
+            status: EnrollmentStatus::Pending.as_str().to_owned(),
             expires_at: now + pending.lifetime * 1000,
             created_at: now,
-            created_by_kind: actor.kind.as_str(),
-            created_by_id: actor.id.as_deref(),
-            created_by_label: &actor.label,
-            idempotency_key: pending.idempotency_key,
-            request_fingerprint: pending.fingerprint,
-            batch_id: pending.batch_id,
-            metadata: pending.metadata,
-        },
-    )
-    .await;
-    match inserted {
-        Ok(()) => {}
-        Err(StoreError::UniqueViolation) => return Ok(None),
-        Err(other) => return Err(other.into()),
+            created_by_kind: actor.kind.as_str().to_owned(),
+            created_by_id: actor.id.clone(),
+            created_by_label: actor.label.clone(),
+            consumed_at: None,
+            cancelled_at: None,
+            device_id: None,
+            idempotency_key: pending.idempotency_key.map(str::to_owned),
+            request_fingerprint: pending.fingerprint.map(str::to_owned),
+            batch_id: pending.batch_id.map(str::to_owned),
+            metadata: pending.metadata.clone(),
+        };
+        let inserted = Store::insert_enrollment(
+            tx,
+            &NewEnrollment {
+                id: &row.id,
+                merchant_id: &row.merchant_id,
+                location_id: &row.location_id,
+                code: code.as_str(),
+                expires_at: row.expires_at,
+                created_at: now,
+                created_by_kind: actor.kind.as_str(),
+                created_by_id: actor.id.as_deref(),
+                created_by_label: &actor.label,
+                idempotency_key: pending.idempotency_key,
+                request_fingerprint: pending.fingerprint,
+                batch_id: pending.batch_id,
+                metadata: pending.metadata,
+            },
+        )
+        .await;
+        match inserted {
+            Ok(()) => {}
+            Err(StoreError::UniqueViolation) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        }
+        audit(
+            tx,
+            actor,
+            now,
+            "enrollment.created",
+            ("enrollment", &id),
+            json!({
+                "location_id": pending.location_id,
+                "expires_in": pending.lifetime,
+                "metadata": pending.metadata,
+                "batch_id": pending.batch_id,
+            }),
+        )
+        .await?;
+        let event = enrollment_event(
+            &actor.merchant_id,
+            WebhookEventType::EnrollmentCreated,
+            now,
+            self.enrollment_view(row),
+        );
+        Store::insert_webhook_event(tx, &event).await?;
+        Ok(Some(id))
     }
-    audit(
-        tx,
-        actor,
-        now,
-        "enrollment.created",
-        ("enrollment", &id),
-        json!({
-            "location_id": pending.location_id,
-            "expires_in": pending.lifetime,
-            "metadata": pending.metadata,
-            "batch_id": pending.batch_id,
-        }),
-    )
-    .await?;
-    Ok(Some(id))
+
+    /// Announces pairing codes that expired unused (`ipp.enrollment.expired`), each once
+    /// however many instances sweep: marked in the same transaction as its event.
+    /// Returns how many were announced.
+    pub(crate) async fn announce_expired_enrollments(&self) -> ServiceResult<usize> {
+        let now = self.now();
+        let expired = self
+            .store
+            .enrollments_to_announce_expired(now, EXPIRIES_PER_SWEEP)
+            .await?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let mut announced = 0;
+        let mut tx = self.store.begin().await?;
+        for row in expired {
+            if !Store::mark_expiry_announced(&mut tx, &row.id, now).await? {
+                continue;
+            }
+            let merchant_id = row.merchant_id.clone();
+            let view = Enrollment {
+                status: EnrollmentStatus::Expired,
+                ..self.enrollment_view(row)
+            };
+            let event =
+                enrollment_event(&merchant_id, WebhookEventType::EnrollmentExpired, now, view);
+            Store::insert_webhook_event(&mut tx, &event).await?;
+            announced += 1;
+        }
+        tx.commit().await?;
+        if announced > 0 {
+            self.wake_webhook_delivery();
+        }
+        Ok(announced)
+    }
 }
 
 /// Identifies an enrollment request's content, so a replayed idempotency key can be told

@@ -15,6 +15,9 @@ mod merchants;
 mod registration;
 mod security;
 mod users;
+mod webhook_delivery;
+mod webhook_events;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -34,6 +37,11 @@ pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
 pub use merchants::CreatedMerchant;
 pub use registration::{RegisterDevice, RegistrationLimits};
 pub use users::{CreatedUser, NewUserInput};
+pub use webhook_delivery::{MAX_RESPONSE_BYTES, WebhookWorker};
+pub use webhooks::{
+    MAX_WEBHOOK_ENDPOINTS, NewWebhookEndpoint, PREVIOUS_SECRET_VALID_MS, WebhookDeliveryQuery,
+    WebhookEndpointPatch, WebhookSettings,
+};
 
 /// Settings the services need from the deployment.
 #[derive(Debug, Clone)]
@@ -43,6 +51,8 @@ pub struct Settings {
     pub registration_limits: RegistrationLimits,
     /// How long a portal session lasts unused, and at most.
     pub sessions: SessionLifetimes,
+    /// Where webhooks may go and how they are delivered.
+    pub webhooks: WebhookSettings,
 }
 
 impl Default for Settings {
@@ -51,6 +61,7 @@ impl Default for Settings {
             public_url: "http://127.0.0.1:3000".into(),
             registration_limits: RegistrationLimits::default(),
             sessions: SessionLifetimes::default(),
+            webhooks: WebhookSettings::default(),
         }
     }
 }
@@ -62,6 +73,8 @@ pub struct Services {
     store: Store,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Wakes this instance's webhook worker when a change has written an event.
+    webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -70,6 +83,7 @@ impl Services {
             store,
             clock,
             settings: Arc::new(settings),
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

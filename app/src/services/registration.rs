@@ -8,11 +8,14 @@ use serde_json::json;
 use crate::domain::device::{self, Platform};
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::domain::pairing_code::PairingCode;
+use crate::domain::webhook::WebhookEventType;
 use crate::model::{DeviceCredentials, Registration};
 use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
-use crate::store::{NewDevice, StoreError};
+use crate::store::{DeviceRow, EnrollmentRow, NewDevice, StoreError};
 
 use super::attempts::AttemptLimit;
+use super::devices::device_view;
+use super::webhook_events::{device_event, enrollment_event};
 use super::{
     Actor, ActorKind, ServiceError, ServiceResult, Services, audit_event, new_id, security,
 };
@@ -153,18 +156,56 @@ impl Services {
             "hardware_id": hardware_id,
             "platform": platform.as_str(),
         });
+        // Everything the record holds is known here: the webhook events carry it, and
+        // the answer needs no read after the write.
+        let device = device_view(DeviceRow {
+            id: device_id.clone(),
+            merchant_id: enrollment.merchant_id.clone(),
+            location_id: enrollment.location_id.clone(),
+            enrollment_id: enrollment.id.clone(),
+            hardware_id: hardware_id.clone(),
+            name: name.clone(),
+            platform: platform.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+            last_seen_at: None,
+            metadata: enrollment.metadata.clone(),
+        });
+        let merchant_id = enrollment.merchant_id.clone();
+        let enrollment_id = enrollment.id.clone();
+        let consumed = self.enrollment_view(EnrollmentRow {
+            status: EnrollmentStatus::Consumed.as_str().to_owned(),
+            consumed_at: Some(now),
+            device_id: Some(device_id.clone()),
+            ..enrollment
+        });
+        let webhook_events = [
+            enrollment_event(
+                &merchant_id,
+                WebhookEventType::EnrollmentConsumed,
+                now,
+                consumed,
+            ),
+            device_event(
+                WebhookEventType::DeviceRegistered,
+                now,
+                device.clone(),
+                None,
+            ),
+        ];
         let registered = self
             .store
             .register_device(
                 &NewDevice {
                     id: &device_id,
-                    enrollment_id: &enrollment.id,
+                    enrollment_id: &enrollment_id,
                     hardware_id: &hardware_id,
                     name: &name,
                     platform: platform.as_str(),
                     token_hash: &token.hash,
                     now,
                     counted_attempt: Some(attempt.counted()),
+                    webhook_events: &webhook_events,
                 },
                 &audit_event(
                     &actor,
@@ -195,22 +236,9 @@ impl Services {
             other => other?,
         };
 
-        // Everything the record holds is known here: no need to read it back.
-        let device = crate::store::DeviceRow {
-            id: device_id,
-            merchant_id: enrollment.merchant_id,
-            location_id: enrollment.location_id,
-            enrollment_id: enrollment.id,
-            hardware_id,
-            name,
-            platform: platform.as_str().to_owned(),
-            created_at: now,
-            updated_at: now,
-            last_seen_at: None,
-            metadata: enrollment.metadata,
-        };
+        self.wake_webhook_delivery();
         Ok(Registration {
-            device: super::devices::device_view(device),
+            device,
             credentials: DeviceCredentials {
                 access_token: token.plaintext,
                 token_type: "Bearer".into(),

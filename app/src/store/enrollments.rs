@@ -246,13 +246,8 @@ impl Store {
     }
 
     async fn enrollment_rows(&self, page: SqlBuilder) -> StoreResult<Vec<EnrollmentRow>> {
-        let mut rows: Vec<EnrollmentRow> = page.query_as()?.fetch_all(self.pool()).await?;
-        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut metadata = self.enrollment_metadata(&ids).await?;
-        for row in &mut rows {
-            row.metadata = metadata.remove(&row.id).unwrap_or_default();
-        }
-        Ok(rows)
+        let rows = page.query_as()?.fetch_all(self.pool()).await?;
+        self.with_metadata_of_enrollments(rows).await
     }
 
     /// PENDING and unexpired becomes CANCELLED. False when the
@@ -304,6 +299,51 @@ impl Store {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Pending enrollments expired by `now` whose expiry has not been announced, the
+    /// earliest first, with their metadata.
+    pub async fn enrollments_to_announce_expired(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<EnrollmentRow>> {
+        let rows = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM enrollments e WHERE e.status = 'PENDING' \
+             AND e.expiry_announced_at IS NULL AND e.expires_at <= $1 \
+             ORDER BY e.expires_at LIMIT $2"
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        self.with_metadata_of_enrollments(rows).await
+    }
+
+    async fn with_metadata_of_enrollments(
+        &self,
+        mut rows: Vec<EnrollmentRow>,
+    ) -> StoreResult<Vec<EnrollmentRow>> {
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut metadata = self.enrollment_metadata(&ids).await?;
+        for row in &mut rows {
+            row.metadata = metadata.remove(&row.id).unwrap_or_default();
+        }
+        Ok(rows)
+    }
+
+    /// Marks the enrollment's expiry as announced if it is still pending, expired and
+    /// unannounced: true for exactly one caller, however many instances sweep.
+    pub async fn mark_expiry_announced(tx: &mut Tx, id: &str, now: i64) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE enrollments SET expiry_announced_at = $1, live_code = NULL WHERE id = $2 \
+             AND status = 'PENDING' AND expiry_announced_at IS NULL AND expires_at <= $1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(result.rows_affected() == 1)
     }
 
     async fn with_enrollment_metadata(

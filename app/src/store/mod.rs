@@ -18,6 +18,7 @@ mod registration;
 mod sessions;
 mod sqlite;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 
@@ -37,6 +38,10 @@ pub use rate_limits::CountedAttempt;
 pub use registration::NewDevice;
 pub use sessions::{SESSIONS_TABLE, SessionStorage};
 pub use users::{NewUser, UserRow};
+pub use webhooks::{
+    AttemptRecord, ClaimedDelivery, NewWebhookEvent, WebhookAttemptRow, WebhookDeliveryRow,
+    WebhookEndpointRow, WebhookEndpointUpdate,
+};
 
 pub type Tx = sqlx::Transaction<'static, Any>;
 

@@ -1,9 +1,11 @@
 //! Registration's one write: the pairing code is consumed, and the device, its metadata,
-//! its first token and the audit event are created, and the attempt counted against the
-//! failure limits is given back, all in one transaction. On SQLite registrations are
+//! its first token, the audit event and the webhook events are created, and the attempt
+//! counted against the failure limits is given back, all in one transaction. On SQLite registrations are
 //! written in groups by one writer task (see `sqlite.rs`).
 
-use super::{Backend, CountedAttempt, NewAuditEvent, SqlBuilder, Store, StoreResult};
+use super::{
+    Backend, CountedAttempt, NewAuditEvent, NewWebhookEvent, SqlBuilder, Store, StoreResult,
+};
 
 /// A device about to be registered with the pending enrollment `enrollment_id`. Its
 /// merchant, location and metadata are the enrollment's, copied by the database.
@@ -18,6 +20,9 @@ pub struct NewDevice<'a> {
     /// The attempt counted against the failure limits before the code was checked: a
     /// registration that succeeds gives it back in its own transaction.
     pub counted_attempt: Option<&'a CountedAttempt>,
+    /// The webhook events of the registration (the code consumed, the device registered),
+    /// written with it if it registers and an endpoint will receive them.
+    pub webhook_events: &'a [NewWebhookEvent],
 }
 
 impl Store {
@@ -107,6 +112,9 @@ impl Store {
             .bind_text(&audit.details)
             .push(" FROM devices WHERE id = ")
             .bind_text(device.id);
+        for event in device.webhook_events {
+            batch.push_webhook_event(event, device.id);
+        }
         // Last, so that PostgreSQL holds the counters' rows (the global one is every
         // registration's) as briefly as it can; bucket by bucket in one order, like every
         // other statement on them.
@@ -158,7 +166,7 @@ impl StatementBatch {
     }
 
     /// Starts the next statement with `sql`; bind its values on what this returns.
-    fn statement(&mut self, sql: &str) -> &mut SqlBuilder {
+    pub(super) fn statement(&mut self, sql: &str) -> &mut SqlBuilder {
         match (self.backend, self.statements.last_mut()) {
             (Backend::Sqlite, Some(_)) => {}
             _ => self.statements.push(SqlBuilder::new("")),

@@ -5,6 +5,7 @@ mod devices;
 mod enrollments;
 mod misc;
 pub mod problem;
+mod webhooks;
 
 use axum::Json;
 use axum::Router;
@@ -16,6 +17,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use app::state::AppState;
 
 use problem::{ApiError, ApiResult};
+use webhooks::WebhooksSection;
 
 /// The API's routes, to be nested under `/ipp/v1`.
 pub fn router() -> Router<AppState> {
@@ -40,6 +42,33 @@ pub fn router() -> Router<AppState> {
         )
         .route("/locations", get(misc::locations))
         .route("/audit-events", get(misc::audit_events))
+        .route(
+            "/webhook-endpoints",
+            post(webhooks::create).get(webhooks::list),
+        )
+        .route(
+            "/webhook-endpoints/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::delete),
+        )
+        .route(
+            "/webhook-endpoints/{id}/rotate-secret",
+            post(webhooks::rotate_secret),
+        )
+        .route("/webhook-endpoints/{id}/test", post(webhooks::test))
+        .route(
+            "/webhook-endpoints/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{event_id}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/webhook-endpoints/{id}/deliveries/{event_id}/resend",
+            post(webhooks::resend),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(unknown_api_path)
         .layer(DefaultBodyLimit::max(problem::MAX_BODY_BYTES))
@@ -56,8 +85,14 @@ async fn unknown_api_path() -> ApiResult<()> {
         enrollments::create, enrollments::list, enrollments::get, enrollments::cancel,
         devices::register, devices::me, devices::list, devices::get, devices::replace, devices::patch,
         devices::deregister, misc::locations, misc::audit_events,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::delivery,
+        webhooks::resend,
     ),
-    modifiers(&SecuritySchemes, &ProblemContentType),
+    components(schemas(
+        app::model::EnrollmentEventData, app::model::DeviceEventData, app::model::TestEventData,
+    )),
+    modifiers(&SecuritySchemes, &ProblemContentType, &WebhooksSection),
 )]
 pub struct ApiDoc;
 

@@ -210,6 +210,22 @@ async fn the_openapi_document_describes_every_endpoint(app: &TestApp) {
         ),
         ("/ipp/v1/locations", vec!["get"]),
         ("/ipp/v1/audit-events", vec!["get"]),
+        ("/ipp/v1/webhook-endpoints", vec!["get", "post"]),
+        (
+            "/ipp/v1/webhook-endpoints/{id}",
+            vec!["delete", "get", "patch"],
+        ),
+        ("/ipp/v1/webhook-endpoints/{id}/rotate-secret", vec!["post"]),
+        ("/ipp/v1/webhook-endpoints/{id}/test", vec!["post"]),
+        ("/ipp/v1/webhook-endpoints/{id}/deliveries", vec!["get"]),
+        (
+            "/ipp/v1/webhook-endpoints/{id}/deliveries/{event_id}",
+            vec!["get"],
+        ),
+        (
+            "/ipp/v1/webhook-endpoints/{id}/deliveries/{event_id}/resend",
+            vec!["post"],
+        ),
     ];
     assert_eq!(paths.len(), expected.len());
     for (path, methods) in expected {
@@ -231,8 +247,29 @@ async fn the_openapi_document_describes_every_endpoint(app: &TestApp) {
         "Problem",
         "CreateEnrollmentBody",
         "RegisterBody",
+        "WebhookEndpoint",
+        "WebhookDelivery",
+        "EnrollmentEventData",
+        "DeviceEventData",
     ] {
         assert!(schemas.contains_key(schema), "schema {schema}");
+    }
+    // What is sent to webhook endpoints: each event, with its body's schema.
+    let webhooks = document["webhooks"]
+        .as_object()
+        .expect("a webhooks section");
+    assert_eq!(webhooks.len(), 8);
+    for (event, operation) in webhooks {
+        let reference =
+            operation["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{event} has a body schema"));
+        let name = reference.trim_start_matches("#/components/schemas/");
+        assert_eq!(
+            schemas[name]["properties"]["type"]["enum"][0],
+            event.as_str(),
+            "{event}"
+        );
     }
 
     // Unknown API paths answer as the API does, not with a portal page.

@@ -554,6 +554,31 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Another instance on the same database and clock, with the test settings and then
+    /// whatever `configure` changes.
+    pub async fn instance_configured(
+        &self,
+        configure: impl FnOnce(&mut ApplicationConfig),
+    ) -> (String, tokio::task::JoinHandle<()>) {
+        let mut config = test_config(&self.database_url, &self.clock, test_settings());
+        configure(&mut config);
+        let application = Application::build(config)
+            .await
+            .expect("build another instance");
+        let address = format!("http://{}", application.address());
+        let handle = tokio::spawn(async move {
+            let _ = application.run_until_stopped().await;
+        });
+        (address, handle)
+    }
+
+    /// Stops serving at once, as a crash would (the database stays for another instance).
+    pub fn stop_serving(&self) {
+        self.server.abort();
+    }
+}
+
 /// The application on a free loopback port, on the test's database and clock, with
 /// cookies a plain-HTTP client sends back.
 fn test_config(database_url: &str, clock: &ManualClock, settings: Settings) -> ApplicationConfig {

@@ -24,3 +24,5 @@ mod security;
 mod security_headers;
 mod server_process;
 mod sessions_and_input;
+mod webhook_receiver;
+mod webhooks;
