@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 use components::layout::PortalLayout;
 use pages::{
     account, api_keys, audit_log, device_detail, devices, enrollment_detail, enrollments,
-    locations, login, overview, pair_check, pairing_sheet, users,
+    locations, login, overview, pair_check, pairing_sheet, users, webhook_endpoint, webhooks,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -65,6 +65,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/audit") view=audit_log::AuditLogPage ssr=SsrMode::Async/>
                     <Route path=path!("/users") view=users::UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/api-keys") view=api_keys::ApiKeysPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks") view=webhooks::WebhooksPage ssr=SsrMode::Async/>
+                    <Route path=path!("/webhooks/:id") view=webhook_endpoint::WebhookEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/account") view=account::AccountPage ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>

@@ -38,6 +38,7 @@ const NAV: &[NavItem] = &[
     item("/audit", "Audit log", Some(Permission::ViewAudit)),
     item("/users", "Users", Some(Permission::ManageUsers)),
     item("/api-keys", "API keys", Some(Permission::ManageApiKeys)),
+    item("/webhooks", "Webhooks", Some(Permission::ManageWebhooks)),
     item("/account", "My account", None),
 ];
 

@@ -13,3 +13,5 @@ pub mod overview;
 pub mod pair_check;
 pub mod pairing_sheet;
 pub mod users;
+pub mod webhook_endpoint;
+pub mod webhooks;
