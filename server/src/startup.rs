@@ -12,6 +12,7 @@ use leptos::config::LeptosOptions;
 use leptos::nonce::Nonce;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -27,7 +28,7 @@ use app::state::AppState;
 use crate::edge::client_address::{TrustedProxies, resolve_client_address};
 use crate::edge::headers::{self, HeaderSettings};
 use crate::edge::timeout::limit_request_time;
-use crate::{api, export, portal_guard};
+use crate::{api, export, metrics, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
 /// Leptos' settings: those cargo-leptos compiled in when it built the server, otherwise
@@ -120,7 +121,8 @@ pub async fn router(
         .layer(middleware::from_fn_with_state(
             edge.headers,
             headers::common_headers,
-        ));
+        ))
+        .layer(middleware::from_fn(metrics::measure_request));
     Ok(with_request_tracing(router).with_state(state))
 }
 
@@ -168,7 +170,11 @@ where
                 request_id = %request_id,
             )
         })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        );
     // The last layer added runs first: a sensible id is kept, then one is set if missing,
     // then the request is traced, and the id is copied to the response on the way out.
     router

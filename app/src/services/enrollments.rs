@@ -80,6 +80,7 @@ impl Services {
                 continue;
             };
             tx.commit().await?;
+            crate::metrics::enrollments_created(1);
             let created = self
                 .store
                 .enrollment(&actor.merchant_id, &id)
@@ -137,6 +138,7 @@ impl Services {
                 continue;
             }
             tx.commit().await?;
+            crate::metrics::enrollments_created(count.unsigned_abs());
             return Ok(batch_id);
         }
         Err(ServiceError::Conflict(
