@@ -22,6 +22,7 @@ use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 use tracing::Level;
 
 use app::clock::Clock;
+use app::metrics::UNMATCHED_ROUTE;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
@@ -147,7 +148,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// otherwise a new UUID), sent back in the response, and one log line at INFO when it is
 /// answered: method, route template, request id, status and latency. Layers added with
 /// `Router::layer` run after routing, so the span has the matched route (`/devices/{id}`)
-/// and never the query string, which may hold pairing codes.
+/// and never the query string, which may hold pairing codes; a path no route matched
+/// (a static file, a wrong address) is `unmatched`, as in the metrics, since a caller
+/// may put anything in it.
 fn with_request_tracing<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -157,7 +160,7 @@ where
             let route = request
                 .extensions()
                 .get::<MatchedPath>()
-                .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
             let request_id = request
                 .headers()
                 .get(REQUEST_ID_HEADER)

@@ -64,6 +64,16 @@ async fn json_logs_are_one_object_a_line_with_each_request(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(listed.status(), StatusCode::OK);
+    // A path no route matches may carry anything: it is not logged.
+    let wrong_path = "/ipp/v1/no-such-thing/BCDF-GHJK";
+    let wrong = app
+        .client
+        .get(format!("{}{wrong_path}", server.address))
+        .header("x-request-id", "log-check-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::NOT_FOUND);
 
     let (status, log) = server.stop_and_read_log().await;
     assert!(status.success(), "exit {status}");
@@ -93,10 +103,16 @@ async fn json_logs_are_one_object_a_line_with_each_request(app: &TestApp) {
     let second = answered("log-check-2");
     assert_eq!(second["status"], 200);
     assert_eq!(request_span(second).unwrap()["route"], "/ipp/v1/devices");
+    let third = answered("log-check-3");
+    assert_eq!(request_span(third).unwrap()["route"], "unmatched");
     let everything = log.join("\n");
     assert!(
         !everything.contains(&device_path),
         "the raw path is not logged"
+    );
+    assert!(
+        !everything.contains(wrong_path),
+        "nor a path no route matched"
     );
     assert!(!everything.contains("page_size=5"), "nor the query");
     assert!(
