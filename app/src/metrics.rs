@@ -70,16 +70,22 @@ pub fn describe() {
 /// [`UNMATCHED_ROUTE`]; the method is one of the usual ones or `other`.
 pub fn http_request(route: &str, method: &str, status: u16, latency: Duration) {
     let method = match method {
-        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
         _ => "other",
     };
     let labels = [
-        ("route", route.to_owned()),
-        ("method", method.to_owned()),
-        ("status", status_class(status).to_owned()),
+        metrics::Label::new("route", route.to_owned()),
+        metrics::Label::from_static_parts("method", method),
+        metrics::Label::from_static_parts("status", status_class(status)),
     ];
-    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
-    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels).record(latency.as_secs_f64());
+    metrics::counter!(HTTP_REQUESTS_TOTAL, labels.iter()).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, labels.iter()).record(latency.as_secs_f64());
 }
 
 /// `2xx`, `4xx`, ...: the class of a status, so the labels stay few.
