@@ -6,6 +6,7 @@
 //! - `domain`: the product's rules as plain functions (shared with the browser bundle);
 //! - `store` (server): every SQL statement, for SQLite and PostgreSQL;
 //! - `services` (server): the operations the Device API and the portal both call;
+//! - `metrics` (server): what the services and the server count for Prometheus;
 //! - `ui`: pages and components, with their server functions.
 
 pub mod domain;
@@ -16,6 +17,8 @@ pub mod ui;
 pub mod client_address;
 #[cfg(feature = "ssr")]
 pub mod clock;
+#[cfg(feature = "ssr")]
+pub mod metrics;
 #[cfg(feature = "ssr")]
 pub mod passwords;
 #[cfg(feature = "ssr")]

@@ -23,7 +23,7 @@ use crate::edge::client_address::TrustedProxies;
 use crate::edge::headers::HeaderSettings;
 use crate::edge::serve::ConnectionLimits;
 use crate::health::{self, Draining};
-use crate::{edge, startup, upkeep};
+use crate::{edge, metrics, startup, upkeep};
 
 /// What the application needs from its deployment.
 #[derive(Clone)]
@@ -59,12 +59,16 @@ pub struct ApplicationConfig {
     pub trusted_proxies: TrustedProxies,
     /// Where webhooks may go, and this instance's delivery worker.
     pub webhooks: WebhookSettings,
+    /// Where `/metrics` is served: `None`, on the main address; otherwise on this address
+    /// alone (port 0 takes a free one, see [`Application::metrics_address`]).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl ApplicationConfig {
     /// The defaults: the system clock, the default registration limits, the public URL and
     /// cookie security taken from the bound address, the site where cargo-leptos puts it,
-    /// 30 s for headers, requests and a stop, 1024 connections, and no trusted proxy.
+    /// 30 s for headers, requests and a stop, 1024 connections, no trusted proxy, and
+    /// `/metrics` on the main address.
     pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             addr,
@@ -81,8 +85,17 @@ impl ApplicationConfig {
             shutdown_grace: edge::DEFAULT_SHUTDOWN_GRACE,
             trusted_proxies: TrustedProxies::default(),
             webhooks: WebhookSettings::default(),
+            metrics_addr: None,
         }
     }
+}
+
+/// A listener on `addr`, and the address it got (the port the system chose for port 0).
+async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), ApplicationError> {
+    let error = |source| ApplicationError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let address = listener.local_addr().map_err(error)?;
+    Ok((listener, address))
 }
 
 /// Why the application could not start or stopped serving.
@@ -105,25 +118,19 @@ pub struct Application {
     router: Router,
     draining: Draining,
     limits: ConnectionLimits,
+    /// `/metrics` on an address of its own, when one was asked for.
+    metrics: Option<(TcpListener, SocketAddr, Router)>,
 }
 
 impl Application {
     /// Binds the listener, connects to and migrates the database, and builds the services
     /// and the router. Nothing is served until [`Application::run_until_stopped`].
     pub async fn build(config: ApplicationConfig) -> Result<Self, ApplicationError> {
-        let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| ApplicationError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
-        let address = listener
-            .local_addr()
-            .map_err(|source| ApplicationError::Bind {
-                addr: config.addr,
-                source,
-            })?;
+        let (listener, address) = bind(config.addr).await?;
+        let metrics_listener = match config.metrics_addr {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
         let public_url = config
             .public_url
             .unwrap_or_else(|| format!("http://{address}"));
@@ -160,6 +167,11 @@ impl Application {
         .await?;
         let draining = Draining::default();
         let router = router.merge(health::router(services.clone(), draining.clone()));
+        let metrics_router = metrics::router(services.clone());
+        let (router, metrics) = match metrics_listener {
+            Some((listener, address)) => (router, Some((listener, address, metrics_router))),
+            None => (router.merge(metrics_router), None),
+        };
         let limits = ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
@@ -172,6 +184,7 @@ impl Application {
             router,
             draining,
             limits,
+            metrics,
         })
     }
 
@@ -182,6 +195,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// Where `/metrics` is served when it has an address of its own (`--metrics-addr`).
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, address, _)| *address)
     }
 
     /// The services the router calls, on the same database and clock: for seeding data
@@ -207,10 +225,21 @@ impl Application {
         };
         let upkeep = upkeep::spawn(self.services.clone());
         let webhooks = self.services.start_webhook_delivery();
+        // Scrapes go on while the requests under way finish, and end with them.
+        let metrics = self.metrics.map(|(listener, _, router)| {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).await {
+                    tracing::error!("the metrics listener failed: {error}");
+                }
+            })
+        });
         edge::serve::serve(self.listener, self.router, self.limits, stop).await;
         upkeep.abort();
         if let Some(worker) = webhooks {
             worker.stop().await;
+        }
+        if let Some(metrics) = metrics {
+            metrics.abort();
         }
         self.services.close().await;
         tracing::info!("stopped");

@@ -42,7 +42,10 @@ pub fn router(services: Services, draining: Draining) -> axum::Router {
 
 pub async fn healthz() -> Response {
     (
-        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        [
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         Json(json!({"status": "ok"})),
     )
         .into_response()
@@ -66,7 +69,10 @@ pub async fn readyz(State((services, draining)): State<(Services, Draining)>) ->
     };
     match outcome {
         Ok(()) => (
-            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            [
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+                (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
             Json(json!({"status": "ready"})),
         )
             .into_response(),
@@ -86,6 +92,7 @@ fn not_ready(reason: &str) -> Response {
         [
             (axum::http::header::CONTENT_TYPE, "application/problem+json"),
             (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         body.to_string(),
     )

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod edge;
 pub mod export;
 pub mod health;
+pub mod logging;
+pub mod metrics;
 pub mod portal_guard;
 pub mod pos;
 pub mod startup;

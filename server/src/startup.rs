@@ -12,6 +12,7 @@ use leptos::config::LeptosOptions;
 use leptos::nonce::Nonce;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -21,13 +22,14 @@ use tower_sessions::{Expiry, SessionManagerLayer, SessionStore};
 use tracing::Level;
 
 use app::clock::Clock;
+use app::metrics::UNMATCHED_ROUTE;
 use app::services::{Services, Settings};
 use app::state::AppState;
 
 use crate::edge::client_address::{TrustedProxies, resolve_client_address};
 use crate::edge::headers::{self, HeaderSettings};
 use crate::edge::timeout::limit_request_time;
-use crate::{api, export, portal_guard};
+use crate::{api, export, metrics, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
 /// Leptos' settings: those cargo-leptos compiled in when it built the server, otherwise
@@ -120,7 +122,8 @@ pub async fn router(
         .layer(middleware::from_fn_with_state(
             edge.headers,
             headers::common_headers,
-        ));
+        ))
+        .layer(middleware::from_fn(metrics::measure_request));
     Ok(with_request_tracing(router).with_state(state))
 }
 
@@ -145,7 +148,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// otherwise a new UUID), sent back in the response, and one log line at INFO when it is
 /// answered: method, route template, request id, status and latency. Layers added with
 /// `Router::layer` run after routing, so the span has the matched route (`/devices/{id}`)
-/// and never the query string, which may hold pairing codes.
+/// and never the query string, which may hold pairing codes; a path no route matched
+/// (a static file, a wrong address) is `unmatched`, as in the metrics, since a caller
+/// may put anything in it.
 fn with_request_tracing<S>(router: Router<S>) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
@@ -155,7 +160,7 @@ where
             let route = request
                 .extensions()
                 .get::<MatchedPath>()
-                .map_or_else(|| request.uri().path(), MatchedPath::as_str);
+                .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
             let request_id = request
                 .headers()
                 .get(REQUEST_ID_HEADER)
@@ -168,7 +173,11 @@ where
                 request_id = %request_id,
             )
         })
-        .on_response(DefaultOnResponse::new().level(Level::INFO));
+        .on_response(
+            DefaultOnResponse::new()
+                .level(Level::INFO)
+                .latency_unit(LatencyUnit::Micros),
+        );
     // The last layer added runs first: a sensible id is kept, then one is set if missing,
     // then the request is traced, and the id is copied to the response on the way out.
     router

@@ -112,6 +112,17 @@ impl Services {
         password: &str,
         client_address: &str,
     ) -> ServiceResult<SessionGrant> {
+        let grant = self.check_login(email, password, client_address).await;
+        crate::metrics::login(&grant);
+        grant
+    }
+
+    async fn check_login(
+        &self,
+        email: &str,
+        password: &str,
+        client_address: &str,
+    ) -> ServiceResult<SessionGrant> {
         check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.

@@ -86,6 +86,7 @@ impl Services {
             };
             tx.commit().await?;
             self.wake_webhook_delivery();
+            crate::metrics::enrollments_created(1);
             let created = self
                 .store
                 .enrollment(&actor.merchant_id, &id)
@@ -145,6 +146,7 @@ impl Services {
             }
             tx.commit().await?;
             self.wake_webhook_delivery();
+            crate::metrics::enrollments_created(count.unsigned_abs());
             return Ok(batch_id);
         }
         Err(ServiceError::Conflict(

@@ -22,7 +22,7 @@ mod webhooks;
 use std::sync::Arc;
 
 use crate::clock::{Clock, format_rfc3339};
-use crate::store::{NewAuditEvent, SessionStorage, Store, StoreResult, Tx};
+use crate::store::{ConnectionCounts, NewAuditEvent, SessionStorage, Store, StoreResult, Tx};
 
 pub use actor::{Actor, ActorKind};
 pub use api_keys::CreatedApiKey;
@@ -115,6 +115,11 @@ impl Services {
                 "the database schema is behind this build",
             ))
         }
+    }
+
+    /// The database connections this instance holds, in use and idle (for `/metrics`).
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        self.store.connection_counts()
     }
 
     /// Closes the database connections (at shutdown, and between tests).

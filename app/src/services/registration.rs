@@ -51,8 +51,19 @@ impl Default for RegistrationLimits {
 const GLOBAL_BUCKET: &str = "register:global";
 
 impl Services {
+    /// Registers a device with a pairing code; every attempt is counted by its outcome.
     #[tracing::instrument(skip_all)]
     pub async fn register_device(
+        &self,
+        client_address: &str,
+        input: RegisterDevice,
+    ) -> ServiceResult<Registration> {
+        let registration = self.decide_registration(client_address, input).await;
+        crate::metrics::registration(&registration);
+        registration
+    }
+
+    async fn decide_registration(
         &self,
         client_address: &str,
         input: RegisterDevice,

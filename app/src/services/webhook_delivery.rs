@@ -563,6 +563,15 @@ impl Services {
             }
         }
         tx.commit().await?;
+        for outcome in group {
+            let latency = Duration::from_millis(outcome.attempted.latency_ms.max(0) as u64);
+            crate::metrics::webhook_attempt(outcome.status, latency);
+        }
         Ok(())
+    }
+
+    /// Deliveries waiting to be made, of every merchant and instance: for the metrics.
+    pub async fn webhook_queue_depth(&self) -> ServiceResult<i64> {
+        Ok(self.store.count_pending_webhook_deliveries().await?)
     }
 }

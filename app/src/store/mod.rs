@@ -183,6 +183,17 @@ impl Store {
         self.writer.close().await;
     }
 
+    /// The connections this instance holds: in use, and idle (the writer's too on SQLite).
+    pub fn connection_counts(&self) -> ConnectionCounts {
+        let mut counts = ConnectionCounts::of(&self.pool);
+        if self.backend == Backend::Sqlite {
+            let writer = ConnectionCounts::of(&self.writer);
+            counts.in_use += writer.in_use;
+            counts.idle += writer.idle;
+        }
+        counts
+    }
+
     /// For reads.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
@@ -191,6 +202,24 @@ impl Store {
     /// For a change made outside a transaction.
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
+    }
+}
+
+/// How many database connections are open, by whether a query holds them now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConnectionCounts {
+    pub in_use: u32,
+    pub idle: u32,
+}
+
+impl ConnectionCounts {
+    fn of(pool: &AnyPool) -> Self {
+        let open = pool.size();
+        let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+        Self {
+            in_use: open - idle,
+            idle,
+        }
     }
 }
 

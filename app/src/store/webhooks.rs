@@ -544,6 +544,15 @@ impl Store {
         .await?)
     }
 
+    /// Deliveries not yet made (pending), of every merchant.
+    pub async fn count_pending_webhook_deliveries(&self) -> StoreResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'PENDING'")
+                .fetch_one(self.pool())
+                .await?,
+        )
+    }
+
     /// Claims up to `limit` of the endpoint's due deliveries for one attempt each, under
     /// `claim`, until `lease_until` (when an instance that stopped mid-attempt has its
     /// deliveries taken up again). On PostgreSQL rows another instance is claiming are

@@ -39,8 +39,13 @@ fn trusting_nobody(config: &mut ApplicationConfig) {
 /// A wrong code sent on behalf of `client`, as a proxy appends it to X-Forwarded-For
 /// (after whatever the client itself claimed).
 async fn guess_from(app: &TestApp, forwarded_for: &str) -> StatusCode {
-    app.client
-        .post(app.url("/ipp/v1/devices/register"))
+    guess_at(&app.address, forwarded_for).await
+}
+
+/// The same, to the server at `base`.
+pub async fn guess_at(base: &str, forwarded_for: &str) -> StatusCode {
+    reqwest::Client::new()
+        .post(format!("{base}/ipp/v1/devices/register"))
         .header("x-forwarded-for", forwarded_for)
         .json(&json!({"enrollment_code": "BBBB-BBBB", "hardware_id": "hw", "platform": "IOS"}))
         .send()

@@ -160,55 +160,18 @@ async fn connections_past_the_limit_wait_for_a_free_one(app: &TestApp) {
 /// answered 201, the process exits 0, and the device is in the database.
 async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
     let mut server = ServerProcess::start(&app.database_url, &[]).await;
-    let base = server.address.clone();
-
-    let enrollment = app
-        .client
-        .post(format!("{base}/ipp/v1/enrollments"))
-        .bearer_auth(&app.merchant.api_key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    let enrollment = expect_json(enrollment, StatusCode::CREATED).await;
+    let enrollment = server
+        .create_enrollment(&app.merchant.api_key, json!({}))
+        .await;
     let code = enrollment["enrollment_code"].as_str().unwrap();
-
-    let body =
-        json!({"enrollment_code": code, "hardware_id": "hw-stop", "platform": "IOS"}).to_string();
-    let (start, rest) = body.split_at(body.len() / 2);
-    let address = base.trim_start_matches("http://").to_owned();
-    let mut pos = TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "POST /ipp/v1/devices/register HTTP/1.1\r\nHost: {address}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    pos.write_all(head.as_bytes()).await.unwrap();
-    pos.write_all(start.as_bytes()).await.unwrap();
+    let pos = server.start_slow_registration(code, "hw-stop").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     server.terminate().await;
-
     // New connections are refused from now on.
-    let refused = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            if TcpStream::connect(&address).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
-    assert!(
-        refused.is_ok(),
-        "the stopping server accepts no new connections"
-    );
+    server.until_refusing_connections().await;
 
-    pos.write_all(rest.as_bytes()).await.unwrap();
-    let (answer, _) = read_until_closed(&mut pos, Duration::from_secs(10))
-        .await
-        .expect("answered, then closed");
-    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let answer = pos.finish().await;
     assert!(
         answer.starts_with("HTTP/1.1 201"),
         "the registration is answered: {answer}"

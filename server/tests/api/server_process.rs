@@ -1,32 +1,53 @@
 //! `ipp-portal serve` run as a real process, for tests of what only the whole program
-//! shows: its log, its memory, how it stops.
+//! shows: its log, its memory, its environment, how it stops.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::helpers::expect_json;
 
 /// `ipp-portal serve` on a free loopback port, its log collected as it is written.
 pub struct ServerProcess {
     child: tokio::process::Child,
     pub address: String,
     log: Arc<Mutex<Vec<String>>>,
+    reader: tokio::task::JoinHandle<()>,
 }
 
+/// What every server process of the tests gets in its environment before the test's
+/// own variables: info logs, in readable lines without colours (a test asks for JSON).
+const BASE_ENVIRONMENT: &[(&str, &str)] = &[
+    ("RUST_LOG", "info,sqlx=warn"),
+    ("NO_COLOR", "1"),
+    ("IPP_PORTAL_LOG_FORMAT", "pretty"),
+];
+
 impl ServerProcess {
+    /// `serve` on a free loopback port and `database_url`, with further `options`.
     pub async fn start(database_url: &str, options: &[&str]) -> Self {
+        let mut args = vec![
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ];
+        args.extend_from_slice(options);
+        Self::launch(&args, &[]).await
+    }
+
+    /// `ipp-portal` with these arguments and, over the base environment, these variables;
+    /// returns once it says where it serves.
+    pub async fn launch(args: &[&str], environment: &[(&str, &str)]) -> Self {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ipp-portal"))
-            .args([
-                "serve",
-                "--addr",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .args(options)
-            .env("RUST_LOG", "info,sqlx=warn")
-            .env("NO_COLOR", "1")
+            .args(args)
+            .envs(BASE_ENVIRONMENT.iter().chain(environment).copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -38,15 +59,14 @@ impl ServerProcess {
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
         let collected = log.clone();
         // Read the log all along: a full pipe would stop the server.
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut listening = Some(listening);
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = without_colours(&line);
-                if let Some(at) = line.split("serving the portal at ").nth(1)
+                if let Some(at) = address_after(&line, "serving the portal at ")
                     && let Some(listening) = listening.take()
                 {
-                    let _ =
-                        listening.send(at.split_whitespace().next().unwrap_or_default().to_owned());
+                    let _ = listening.send(at);
                 }
                 collected.lock().unwrap().push(line);
             }
@@ -65,11 +85,73 @@ impl ServerProcess {
             child,
             address,
             log,
+            reader,
         }
+    }
+
+    /// `host:port`, for a raw TCP client.
+    pub fn host_and_port(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
+    /// A new enrollment made with `api_key`; panics unless it is created.
+    pub async fn create_enrollment(&self, api_key: &str, body: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/ipp/v1/enrollments", self.address))
+            .bearer_auth(api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        expect_json(response, StatusCode::CREATED).await
+    }
+
+    /// A registration as a slow POS app sends it: the headers and half the body now,
+    /// the rest at [`SlowRequest::finish`]. Under way all along.
+    pub async fn start_slow_registration(&self, code: &str, hardware_id: &str) -> SlowRequest {
+        let body = json!({"enrollment_code": code, "hardware_id": hardware_id, "platform": "IOS"})
+            .to_string();
+        let (start, rest) = body.split_at(body.len() / 2);
+        let address = self.host_and_port();
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let head = format!(
+            "POST /ipp/v1/devices/register HTTP/1.1\r\nHost: {address}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(start.as_bytes()).await.unwrap();
+        SlowRequest {
+            stream,
+            rest: rest.as_bytes().to_vec(),
+        }
+    }
+
+    /// Returns once the process refuses new connections (it is stopping); panics if it
+    /// still accepts them after five seconds.
+    pub async fn until_refusing_connections(&self) {
+        let address = self.host_and_port();
+        let refused = tokio::time::timeout(Duration::from_secs(5), async {
+            while TcpStream::connect(address).await.is_ok() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(
+            refused.is_ok(),
+            "the stopping server accepts no new connections"
+        );
     }
 
     pub fn log(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The address the log names after `announcement` (the metrics listener's, say).
+    pub fn announced_address(&self, announcement: &str) -> Option<String> {
+        self.log()
+            .iter()
+            .find_map(|line| address_after(line, announcement))
     }
 
     /// The most memory the process has held at once (VmHWM), in MB.
@@ -100,10 +182,58 @@ impl ServerProcess {
         self.child.wait().await.expect("wait for the server")
     }
 
+    /// Stops the process with SIGTERM and returns its exit status and its whole log, to
+    /// the last line it wrote.
+    pub async fn stop_and_read_log(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.terminate().await;
+        let status = tokio::time::timeout(Duration::from_secs(40), self.wait())
+            .await
+            .expect("the server exits after SIGTERM");
+        // The pipe closes with the process: the reader has seen every line.
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.reader).await;
+        let log = self.log();
+        (status, log)
+    }
+
     pub async fn stop(mut self) {
         let _ = self.child.start_kill();
         let _ = self.child.wait().await;
     }
+}
+
+/// A request under way on a connection of its own, its last bytes not sent yet.
+pub struct SlowRequest {
+    stream: TcpStream,
+    rest: Vec<u8>,
+}
+
+impl SlowRequest {
+    /// Sends the rest of the request and returns the whole answer, read until the server
+    /// closes the connection.
+    pub async fn finish(mut self) -> String {
+        self.stream.write_all(&self.rest).await.unwrap();
+        read_to_close(&mut self.stream).await
+    }
+}
+
+/// An HTTP/1.1 answer, read until the server closes the connection (at most 10 s).
+pub async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed")
+        .expect("read the answer");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The `http://...` address that follows `announcement` in a log line, readable or JSON.
+fn address_after(line: &str, announcement: &str) -> Option<String> {
+    let after = line.split(announcement).nth(1)?;
+    let address: String = after
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '"')
+        .collect();
+    (!address.is_empty()).then_some(address)
 }
 
 /// The log with any terminal colour codes taken out.
