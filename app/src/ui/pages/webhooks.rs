@@ -104,19 +104,20 @@ pub fn WebhooksPage() -> impl IntoView {
     }
 }
 
-/// "All events" or a choice among them, as checkboxes named `events`.
+/// "All events" or a choice among them, as checkboxes named `events[i]` (indexed, so one
+/// ticked box still reads as a list).
 #[component]
 fn EventChoices(chosen: Vec<String>) -> impl IntoView {
     let all = chosen.is_empty() || chosen.iter().any(|e| e == ALL_EVENTS);
     view! {
         <fieldset class="event-choices">
             <legend>"Events"</legend>
-            <label class="check"><input type="checkbox" name="events" value=ALL_EVENTS checked=all/>
+            <label class="check"><input type="checkbox" name="events[0]" value=ALL_EVENTS checked=all/>
                 " All events, including those added later"</label>
-            {WebhookEventType::SUBSCRIBABLE.into_iter().map(|kind| {
+            {WebhookEventType::SUBSCRIBABLE.into_iter().enumerate().map(|(index, kind)| {
                 let checked = chosen.iter().any(|e| e == kind.as_str());
                 view! {
-                    <label class="check"><input type="checkbox" name="events" value=kind.as_str() checked=checked/>
+                    <label class="check"><input type="checkbox" name=format!("events[{}]", index + 1) value=kind.as_str() checked=checked/>
                         " " <code>{kind.as_str()}</code></label>
                 }
             }).collect_view()}
