@@ -2,17 +2,20 @@
 //! axum handler served by the same process as the baseline.
 //!
 //! Measures registration throughput, the latency of a metadata-filtered device list and of
-//! the portal's device page filtered the same way (rendered whole on the server),
-//! prints them against their targets and exits 0 either way: a measurement, not a test.
-//! All traffic stays on 127.0.0.1.
+//! the portal's device page filtered the same way (rendered whole on the server), and
+//! webhooks: how fast a backlog is delivered to a local receiver, and the time from a
+//! registration to its `ipp.device.registered` delivery. Prints them against their
+//! targets and exits 0 either way: a measurement, not a test. All traffic stays on
+//! 127.0.0.1.
 
 // The portal's view types nest deeply; optimised builds need room to lay them out.
 #![recursion_limit = "512"]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::{Json, Router, routing::get};
@@ -24,7 +27,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use app::domain::metadata::Metadata;
-use app::services::{Actor, CreateEnrollment, RegistrationLimits, Services};
+use app::services::{
+    Actor, CreateEnrollment, NewWebhookEndpoint, RegistrationLimits, Services, WebhookSettings,
+};
 use app::store::DeviceRow;
 use app::ui::session::Login;
 use server::application::{Application, ApplicationConfig};
@@ -43,6 +48,12 @@ const TARGET_REGISTRATIONS_PER_SECOND: f64 = 2_000.0;
 const TARGET_LIST_P99_MS: f64 = 10.0;
 /// The portal's device page, rendered whole on the server.
 const TARGET_PAGE_P99_MS: f64 = 100.0;
+/// Events waiting when the delivery worker starts, for the throughput of webhooks.
+const WEBHOOK_BACKLOG: usize = 5_000;
+const TARGET_DELIVERIES_PER_SECOND: f64 = 1_000.0;
+/// Registrations (at `IN_FLIGHT` at once) timed until their webhook arrives.
+const DELIVERY_LATENCY_REGISTRATIONS: usize = 2_000;
+const TARGET_DELIVERY_P99_MS: f64 = 500.0;
 /// No request may hang the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A slow build still finishes: a latency phase stops early, with fewer samples, past this.
@@ -61,6 +72,11 @@ async fn main() {
             per_address: 10_000_000,
             global: 10_000_000,
             window_seconds: 900,
+        },
+        // The webhook receiver is on loopback.
+        webhooks: WebhookSettings {
+            allow_private_targets: true,
+            ..WebhookSettings::default()
         },
         ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url)
     })
@@ -174,10 +190,39 @@ async fn main() {
     })
     .await;
 
+    eprintln!(
+        "registering {DELIVERY_LATENCY_REGISTRATIONS} devices, {IN_FLIGHT} in flight, each timed until its webhook arrives ..."
+    );
+    let mut latency_codes = Vec::with_capacity(DELIVERY_LATENCY_REGISTRATIONS);
+    for index in 0..DELIVERY_LATENCY_REGISTRATIONS {
+        let (enrollment, _) = services
+            .create_enrollment(&actor, CreateEnrollment::default())
+            .await
+            .expect("create enrollment");
+        latency_codes.push((index, enrollment.enrollment_code.expect("a pending code")));
+    }
+    let receiver = BenchReceiver::start().await;
+    services
+        .create_webhook_endpoint(
+            &actor,
+            NewWebhookEndpoint {
+                url: receiver.url.clone(),
+                events: Some(vec!["ipp.device.registered".into()]),
+                ..NewWebhookEndpoint::default()
+            },
+        )
+        .await
+        .expect("create the webhook endpoint");
+    let delivery_latency =
+        measure_delivery_latency(&client, &register_url, &latency_codes, &receiver).await;
+
     let database_size = database_size(&temp_dir.0);
     app_server.abort();
     bare_server.abort();
     services.close().await;
+
+    eprintln!("delivering a backlog of {WEBHOOK_BACKLOG} webhooks to a local receiver ...");
+    let delivery_throughput = measure_delivery_throughput(&temp_dir.0).await;
 
     print_report(&Report {
         seeded: seeded_count,
@@ -189,6 +234,8 @@ async fn main() {
         list,
         bare_latency,
         portal_page,
+        delivery_throughput,
+        delivery_latency,
     });
     drop(temp_dir);
     println!(
@@ -421,6 +468,8 @@ struct Report {
     list: Latency,
     bare_latency: Latency,
     portal_page: Latency,
+    delivery_throughput: Throughput,
+    delivery_latency: Latency,
 }
 
 fn print_report(report: &Report) {
@@ -483,7 +532,42 @@ fn print_report(report: &Report) {
         format!("<= {TARGET_PAGE_P99_MS:.0}"),
         verdict(page_p99 <= TARGET_PAGE_P99_MS && report.portal_page.failed == 0)
     );
+    let deliveries = report.delivery_throughput.per_second();
+    println!(
+        "{:<44} {:>12.0} {:>12} {:>12}  {}",
+        "webhooks delivered, backlog (deliveries/s)",
+        deliveries,
+        "",
+        format!(">= {TARGET_DELIVERIES_PER_SECOND:.0}"),
+        verdict(
+            deliveries >= TARGET_DELIVERIES_PER_SECOND && report.delivery_throughput.failed == 0
+        )
+    );
+    println!(
+        "{:<44} {:>12.1} {:>12} {:>12}",
+        "registration to its webhook p50 (ms)",
+        report.delivery_latency.percentile_ms(50),
+        "",
+        ""
+    );
+    let delivery_p99 = report.delivery_latency.percentile_ms(99);
+    println!(
+        "{:<44} {:>12.1} {:>12} {:>12}  {}",
+        "registration to its webhook p99 (ms)",
+        delivery_p99,
+        "",
+        format!("<= {TARGET_DELIVERY_P99_MS:.0}"),
+        verdict(delivery_p99 <= TARGET_DELIVERY_P99_MS && report.delivery_latency.failed == 0)
+    );
     println!();
+    println!(
+        "webhooks: {} delivered, {} missing in {:.2} s; {} registrations timed to their webhook, {} failed",
+        report.delivery_throughput.succeeded,
+        report.delivery_throughput.failed,
+        report.delivery_throughput.elapsed.as_secs_f64(),
+        report.delivery_latency.sorted.len(),
+        report.delivery_latency.failed
+    );
     println!(
         "register: {} succeeded, {} failed in {:.2} s; bare: {} succeeded, {} failed in {:.2} s",
         report.register.succeeded,
@@ -512,10 +596,206 @@ fn print_report(report: &Report) {
         ("list", &report.list.first_error),
         ("bare latency", &report.bare_latency.first_error),
         ("portal page", &report.portal_page.first_error),
+        ("webhook delivery", &report.delivery_throughput.first_error),
+        (
+            "registration to webhook",
+            &report.delivery_latency.first_error,
+        ),
     ] {
         if let Some(error) = error {
             println!("first {what} error: {error}");
         }
+    }
+}
+
+/// A webhook receiver on loopback: answers 204 at once and notes when each delivery came,
+/// by the device (or event) it is about.
+struct BenchReceiver {
+    url: String,
+    arrivals: Arc<Mutex<HashMap<String, Instant>>>,
+    server: JoinHandle<()>,
+}
+
+impl BenchReceiver {
+    async fn start() -> Self {
+        let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}/hooks", listener.local_addr().expect("address"));
+        let noted = arrivals.clone();
+        let router = Router::new().fallback(move |body: axum::body::Bytes| {
+            let noted = noted.clone();
+            async move {
+                let arrived = Instant::now();
+                let event: Value = serde_json::from_slice(&body).unwrap_or_default();
+                let key = event["data"]["device_id"]
+                    .as_str()
+                    .or(event["id"].as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                noted.lock().unwrap().entry(key).or_insert(arrived);
+                StatusCode::NO_CONTENT
+            }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            url,
+            arrivals,
+            server,
+        }
+    }
+
+    fn arrived(&self, key: &str) -> Option<Instant> {
+        self.arrivals.lock().unwrap().get(key).copied()
+    }
+
+    fn count(&self) -> usize {
+        self.arrivals.lock().unwrap().len()
+    }
+
+    /// Waits until `count` deliveries came, for at most `patience`; when the last came.
+    async fn wait_for(&self, count: usize, patience: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if self.count() >= count {
+                return self.arrivals.lock().unwrap().values().max().copied();
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        None
+    }
+}
+
+impl Drop for BenchReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Each registration timed from its request to its `ipp.device.registered` delivery.
+async fn measure_delivery_latency(
+    client: &reqwest::Client,
+    register_url: &str,
+    codes: &[(usize, String)],
+    receiver: &BenchReceiver,
+) -> Latency {
+    let outcomes: Vec<Result<Duration, String>> = stream::iter(codes)
+        .map(|(index, code)| async move {
+            let started = Instant::now();
+            let body = json!({
+                "enrollment_code": code,
+                "hardware_id": format!("bench-webhook-{index:05}"),
+                "platform": "ANDROID",
+            });
+            let response = client
+                .post(register_url)
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let registration: Value = response.json().await.map_err(|e| e.to_string())?;
+            if status != StatusCode::CREATED {
+                return Err(format!("{status}: {registration}"));
+            }
+            let device_id = registration["device"]["id"].as_str().unwrap_or_default();
+            let deadline = started + REQUEST_TIMEOUT;
+            loop {
+                if let Some(arrived) = receiver.arrived(device_id) {
+                    return Ok(arrived.saturating_duration_since(started));
+                }
+                if Instant::now() > deadline {
+                    return Err(format!("no webhook for {device_id} within 30 s"));
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+    let mut latency = Latency {
+        sorted: Vec::with_capacity(outcomes.len()),
+        failed: 0,
+        first_error: None,
+    };
+    for outcome in outcomes {
+        match outcome {
+            Ok(time) => latency.sorted.push(time),
+            Err(error) => {
+                latency.failed += 1;
+                latency.first_error.get_or_insert(error);
+            }
+        }
+    }
+    latency.sorted.sort();
+    latency
+}
+
+/// A backlog of test events written while no worker runs, then an instance whose worker
+/// delivers them: the time from its start to the last delivery.
+async fn measure_delivery_throughput(dir: &std::path::Path) -> Throughput {
+    let database_url = format!("sqlite://{}/webhooks.db", dir.display());
+    let config = |deliver: bool| ApplicationConfig {
+        webhooks: WebhookSettings {
+            allow_private_targets: true,
+            deliver,
+            ..WebhookSettings::default()
+        },
+        ..ApplicationConfig::new(([127, 0, 0, 1], 0).into(), database_url.clone())
+    };
+    let receiver = BenchReceiver::start().await;
+    let writer = Application::build(config(false))
+        .await
+        .expect("build the application");
+    let services = writer.services().clone();
+    let merchant = services
+        .create_merchant("Webhook Merchant")
+        .await
+        .expect("create merchant");
+    let actor = Actor::system(&merchant.id);
+    let endpoint = services
+        .create_webhook_endpoint(
+            &actor,
+            NewWebhookEndpoint {
+                url: receiver.url.clone(),
+                ..NewWebhookEndpoint::default()
+            },
+        )
+        .await
+        .expect("create the webhook endpoint");
+    for _ in 0..WEBHOOK_BACKLOG {
+        services
+            .send_test_webhook(&actor, &endpoint.endpoint.id)
+            .await
+            .expect("queue a test event");
+    }
+    services.close().await;
+    drop(writer);
+
+    let deliverer = Application::build(config(true))
+        .await
+        .expect("build the application");
+    let services = deliverer.services().clone();
+    let started = Instant::now();
+    let server = tokio::spawn(async move {
+        let _ = deliverer.run_until_stopped().await;
+    });
+    let last = receiver
+        .wait_for(WEBHOOK_BACKLOG, Duration::from_secs(300))
+        .await;
+    let delivered = receiver.count();
+    server.abort();
+    services.close().await;
+    Throughput {
+        succeeded: delivered,
+        failed: WEBHOOK_BACKLOG.saturating_sub(delivered),
+        first_error: last
+            .is_none()
+            .then(|| format!("{delivered} of {WEBHOOK_BACKLOG} delivered within 300 s")),
+        elapsed: last
+            .unwrap_or_else(Instant::now)
+            .saturating_duration_since(started),
     }
 }
 

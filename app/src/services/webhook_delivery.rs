@@ -35,6 +35,9 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Outcomes written in one transaction at most.
 const MOST_OUTCOMES_PER_WRITE: usize = 64;
+/// The shortest time between two looks for due deliveries: changes wake the worker, and
+/// under a flood of them (thousands of registrations a second) one look serves many.
+const LEAST_BETWEEN_ROUNDS: Duration = Duration::from_millis(5);
 /// Events kept after they happened, once nothing is left to send.
 const EVENT_RETENTION_MS: i64 = 30 * 24 * 3600 * 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -327,6 +330,7 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
     let mut last_sweep: Option<Instant> = None;
     let mut last_prune: Option<Instant> = None;
     let mut round: usize = 0;
+    let mut last_round = Instant::now();
     loop {
         if *stop.borrow() {
             break;
@@ -344,6 +348,10 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
                 tracing::error!(%error, "could not remove old webhook events");
             }
         }
+        if let Some(wait) = LEAST_BETWEEN_ROUNDS.checked_sub(last_round.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
+        last_round = Instant::now();
         round = round.wrapping_add(1);
         let claimed = claim(&services, &settings, round, &mut in_flight, tasks.len()).await;
         match claimed {

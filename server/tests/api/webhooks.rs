@@ -830,15 +830,20 @@ async fn the_cli_listener_verifies_and_prints_events(app: &TestApp) {
         .expect("start the listener");
     let mut log = BufReader::new(listener.stderr.take().unwrap()).lines();
     let mut events = BufReader::new(listener.stdout.take().unwrap()).lines();
-    let first_line = tokio::time::timeout(Duration::from_secs(30), log.next_line())
-        .await
-        .expect("the listener starts")
-        .unwrap()
-        .unwrap();
-    let url = first_line
+    let listening = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let line = log.next_line().await.unwrap().expect("the listener runs");
+            if line.contains("listening on") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the listener starts");
+    let url = listening
         .split_whitespace()
         .find(|word| word.starts_with("http://"))
-        .unwrap_or_else(|| panic!("an address in {first_line:?}"))
+        .unwrap_or_else(|| panic!("an address in {listening:?}"))
         .to_owned();
     let moved = app
         .request(Method::PATCH, &format!("{ENDPOINTS}/{endpoint_id}"))
