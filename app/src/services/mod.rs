@@ -12,6 +12,7 @@ mod enrollments;
 mod error;
 mod locations;
 mod merchants;
+mod overview;
 mod registration;
 mod security;
 mod users;
@@ -32,6 +33,7 @@ pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
 pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
 pub use merchants::CreatedMerchant;
+pub use overview::{EXPIRING_WITHIN_SECONDS, OVERVIEW_COUNT_CAP, QUIET_AFTER_DAYS};
 pub use registration::{RegisterDevice, RegistrationLimits};
 pub use users::{CreatedUser, NewUserInput};
 
