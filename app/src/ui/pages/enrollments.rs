@@ -259,7 +259,10 @@ fn EnrollmentTable(
                     let id = e.enrollment_id.clone();
                     view! {
                         <tr>
-                            <td data-label="Code"><a class="code" href=href>{e.enrollment_code.clone().unwrap_or_else(|| "Details".into())}</a></td>
+                            <td data-label="Code">{match e.enrollment_code.clone() {
+                                Some(code) => view! { <a class="code" href=href>{code}</a> }.into_any(),
+                                None => view! { <a href=href>"Details"</a> }.into_any(),
+                            }}</td>
                             <td data-label="Status"><StatusBadge status=e.status/></td>
                             <td data-label="Location">{name_of(&e.location_id)}</td>
                             <td data-label="Metadata"><MetadataChips metadata=e.metadata.clone()/></td>

@@ -4,7 +4,6 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Permission;
 use crate::model::{Device, Enrollment, Location, MerchantOverview};
 use crate::ui::components::audit_table::ActivityList;
 use crate::ui::components::format::{Time, TimeOrNever, Viewer, capped, noun};
@@ -18,8 +17,8 @@ pub struct OverviewData {
     pub merchant_name: String,
     #[serde(flatten)]
     pub overview: MerchantOverview,
-    /// The locations the user sees, for names.
-    pub locations: Vec<Location>,
+    /// The locations the user sees, for their names.
+    pub known_locations: Vec<Location>,
     /// Whether the user may create pairing codes (the actions at the top).
     pub may_pair: bool,
     /// Whether the user may read the whole audit log (a link to it).
@@ -30,13 +29,14 @@ pub struct OverviewData {
 
 #[server(endpoint = "overview")]
 pub async fn overview() -> Result<OverviewData, PortalError> {
+    use crate::domain::Permission;
     use crate::ui::session::{refuse, services, signed_in, viewer_zone};
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
     let zone = viewer_zone(&user).await;
     let overview = services.overview(&actor, &zone).await.map_err(refuse)?;
-    let locations = services.all_locations(&actor).await.map_err(refuse)?;
+    let known_locations = services.all_locations(&actor).await.map_err(refuse)?;
     let now = services.now();
     let seconds_left = overview
         .expiring_soon
@@ -46,7 +46,7 @@ pub async fn overview() -> Result<OverviewData, PortalError> {
     Ok(OverviewData {
         merchant_name: user.merchant_name,
         overview,
-        locations,
+        known_locations,
         may_pair: actor.may(Permission::ManageEnrollments),
         may_audit: actor.may(Permission::ViewAudit),
         seconds_left,
@@ -68,7 +68,7 @@ fn OverviewView(data: OverviewData) -> impl IntoView {
     let OverviewData {
         merchant_name,
         overview,
-        locations,
+        known_locations: locations,
         may_pair,
         may_audit,
         seconds_left,
