@@ -104,6 +104,9 @@ pub struct StaffUser {
     pub location_ids: Vec<String>,
     /// Signed in with a one-time password: must choose a password first.
     pub must_change_password: bool,
+    /// The time zone chosen on My account (`Europe/Stockholm`); `None`: the browser's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// A user as the users page lists them.
@@ -297,4 +300,28 @@ pub struct DeviceEventData {
 pub struct TestEventData {
     pub webhook_endpoint_id: String,
     pub message: String,
+}
+
+/// The overview of a merchant, or of a store manager's locations: what needs attention
+/// now. Counts stop past a cap (`count_cap`): a count above it reads "more than".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MerchantOverview {
+    pub count_cap: i64,
+    /// Codes that can still be used.
+    pub live_codes: i64,
+    pub devices: i64,
+    pub locations: i64,
+    /// Live codes expiring within the hour, soonest first (at most 10), and how many.
+    pub expiring_soon: Vec<Enrollment>,
+    pub expiring_soon_count: i64,
+    /// Devices registered since midnight in the viewer's zone, newest first (at most 5).
+    pub registered_today: Vec<Device>,
+    pub registered_today_count: i64,
+    /// Devices not heard from for 7 days, those gone quiet last first (at most 5).
+    pub quiet: Vec<Device>,
+    pub quiet_count: i64,
+    /// The latest audit events (10): the merchant's, or for a role that may not read the
+    /// audit log, only the user's own (`own_activity`).
+    pub activity: Vec<AuditEvent>,
+    pub own_activity: bool,
 }

@@ -12,6 +12,8 @@ use crate::model::StaffUser;
 use crate::services::{Actor, SESSION_ENDED, ServiceError, ServiceResult, Services, SessionGrant};
 
 const GRANT_KEY: &str = "grant";
+/// The browser's time zone at sign-in (a name the zone database knows).
+const BROWSER_ZONE_KEY: &str = "browser_time_zone";
 /// When the session was last used (the services' clock, ms): an idle session ends.
 const ACTIVE_KEY: &str = "active_at";
 /// How often a session in use is written back to say so. Reading a session does not keep
@@ -116,6 +118,17 @@ impl PortalSession {
             .insert(GRANT_KEY, grant)
             .await
             .map_err(ServiceError::internal)
+    }
+
+    /// Remembers the time zone the browser signed in from (already checked to be known).
+    pub async fn set_browser_time_zone(&self, zone: &str) {
+        if self.has_sign_in().await {
+            let _ = self.0.insert(BROWSER_ZONE_KEY, zone).await;
+        }
+    }
+
+    pub async fn browser_time_zone(&self) -> Option<String> {
+        self.0.get::<String>(BROWSER_ZONE_KEY).await.ok().flatten()
     }
 
     /// Whether someone is signed in on this session (not whether the session is still

@@ -21,7 +21,7 @@ test('filter, rename, deregister, export and audit the fleet', async ({ page, re
   const ops = merchant.addUser('ops');
   await signIn(page, ops);
 
-  await page.getByRole('link', { name: 'Devices' }).click();
+  await page.getByRole('link', { name: 'Devices', exact: true }).click();
   await expect(page.getByTestId('device-count')).toHaveText('3 devices');
   await expectAccessible(page);
 
@@ -64,7 +64,7 @@ test('filter, rename, deregister, export and audit the fleet', async ({ page, re
   await hydrated(page);
   await expect(page.getByRole('heading', { name: 'Kiosk 1' })).toBeVisible();
   await page.getByText('Deregister this device…').click();
-  await expect(page.getByText('must enroll it with a new pairing code')).toBeVisible();
+  await expect(page.getByText('must pair it with a new pairing code')).toBeVisible();
   await page.getByRole('button', { name: 'Deregister device' }).click();
   await expect(page).toHaveURL(/\/devices$/);
   const me = await request.get('/ipp/v1/devices/me', { headers: { authorization: `Bearer ${kioskTill.credentials.access_token}` } });
@@ -80,7 +80,7 @@ test('filter, rename, deregister, export and audit the fleet', async ({ page, re
   await expect(page.getByRole('link', { name: 'Create a pairing code' })).toBeVisible();
 
   // The audit log names each action and who did it.
-  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('link', { name: 'Audit log', exact: true }).click();
   const log = page.locator('table.audit');
   await expect(log).toContainText('device.registered');
   await expect(log.getByRole('row').filter({ hasText: 'device.updated' })).toContainText(`${ops} (user)`);
@@ -95,10 +95,10 @@ test('locations show their id and device count', async ({ page, request }) => {
   const key = merchant.apiKey();
   await enroll(request, key, { name: 'Till', metadata: {}, location: merchant.locationId });
   await signIn(page, merchant.addUser('admin'));
-  await page.getByRole('link', { name: 'Locations' }).click();
+  await page.getByRole('link', { name: 'Locations', exact: true }).click();
   const row = page.getByRole('row', { name: /Main Street/ });
   await expect(row).toContainText(merchant.locationId);
-  await expect(row.getByRole('link', { name: '1' })).toHaveAttribute('href', `/devices?location=${merchant.locationId}`);
+  await expect(row.getByRole('link', { name: '1 device', exact: true })).toHaveAttribute('href', `/devices?location=${merchant.locationId}`);
   await page.locator('#l-name').fill('Harbour');
   await page.locator('#l-city').fill('Gothenburg');
   await page.getByRole('button', { name: 'Add location' }).click();

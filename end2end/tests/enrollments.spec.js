@@ -3,8 +3,8 @@ import { test, expect, createMerchant, signIn, hydrated, decodeQr, expectAccessi
 test('create a code with metadata, read its QR, and see it used by a device', async ({ page, request }) => {
   const merchant = createMerchant('QR Roasters');
   await signIn(page, merchant.addUser('ops'));
-  await page.getByRole('link', { name: 'Enrollments' }).click();
-  await expect(page.getByRole('heading', { name: 'Enrollments' })).toBeVisible();
+  await page.getByRole('link', { name: 'Pairing codes', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Pairing codes', exact: true })).toBeVisible();
   await expectAccessible(page);
 
   // The link loaded a new page: adding metadata rows waits for its island to hydrate.

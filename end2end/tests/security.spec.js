@@ -36,8 +36,8 @@ test('the portal hydrates under its Content-Security-Policy, without a violation
 
   await signIn(page, email);
   await expect(page.getByRole('heading', { name: 'Policy Roasters' })).toBeVisible();
-  await page.getByRole('link', { name: 'Enrollments' }).click();
-  await expect(page.getByRole('heading', { name: 'Enrollments' })).toBeVisible();
+  await page.getByRole('link', { name: 'Pairing codes', exact: true }).click();
+  await expect(page.getByRole('heading', { name: 'Pairing codes', exact: true })).toBeVisible();
   await hydrated(page);
   // The metadata rows are an island too.
   await page.getByRole('button', { name: 'Add metadata' }).click();

@@ -8,7 +8,7 @@ use crate::store::{AuditEventRow, AuditFilter};
 
 use super::{Actor, ServiceError, ServiceResult, Services, rfc3339};
 
-fn audit_view(row: AuditEventRow) -> AuditEvent {
+pub(crate) fn audit_view(row: AuditEventRow) -> AuditEvent {
     AuditEvent {
         id: row.id,
         occurred_at: rfc3339(row.occurred_at),

@@ -232,6 +232,7 @@ impl Services {
             merchant_name: merchant.name,
             location_ids,
             must_change_password: user.must_change_password != 0,
+            time_zone: user.time_zone,
         }))
     }
 

@@ -389,6 +389,31 @@ impl Services {
         })
     }
 
+    /// The time zone the user reads the portal's times in: a name the zone database knows
+    /// (`Europe/Stockholm`), or `None` for their browser's. Returns the name as the
+    /// database spells it.
+    pub async fn set_own_time_zone(
+        &self,
+        user: &StaffUser,
+        zone: Option<&str>,
+    ) -> ServiceResult<Option<String>> {
+        let zone = match zone.map(str::trim).filter(|z| !z.is_empty()) {
+            None => None,
+            Some(name) => Some(
+                crate::local_time::Zone::named(name)
+                    .ok_or_else(|| {
+                        ServiceError::field("time_zone", "choose a time zone from the list")
+                    })?
+                    .name()
+                    .to_owned(),
+            ),
+        };
+        self.store
+            .set_user_time_zone(&user.id, zone.as_deref())
+            .await?;
+        Ok(zone)
+    }
+
     async fn merchant_user(&self, actor: &Actor, user_id: &str) -> ServiceResult<UserRow> {
         self.store
             .user(user_id)

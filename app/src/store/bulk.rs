@@ -75,7 +75,8 @@ async fn insert_consumed_enrollments(
                 (&device.enrollment_id).into(),
                 (&device.merchant_id).into(),
                 (&device.location_id).into(),
-                super::enrollments::code_hash(PairingCode::generate(CODE_LENGTH).as_str()).into(),
+                (&super::enrollments::code_hash(PairingCode::generate(CODE_LENGTH).as_str()))
+                    .into(),
                 "CONSUMED".into(),
                 device.created_at.into(),
                 device.created_at.into(),

@@ -42,7 +42,7 @@ pub struct DeviceFilter {
     pub name_contains: Option<String>,
 }
 
-const COLUMNS: &str = "d.id, d.merchant_id, d.location_id, d.enrollment_id, d.hardware_id, \
+pub(super) const COLUMNS: &str = "d.id, d.merchant_id, d.location_id, d.enrollment_id, d.hardware_id, \
     d.name, d.platform, d.created_at, d.updated_at, d.last_seen_at";
 
 impl Store {

@@ -80,7 +80,7 @@ pub struct EnrollmentFilter {
     pub batch_id: Option<String>,
 }
 
-const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.live_code, e.status, e.expires_at, \
+pub(super) const COLUMNS: &str = "e.id, e.merchant_id, e.location_id, e.live_code, e.status, e.expires_at, \
     e.created_at, e.created_by_kind, e.created_by_id, e.created_by_label, e.consumed_at, \
     e.cancelled_at, e.device_id, e.idempotency_key, e.request_fingerprint, e.batch_id";
 

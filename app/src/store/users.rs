@@ -11,6 +11,8 @@ pub struct UserRow {
     pub password_changed_at: i64,
     pub must_change_password: i64,
     pub disabled_at: Option<i64>,
+    /// The zone the user reads times in; `None`: their browser's.
+    pub time_zone: Option<String>,
 }
 
 pub struct NewUser<'a> {
@@ -25,7 +27,7 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str = "id, merchant_id, email, password_hash, role, created_at, \
-    password_changed_at, must_change_password, disabled_at";
+    password_changed_at, must_change_password, disabled_at, time_zone";
 
 impl Store {
     pub async fn insert_user(tx: &mut Tx, user: &NewUser<'_>) -> StoreResult<()> {
@@ -147,6 +149,16 @@ impl Store {
         .bind(user_id)
         .execute(&mut **tx)
         .await?;
+        Ok(())
+    }
+
+    /// The zone the user reads times in (`None`: their browser's).
+    pub async fn set_user_time_zone(&self, user_id: &str, zone: Option<&str>) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET time_zone = $1 WHERE id = $2")
+            .bind(zone)
+            .bind(user_id)
+            .execute(self.writer())
+            .await?;
         Ok(())
     }
 

@@ -10,13 +10,44 @@ use crate::model::StaffUser;
 #[cfg(feature = "ssr")]
 pub use server::*;
 
+/// The signed-in user, and the time zone their browser had when they signed in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Me {
+    #[serde(flatten)]
+    pub user: StaffUser,
+    /// The browser's zone sent with the sign-in, if it sent a known one.
+    pub browser_time_zone: Option<String>,
+}
+
+impl Me {
+    /// The zone the user reads times in: the one they chose on My account, else their
+    /// browser's at sign-in, else UTC.
+    pub fn zone(&self) -> &str {
+        self.user
+            .time_zone
+            .as_deref()
+            .or(self.browser_time_zone.as_deref())
+            .unwrap_or("UTC")
+    }
+}
+
 /// The signed-in user, or `None`.
 #[server(endpoint = "current_user")]
-pub async fn current_user() -> Result<Option<StaffUser>, PortalError> {
-    signed_in_user().await
+pub async fn current_user() -> Result<Option<Me>, PortalError> {
+    let Some(user) = signed_in_user().await? else {
+        return Ok(None);
+    };
+    let browser_time_zone = portal_session().await?.browser_time_zone().await;
+    Ok(Some(Me {
+        user,
+        browser_time_zone,
+    }))
 }
 
 /// Signs in and goes on to `next` (a path of this portal), or to the start page.
+/// `time_zone` is the browser's (`Europe/Stockholm`), which the sign-in form sends when
+/// JavaScript runs: times are shown in it unless the user chose another; an unknown one
+/// is ignored.
 ///
 /// A refused plain form post goes back to the sign-in form with the email as typed (cut
 /// to the longest an email can be) in the URL, never the password: nothing is kept in a
@@ -26,6 +57,7 @@ pub async fn login(
     email: String,
     password: String,
     next: Option<String>,
+    time_zone: Option<String>,
 ) -> Result<(), PortalError> {
     let next = safe_next(next.as_deref());
     let signed_in = async {
@@ -35,11 +67,15 @@ pub async fn login(
             .login(&email, &password, &address)
             .await
             .map_err(refuse)?;
-        portal_session()
-            .await?
-            .sign_in(&grant)
-            .await
-            .map_err(refuse)
+        let session = portal_session().await?;
+        session.sign_in(&grant).await.map_err(refuse)?;
+        if let Some(zone) = time_zone
+            .as_deref()
+            .and_then(crate::local_time::Zone::named)
+        {
+            session.set_browser_time_zone(zone.name()).await;
+        }
+        Ok(())
     }
     .await;
     match signed_in {
@@ -301,6 +337,21 @@ mod server {
             .user(&services)
             .await
             .map_err(refuse)
+    }
+
+    /// The zone `user` reads times in: their choice, else their browser's at sign-in,
+    /// else UTC.
+    pub async fn viewer_zone(user: &StaffUser) -> String {
+        let browser = match portal_session().await {
+            Ok(session) => session.browser_time_zone().await,
+            Err(_) => None,
+        };
+        super::Me {
+            user: user.clone(),
+            browser_time_zone: browser,
+        }
+        .zone()
+        .to_owned()
     }
 
     /// The signed-in user and the actor to act as (401 otherwise). What the user may do

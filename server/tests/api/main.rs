@@ -21,6 +21,7 @@ mod portal;
 mod portal_devices;
 mod portal_enrollments;
 mod portal_forms;
+mod portal_overview;
 mod registration;
 mod request_ids;
 mod security;

@@ -28,3 +28,14 @@ pub fn location_fragment() -> String {
     }
     String::new()
 }
+
+/// The browser's time zone, as `Intl` names it (`Europe/Stockholm`); empty if unknown.
+#[cfg(feature = "hydrate")]
+pub fn time_zone() -> String {
+    let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new())
+        .resolved_options();
+    js_sys::Reflect::get(&options, &"timeZone".into())
+        .ok()
+        .and_then(|zone| zone.as_string())
+        .unwrap_or_default()
+}

@@ -1,5 +1,6 @@
 //! The filter bar of a list: a form that loads the list's own address with the filters in
 //! its query, so a view can be shared and bookmarked, and Back goes to the view before.
+//! Laid out on a grid: each label above its field, the button at the end of the row.
 
 use leptos::prelude::*;
 use leptos_router::components::Form;
@@ -22,7 +23,10 @@ pub fn FilterBar(
     view! {
         <Form action=action attr:class="filters" attr:aria-label=label>
             {children()}
-            <button type="submit" class="secondary">{button}</button>
+            <div class="filter-actions">
+                <a class="button ghost" href=action>"Clear"</a>
+                <button type="submit">{button}</button>
+            </div>
         </Form>
     }
 }
@@ -38,8 +42,10 @@ pub fn FilterText(
     #[prop(optional)] placeholder: Option<&'static str>,
 ) -> impl IntoView {
     view! {
-        <label for=id>{label}</label>
-        <input id=id name=name value=value placeholder=placeholder/>
+        <div class="field">
+            <label for=id>{label}</label>
+            <input id=id name=name value=value placeholder=placeholder/>
+        </div>
     }
 }
 
@@ -56,11 +62,13 @@ pub fn FilterSelect(
     #[prop(into)] selected: String,
 ) -> impl IntoView {
     view! {
-        <label for=id>{label}</label>
-        <select id=id name=name>
-            {any.map(|any| view! { <option value="">{any}</option> })}
-            <Options choices selected/>
-        </select>
+        <div class="field">
+            <label for=id>{label}</label>
+            <select id=id name=name>
+                {any.map(|any| view! { <option value="">{any}</option> })}
+                <Options choices selected/>
+            </select>
+        </div>
     }
 }
 

@@ -8,12 +8,15 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use super::format::Viewer;
+use super::layout::CurrentUser;
 use crate::ui::errors::PortalError;
 use crate::ui::session::{OldInput, take_old_input};
 
 /// The page's data once `resource` has loaded, rendered by `children`
 /// (`<Loaded resource=data let:data>...</Loaded>`); a refusal instead when the server
-/// function refused (session over, role not allowed, no such thing).
+/// function refused (session over, role not allowed, no such thing). The page's times
+/// are shown in the signed-in user's zone ([`Viewer`]).
 #[component]
 pub fn Loaded<T, V>(
     resource: Resource<Result<T, PortalError>>,
@@ -24,11 +27,13 @@ where
     V: IntoView + 'static,
 {
     let children = Arc::new(children);
+    let me = use_context::<CurrentUser>();
     view! {
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || {
                 let children = Arc::clone(&children);
                 Suspend::new(async move {
+                    provide_viewer(me).await;
                     match resource.await {
                         Err(error) => view! { <Refusal error/> }.into_any(),
                         Ok(data) => children(data).into_any(),
@@ -37,6 +42,15 @@ where
             }}
         </Transition>
     }
+}
+
+/// Makes the signed-in user's time zone the one the page's times are shown in.
+pub async fn provide_viewer(me: Option<CurrentUser>) {
+    let zone = match me {
+        Some(CurrentUser(me)) => me.await.map(|me| me.zone().to_owned()),
+        None => None,
+    };
+    provide_context(Viewer::new(zone.as_deref().unwrap_or("UTC")));
 }
 
 /// What the user typed into the form that posts to `form` (its server function's `PATH`),

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use super::browser::{copy_to_clipboard, print_page};
+use super::format::remaining;
 
 /// Puts `text` on the clipboard; the label says "Copied" afterwards.
 #[island]
@@ -65,4 +66,19 @@ pub fn SubmitButton(label: String, pending: String) -> impl IntoView {
             {move || if sent.get() { pending.clone() } else { label.clone() }}
         </button>
     }
+}
+
+/// The time left, ticking down each second (`12 min 05 s`), from `seconds_left` when the
+/// page was made.
+#[island]
+pub fn Countdown(seconds_left: i64) -> impl IntoView {
+    let seconds_left = RwSignal::new(seconds_left);
+    #[cfg(feature = "hydrate")]
+    if let Ok(tick) = set_interval_with_handle(
+        move || seconds_left.update(|s| *s -= 1),
+        std::time::Duration::from_secs(1),
+    ) {
+        on_cleanup(move || tick.clear());
+    }
+    view! { <span data-testid="countdown">{move || remaining(seconds_left.get())}</span> }
 }

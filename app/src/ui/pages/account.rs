@@ -1,10 +1,10 @@
-//! `/account`: who I am, and changing my password.
+//! `/account`: who I am, the time zone I read times in, and changing my password.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
 use crate::ui::components::format::role_label;
-use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_error};
 use crate::ui::components::layout::CurrentUser;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
@@ -39,23 +39,56 @@ pub async fn change_password(
     Ok(())
 }
 
+/// The time zones to choose from (IANA names), for the time zone form.
+#[server(endpoint = "time_zones")]
+pub async fn time_zones() -> Result<Vec<String>, PortalError> {
+    use crate::ui::session::signed_in_to_change_password;
+
+    signed_in_to_change_password().await?;
+    Ok(crate::local_time::zone_names())
+}
+
+/// Shows the portal's times in `time_zone` from now on; empty: in the browser's zone.
+#[server(endpoint = "set_time_zone")]
+pub async fn set_time_zone(#[server(default)] time_zone: String) -> Result<(), PortalError> {
+    use crate::ui::session::{put_notice, refuse, services, signed_in};
+
+    let (user, _) = signed_in().await?;
+    let chosen = services()?
+        .set_own_time_zone(&user, Some(time_zone.as_str()))
+        .await
+        .map_err(refuse)?;
+    put_notice(&match chosen {
+        Some(zone) => format!("Times are now shown in {zone}."),
+        None => "Times are now shown in your browser's time zone.".to_owned(),
+    })
+    .await;
+    Ok(())
+}
+
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let CurrentUser(user) = expect_context::<CurrentUser>();
     let change = ServerAction::<ChangePassword>::new();
     let error = last_error(change.value());
+    let set_zone = ServerAction::<SetTimeZone>::new();
+    let zone_error = last_error(set_zone.value());
+    let zones = Resource::new(|| (), |_| time_zones());
 
     view! {
         <h1>"My account"</h1>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                user.await.map(|user| {
+                user.await.map(|me| {
+                    let zone = me.zone().to_owned();
+                    let user = me.user;
                     let must_change = user.must_change_password;
                     view! {
                         <dl class="facts">
                             <dt>"Email"</dt><dd>{user.email}</dd>
                             <dt>"Role"</dt><dd>{role_label(user.role)}</dd>
                             <dt>"Merchant"</dt><dd>{user.merchant_name}</dd>
+                            <dt>"Time zone"</dt><dd data-testid="time-zone">{zone}</dd>
                         </dl>
                         {must_change.then(|| view! {
                             <div class="notice" role="status">
@@ -67,20 +100,78 @@ pub fn AccountPage() -> impl IntoView {
             })}
         </Transition>
         <section class="card">
+            <h2>"Time zone"</h2>
+            <p class="muted">"Times in the portal are shown in this zone. Exports and the API keep UTC."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let zones = zones.await.unwrap_or_default();
+                    let chosen = user.await.and_then(|me| me.user.time_zone.clone()).unwrap_or_default();
+                    let browser = user.await.and_then(|me| me.browser_time_zone.clone());
+                    view! { <TimeZoneForm action=set_zone zones chosen browser error=zone_error/> }
+                })}
+            </Transition>
+        </section>
+        <section class="card">
             <h2>"Change password"</h2>
-            <ActionForm action=change>
-                <label for="current_password">"Current password"</label>
-                <input id="current_password" name="current_password" type="password" autocomplete="current-password" required aria-describedby="current_password-error"/>
-                <FieldMessage field="current_password" error/>
-                <label for="new_password">"New password (at least 12 characters)"</label>
-                <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="new_password-error"/>
-                <FieldMessage field="new_password" error/>
-                <label for="confirm_password">"New password again"</label>
-                <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-describedby="confirm_password-error"/>
-                <FieldMessage field="confirm_password" error/>
+            <ActionForm action=change attr:class="form-grid">
+                <div class="field wide">
+                    <label for="current_password">"Current password"</label>
+                    <input id="current_password" name="current_password" type="password" autocomplete="current-password" required aria-describedby="current_password-error"/>
+                    <FieldMessage field="current_password" error/>
+                </div>
+                <div class="field">
+                    <label for="new_password">"New password (at least 12 characters)"</label>
+                    <input id="new_password" name="new_password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="new_password-error"/>
+                    <FieldMessage field="new_password" error/>
+                </div>
+                <div class="field">
+                    <label for="confirm_password">"New password again"</label>
+                    <input id="confirm_password" name="confirm_password" type="password" autocomplete="new-password" required aria-describedby="confirm_password-error"/>
+                    <FieldMessage field="confirm_password" error/>
+                </div>
                 <FormMessage error/>
-                <SubmitButton label="Change password".to_owned() pending="Changing…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Change password".to_owned() pending="Changing…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
+    }
+}
+
+/// The zone select: automatic (the browser's at sign-in) or one of `zones`.
+#[component]
+fn TimeZoneForm(
+    action: ServerAction<SetTimeZone>,
+    zones: Vec<String>,
+    /// The zone chosen so far; empty: automatic.
+    chosen: String,
+    browser: Option<String>,
+    error: impl Fn() -> Option<PortalError> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let automatic = match browser {
+        Some(zone) => format!("Automatic: your browser's ({zone})"),
+        None => "Automatic: your browser's (UTC until it tells)".to_owned(),
+    };
+    let choices = std::iter::once((String::new(), automatic))
+        .chain(
+            zones
+                .into_iter()
+                .map(|zone| (zone.clone(), zone.replace('_', " "))),
+        )
+        .collect();
+    view! {
+        <ActionForm action attr:class="form-grid">
+            <div class="field">
+                <label for="time_zone">"Show times in"</label>
+                <select id="time_zone" name="time_zone" aria-describedby="time_zone-error">
+                    <Options choices selected=chosen/>
+                </select>
+                <FieldMessage field="time_zone" error/>
+            </div>
+            <FormMessage error/>
+            <div class="form-actions">
+                <SubmitButton label="Save time zone".to_owned() pending="Saving…".to_owned()/>
+            </div>
+        </ActionForm>
     }
 }

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 
 use crate::model::ApiKeySummary;
-use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::format::{Time, TimeOrNever};
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
@@ -84,14 +84,18 @@ pub fn ApiKeysPage() -> impl IntoView {
             <code>"Authorization: Bearer <key>"</code> ", or HTTP Basic with the merchant id as user name and the key as password (as Kustom's clients do)."</p>
         <section class="card">
             <h2>"Create a key"</h2>
-            <ActionForm action=create>
-                <label for="key-name">"Name (what the key is for)"</label>
-                <WithKeptInput form=CreateApiKey::PATH let:old>
-                    <KeyName name=old.value("name")/>
-                </WithKeptInput>
-                <FieldMessage field="name" error=create_error/>
+            <ActionForm action=create attr:class="form-grid">
+                <div class="field">
+                    <label for="key-name">"Name (what the key is for)"</label>
+                    <WithKeptInput form=CreateApiKey::PATH let:old>
+                        <KeyName name=old.value("name")/>
+                    </WithKeptInput>
+                    <FieldMessage field="name" error=create_error/>
+                </div>
                 <FormMessage error=create_error/>
-                <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Create key".to_owned() pending="Creating…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
         <FormMessage error=revoke_error/>
@@ -111,6 +115,7 @@ fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl
         return view! { <p class="empty">"No API keys yet. Create one above for each system that calls the Device API."</p> }.into_any();
     }
     view! {
+        <div class="table-wrap">
         <table class="list">
             <caption class="visually-hidden">"API keys"</caption>
             <thead><tr>
@@ -123,12 +128,12 @@ fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl
                     view! {
                         <tr class:disabled=revoked>
                             <td>{key.name.clone()}</td>
-                            <td><code>{format!("{}…", key.key_prefix)}</code></td>
-                            <td>{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
-                            <td><time datetime=key.created_at.clone()>{short_time(&key.created_at)}</time></td>
-                            <td>{short_time_or_never(key.last_used_at.as_deref())}</td>
-                            <td>{if revoked {
-                                view! { <span>"Revoked"</span> }.into_any()
+                            <td data-label="Key"><code>{format!("{}…", key.key_prefix)}</code></td>
+                            <td data-label="Created by">{key.created_by.clone().unwrap_or_else(|| "command line".into())}</td>
+                            <td data-label="Created"><Time at=key.created_at.clone()/></td>
+                            <td data-label="Last used"><TimeOrNever at=key.last_used_at.clone()/></td>
+                            <td data-label="Status" class="row-actions">{if revoked {
+                                view! { <span class="badge muted">"Revoked"</span> }.into_any()
                             } else {
                                 view! {
                                     <details>
@@ -146,6 +151,7 @@ fn KeyList(keys: Vec<ApiKeySummary>, revoke: ServerAction<RevokeApiKey>) -> impl
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
     .into_any()
 }

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 
 use crate::domain::paging::Page;
 use crate::model::AuditEvent;
-use crate::ui::components::audit_table::AuditTable;
+use crate::ui::components::audit_table::{ACTIONS, AuditTable};
 use crate::ui::components::filters::{FilterBar, FilterSelect, FilterText};
+use crate::ui::components::format::plural;
 use crate::ui::components::forms::choices;
 use crate::ui::components::loading::Loaded;
 use crate::ui::components::pager::Pager;
@@ -58,7 +59,7 @@ pub fn AuditLogPage() -> impl IntoView {
         <h1>"Audit log"</h1>
         <FilterBar action="/audit" label="Filter the audit log" button="Filter">
             <FilterText id="a-actor" name="actor" label="Actor (user email or key, device id)" value=param("actor")/>
-            <FilterSelect id="a-action" name="action" label="Action" any="Any" choices=choices(ACTIONS.map(|action| (action, action))) selected=param("action")/>
+            <FilterSelect id="a-action" name="action" label="Action" any="Any" choices=choices(ACTIONS) selected=param("action")/>
             <FilterText id="a-target" name="target" label="Target id" value=param("target")/>
         </FilterBar>
         <Loaded resource=events let:page>
@@ -67,31 +68,13 @@ pub fn AuditLogPage() -> impl IntoView {
     }
 }
 
-/// Every action the audit log records.
-const ACTIONS: [&str; 14] = [
-    "enrollment.created",
-    "enrollment.cancelled",
-    "device.registered",
-    "device.updated",
-    "device.deregistered",
-    "location.created",
-    "location.updated",
-    "user.created",
-    "user.access_changed",
-    "user.disabled",
-    "user.enabled",
-    "user.password_changed",
-    "api_key.created",
-    "api_key.revoked",
-];
-
 /// One page of events, with links to the newer and older pages.
 #[component]
 fn AuditPage(page: Page<AuditEvent>) -> impl IntoView {
     let number = page.page_number;
     let link = |number: i64| with_param("/audit", "page", Some(number.to_string()));
     view! {
-        <p class="muted">{format!("{} events", page.total_elements)}</p>
+        <p class="muted">{plural(page.total_elements, "event", "events")}</p>
         <AuditTable events=page.content/>
         <Pager
             previous=(number > 0).then(|| (link(number - 1), "Newer"))

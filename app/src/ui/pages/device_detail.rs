@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{AuditEvent, Device, Enrollment, Location};
 use crate::ui::components::audit_table::AuditTable;
-use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::format::{Time, TimeOrNever, platform_label};
 use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::{location_choices, location_name};
@@ -174,35 +174,46 @@ fn DeviceDetail(
         <dl class="facts">
             <dt>"Device id"</dt><dd><code>{device.id.clone()}</code></dd>
             <dt>"Hardware id"</dt><dd><code>{device.hardware_id.clone()}</code></dd>
-            <dt>"Platform"</dt><dd>{device.platform.as_str()}</dd>
+            <dt>"Platform"</dt><dd>{platform_label(device.platform)}</dd>
             <dt>"Location"</dt><dd>{location}</dd>
-            <dt>"Registered"</dt><dd>{short_time(&device.created_at)}</dd>
-            <dt>"Last seen"</dt><dd>{short_time_or_never(device.last_seen_at.as_deref())}</dd>
-            <dt>"Enrolled with"</dt>
+            <dt>"Registered"</dt><dd><Time at=device.created_at.clone() exact=true/></dd>
+            <dt>"Last seen"</dt><dd><TimeOrNever at=device.last_seen_at.clone()/></dd>
+            <dt>"Paired with"</dt>
             <dd>{match enrollment {
-                Some(e) => format!("a pairing code created by {} on {}", e.created_by, short_time(&e.created_at)),
-                None => "—".into(),
+                Some(e) => view! {
+                    <a href=format!("/enrollments/{}", e.enrollment_id)>"a pairing code"</a>
+                    {format!(" created by {}, ", e.created_by)}<Time at=e.created_at.clone()/>
+                }.into_any(),
+                None => "—".into_any(),
             }}</dd>
         </dl>
         <section class="card">
             <h2>"Change"</h2>
-            <ActionForm action=update>
+            <ActionForm action=update attr:class="form-grid">
                 <input type="hidden" name="id" value=id_for_update/>
-                <label for="d-name">"Name"</label>
-                <input id="d-name" name="name" value=name required maxlength="100" aria-describedby="name-error"/>
-                <FieldMessage field="name" error/>
-                <label for="d-location">"Location"</label>
-                <select id="d-location" name="location_id">
-                    <Options choices=location_choices(&locations) selected=current_location/>
-                </select>
-                <FieldMessage field="location_id" error/>
-                <fieldset class="metadata-rows">
-                    <legend>"Metadata"</legend>
-                    {rows.enumerate().map(|(row, (key, value))| view! { <MetadataRow ids="d" row key value/> }).collect_view()}
-                </fieldset>
-                <FieldMessage field="metadata" error/>
+                <div class="field">
+                    <label for="d-name">"Name"</label>
+                    <input id="d-name" name="name" value=name required maxlength="100" aria-describedby="name-error"/>
+                    <FieldMessage field="name" error/>
+                </div>
+                <div class="field">
+                    <label for="d-location">"Location"</label>
+                    <select id="d-location" name="location_id">
+                        <Options choices=location_choices(&locations) selected=current_location/>
+                    </select>
+                    <FieldMessage field="location_id" error/>
+                </div>
+                <div class="field wide">
+                    <fieldset class="metadata-rows">
+                        <legend>"Metadata"</legend>
+                        {rows.enumerate().map(|(row, (key, value))| view! { <MetadataRow ids="d" row key value/> }).collect_view()}
+                    </fieldset>
+                    <FieldMessage field="metadata" error/>
+                </div>
                 <FormMessage error/>
-                <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Save changes".to_owned() pending="Saving…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
         <section class="card danger-zone">
@@ -211,7 +222,7 @@ fn DeviceDetail(
                 <summary>"Deregister this device…"</summary>
                 <ActionForm action=deregister>
                     <input type="hidden" name="id" value=id_for_deregister/>
-                    <p>"Its token stops working at once. To use the device again, a clerk must enroll it with a new pairing code."</p>
+                    <p>"Its token stops working at once. To use the device again, a clerk must pair it with a new pairing code."</p>
                     <button type="submit" class="danger">"Deregister device"</button>
                 </ActionForm>
             </details>

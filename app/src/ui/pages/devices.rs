@@ -11,7 +11,7 @@ use crate::model::{Device, Location};
 use crate::ui::components::filters::{
     FilterBar, FilterSelect, FilterText, LocationFilter, MetadataFilter,
 };
-use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::format::{Time, TimeOrNever, platform_label, plural};
 use crate::ui::components::forms::{FormMessage, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::location_name;
@@ -120,6 +120,7 @@ pub async fn deregister_devices(
 ) -> Result<String, PortalError> {
     use crate::domain::FieldError;
 
+    use crate::ui::components::format::plural;
     use crate::ui::session::{put_notice, reject, services, signed_in};
 
     use crate::domain::device::MAX_DEREGISTER_AT_ONCE;
@@ -146,11 +147,11 @@ pub async fn deregister_devices(
         }
     }
     let summary = match failed {
-        0 => format!(
-            "Deregistered {done} device{}.",
-            if done == 1 { "" } else { "s" }
+        0 => format!("Deregistered {}.", plural(done, "device", "devices")),
+        _ => format!(
+            "Deregistered {}; {failed} could not be (already gone or not yours).",
+            plural(done, "device", "devices")
         ),
-        _ => format!("Deregistered {done}; {failed} could not be (already gone or not yours)."),
     };
     put_notice(&summary).await;
     Ok(summary)
@@ -224,10 +225,7 @@ const SORTS: [(DeviceSort, &str); 3] = [
 /// Which devices the list shows, and in which order, as the URL has it.
 #[component]
 fn DeviceFilterBar(filters: DeviceFilters, locations: Vec<Location>) -> impl IntoView {
-    let platforms = [
-        (Platform::Android.as_str(), "Android"),
-        (Platform::Ios.as_str(), "iOS"),
-    ];
+    let platforms = [Platform::Android, Platform::Ios].map(|p| (p.as_str(), platform_label(p)));
     let sorts = SORTS.map(|(sort, label)| (sort.as_str(), label));
     view! {
         <FilterBar action="/devices" label="Filter devices" button="Apply">
@@ -271,10 +269,10 @@ fn DeviceList(
 
     view! {
         {filter_bar}
-        <p class="muted" data-testid="device-count">{format!("{total} device{}", if total == 1 { "" } else { "s" })}</p>
+        <p class="muted" data-testid="device-count">{plural(total, "device", "devices")}</p>
         {if devices.is_empty() {
             if filtered {
-                view! { <p class="empty">"No device matches these filters."</p> }.into_any()
+                view! { <p class="empty">"No device matches these filters. " <a href="/devices">"Show all devices"</a></p> }.into_any()
             } else {
                 view! { <p class="empty">"No devices yet. " <a href="/enrollments">"Create a pairing code"</a> " and enter it in the POS app to register the first one."</p> }.into_any()
             }
@@ -283,11 +281,12 @@ fn DeviceList(
                 <ActionForm action=deregister attr:id="bulk-deregister" attr:class="bulk">
                     <details>
                         <summary>"Deregister selected…"</summary>
-                        <p>"The selected devices stop working at once and must be enrolled again to be used."</p>
+                        <p>"The selected devices stop working at once; each needs a new pairing code to be used again."</p>
                         <button type="submit" class="danger">"Deregister selected devices"</button>
                     </details>
                 </ActionForm>
-                <table class="list">
+                <div class="table-wrap">
+                <table class="list devices">
                     <caption class="visually-hidden">"Devices"</caption>
                     <thead><tr>
                         <th scope="col"><span class="visually-hidden">"Select"</span></th>
@@ -304,11 +303,11 @@ fn DeviceList(
                             let message_id = format!("rename-{index}-error");
                             view! {
                                 <tr data-device=device.id.clone()>
-                                    <td>
+                                    <td class="select">
                                         <input type="checkbox" id=select_id.clone() form="bulk-deregister" name=format!("ids[{index}]") value=id.clone()/>
                                         <label for=select_id class="visually-hidden">{format!("Select {}", device.name)}</label>
                                     </td>
-                                    <td>
+                                    <td class="name">
                                         <a href=format!("/devices/{}", device.id)>{device.name.clone()}</a>
                                         <details class="inline-edit" open=refused>
                                             <summary>"Rename"</summary>
@@ -323,16 +322,17 @@ fn DeviceList(
                                             </ActionForm>
                                         </details>
                                     </td>
-                                    <td>{device.platform.as_str()}</td>
-                                    <td>{name_of(&device.location_id)}</td>
-                                    <td><MetadataChips metadata=device.metadata.clone()/></td>
-                                    <td>{short_time(&device.created_at)}</td>
-                                    <td>{short_time_or_never(device.last_seen_at.as_deref())}</td>
+                                    <td data-label="Platform">{platform_label(device.platform)}</td>
+                                    <td data-label="Location">{name_of(&device.location_id)}</td>
+                                    <td data-label="Metadata"><MetadataChips metadata=device.metadata.clone()/></td>
+                                    <td data-label="Registered"><Time at=device.created_at.clone()/></td>
+                                    <td data-label="Last seen"><TimeOrNever at=device.last_seen_at.clone()/></td>
                                 </tr>
                             }
                         }).collect_view()}
                     </tbody>
                 </table>
+                </div>
             }.into_any()
         }}
         <Pager previous=first_link next=next_link/>

@@ -7,11 +7,11 @@ use serde::{Deserialize, Serialize};
 use crate::domain::enrollment::EnrollmentStatus;
 use crate::model::Enrollment;
 use crate::ui::components::enrollment_status::StatusBadge;
-use crate::ui::components::format::{remaining, short_time};
+use crate::ui::components::format::Time;
 use crate::ui::components::loading::Loaded;
 use crate::ui::components::metadata::MetadataChips;
 use crate::ui::components::params::route_param;
-use crate::ui::components::widgets::{CopyButton, PrintButton};
+use crate::ui::components::widgets::{CopyButton, Countdown, PrintButton};
 use crate::ui::errors::PortalError;
 
 /// Everything a pairing card shows.
@@ -137,7 +137,7 @@ fn PairingCard(card: PairingCardData) -> impl IntoView {
                     <p class="label">"Pairing code"</p>
                     <p class="big-code" class:long={code.len() > 9} data-testid="pairing-code">{code.clone()}</p>
                     <p class="expiry">
-                        "Expires " <time datetime=enrollment.expires_at.clone()>{short_time(&enrollment.expires_at)}</time>
+                        "Expires " <Time at=enrollment.expires_at.clone() exact=true/>
                         <span class="no-print">" · in " <Countdown seconds_left/></span>
                     </p>
                     <p class="location">"Location: " <strong>{location_name}</strong></p>
@@ -257,18 +257,4 @@ fn LivePairingCard(id: String, seconds_left: i64, children: Children) -> impl In
             <div class="pairing-live" hidden=move || !live()>{children()}</div>
         </article>
     }
-}
-
-/// The time left, ticking down each second.
-#[island]
-fn Countdown(seconds_left: i64) -> impl IntoView {
-    let seconds_left = RwSignal::new(seconds_left);
-    #[cfg(feature = "hydrate")]
-    if let Ok(tick) = set_interval_with_handle(
-        move || seconds_left.update(|s| *s -= 1),
-        std::time::Duration::from_secs(1),
-    ) {
-        on_cleanup(move || tick.clear());
-    }
-    view! { <span data-testid="countdown">{move || remaining(seconds_left.get())}</span> }
 }

@@ -1,4 +1,5 @@
-//! `/enrollments`: create pairing codes, and the list of codes with filters.
+//! `/enrollments`: create pairing codes, and the list of codes with filters. (The URL and
+//! the API say "enrollment"; the pages say "pairing code".)
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -10,7 +11,7 @@ use crate::domain::paging::Page;
 use crate::model::{Enrollment, Location};
 use crate::ui::components::enrollment_status::StatusBadge;
 use crate::ui::components::filters::{FilterBar, FilterSelect, LocationFilter, MetadataFilter};
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{Time, plural};
 use crate::ui::components::forms::{FieldMessage, FormMessage, Options, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::{location_choices_with_city, location_name};
@@ -196,13 +197,15 @@ pub fn EnrollmentsPage() -> impl IntoView {
 
     view! {
         <div class="page-head">
-            <h1>"Enrollments"</h1>
-            <a class="button secondary" href="/enrollments/new-sheet">"Print a pairing sheet"</a>
+            <h1>"Pairing codes"</h1>
+            <div class="actions">
+                <a class="button secondary" href="/enrollments/new-sheet">"Print a pairing sheet"</a>
+            </div>
         </div>
         <WithKeptInput form=CreateEnrollment::PATH let:old>
             <Loaded resource=data let:data>
                 <CreateEnrollmentForm locations=data.locations.clone() sheet=false old=old.clone()/>
-                <h2>"Pairing codes"</h2>
+                <h2>"Codes"</h2>
                 <EnrollmentFilters locations=data.locations.clone()/>
                 <FormMessage error=cancel_error/>
                 <EnrollmentTable page=data.page locations=data.locations cancel/>
@@ -231,12 +234,18 @@ fn EnrollmentTable(
     cancel: ServerAction<CancelEnrollment>,
 ) -> impl IntoView {
     if page.content.is_empty() {
-        return view! { <p class="empty">"No pairing codes here. Create one above, or change the filter."</p> }.into_any();
+        return view! {
+            <p class="empty">"No pairing codes here. "
+                <a href="#new-pairing-code">"Create one above"</a>
+                ", or show other codes with the filter."</p>
+        }
+        .into_any();
     }
     let name_of = move |id: &str| location_name(&locations, id).unwrap_or_else(|| "—".into());
     let (number, total_pages, total) = (page.page_number, page.total_pages, page.total_elements);
     let page_link = |number: i64| with_param("/enrollments", "page", Some(number.to_string()));
     view! {
+        <div class="table-wrap">
         <table class="list">
             <caption class="visually-hidden">"Pairing codes"</caption>
             <thead><tr>
@@ -250,13 +259,16 @@ fn EnrollmentTable(
                     let id = e.enrollment_id.clone();
                     view! {
                         <tr>
-                            <td><a class="code" href=href>{e.enrollment_code.clone().unwrap_or_else(|| "view".into())}</a></td>
-                            <td><StatusBadge status=e.status/></td>
-                            <td>{name_of(&e.location_id)}</td>
-                            <td><MetadataChips metadata=e.metadata.clone()/></td>
-                            <td>{e.created_by.clone()}</td>
-                            <td>{if pending { short_time(&e.expires_at) } else { "—".into() }}</td>
-                            <td>{pending.then(|| view! {
+                            <td data-label="Code">{match e.enrollment_code.clone() {
+                                Some(code) => view! { <a class="code" href=href>{code}</a> }.into_any(),
+                                None => view! { <a href=href>"Details"</a> }.into_any(),
+                            }}</td>
+                            <td data-label="Status"><StatusBadge status=e.status/></td>
+                            <td data-label="Location">{name_of(&e.location_id)}</td>
+                            <td data-label="Metadata"><MetadataChips metadata=e.metadata.clone()/></td>
+                            <td data-label="Created by">{e.created_by.clone()}</td>
+                            <td data-label="Expires">{if pending { view! { <Time at=e.expires_at.clone()/> }.into_any() } else { "—".into_any() }}</td>
+                            <td data-label="Actions" class="row-actions">{pending.then(|| view! {
                                 <details>
                                     <summary>"Cancel…"</summary>
                                     <ActionForm action=cancel>
@@ -271,8 +283,9 @@ fn EnrollmentTable(
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
         <Pager
-            summary=format!("{total} codes · page {} of {}", number + 1, total_pages.max(1))
+            summary=format!("{} · page {} of {}", plural(total, "code", "codes"), number + 1, total_pages.max(1))
             previous=(number > 0).then(|| (page_link(number - 1), "Previous"))
             next=(number + 1 < total_pages).then(|| (page_link(number + 1), "Next"))
         />
@@ -297,30 +310,40 @@ pub fn CreateEnrollmentForm(locations: Vec<Location>, sheet: bool, old: OldInput
     let rows = metadata_rows(&old);
 
     view! {
-        <section class="card">
+        <section class="card" id=if sheet { "new-pairing-sheet" } else { "new-pairing-code" }>
             <h2>{if sheet { "New pairing sheet" } else { "New pairing code" }}</h2>
-            <ActionForm action=create attr:class="create-enrollment">
+            <ActionForm action=create attr:class="create-enrollment form-grid">
                 {sheet.then(|| view! {
-                    <label for="count">"How many codes (1 to 50)"</label>
-                    <input id="count" name="count" type="number" min="1" max="50" value=count required aria-describedby="count-error"/>
-                    <FieldMessage field="count" error/>
+                    <div class="field">
+                        <label for="count">"How many codes (1 to 50)"</label>
+                        <input id="count" name="count" type="number" min="1" max="50" value=count required aria-describedby="count-error"/>
+                        <FieldMessage field="count" error/>
+                    </div>
                 })}
-                <label for="location_id">"Location"</label>
-                <select id="location_id" name="location_id" required=!single_location aria-describedby="location_id-error">
-                    {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
-                    <Options choices=location_choices_with_city(&locations) selected=chosen_location/>
-                </select>
-                <FieldMessage field="location_id" error/>
-                <ExpiryChoice expiry custom_minutes/>
-                <FieldMessage field="expires_in" error/>
-                <MetadataRows rows/>
-                <FieldMessage field="metadata" error/>
+                <div class="field">
+                    <label for="location_id">"Location"</label>
+                    <select id="location_id" name="location_id" required=!single_location aria-describedby="location_id-error">
+                        {(!single_location).then(|| view! { <option value="">"Choose the store…"</option> })}
+                        <Options choices=location_choices_with_city(&locations) selected=chosen_location/>
+                    </select>
+                    <FieldMessage field="location_id" error/>
+                </div>
+                <div class="field">
+                    <ExpiryChoice expiry custom_minutes/>
+                    <FieldMessage field="expires_in" error/>
+                </div>
+                <div class="field wide">
+                    <MetadataRows rows/>
+                    <FieldMessage field="metadata" error/>
+                </div>
                 <FormMessage error/>
-                {if sheet {
-                    view! { <SubmitButton label="Create and print sheet".to_owned() pending="Creating sheet…".to_owned()/> }
-                } else {
-                    view! { <SubmitButton label="Create pairing code".to_owned() pending="Creating…".to_owned()/> }
-                }}
+                <div class="form-actions">
+                    {if sheet {
+                        view! { <SubmitButton label="Create and print sheet".to_owned() pending="Creating sheet…".to_owned()/> }
+                    } else {
+                        view! { <SubmitButton label="Create pairing code".to_owned() pending="Creating…".to_owned()/> }
+                    }}
+                </div>
             </ActionForm>
         </section>
     }

@@ -6,6 +6,7 @@ use leptos::server_fn::ServerFn;
 use serde::{Deserialize, Serialize};
 
 use crate::model::Location;
+use crate::ui::components::format::plural;
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
@@ -78,11 +79,15 @@ fn LocationFields(
     error: impl Fn() -> Option<PortalError> + Send + Sync + 'static,
 ) -> impl IntoView {
     view! {
-        <label for="l-name">"Name"</label>
-        <input id="l-name" name="name" value=old.value("name") required maxlength="200" aria-describedby="name-error"/>
-        <FieldMessage field="name" error/>
-        <label for="l-city">"City"</label>
-        <input id="l-city" name="city" value=old.value("city") maxlength="200"/>
+        <div class="field">
+            <label for="l-name">"Name"</label>
+            <input id="l-name" name="name" value=old.value("name") required maxlength="200" aria-describedby="name-error"/>
+            <FieldMessage field="name" error/>
+        </div>
+        <div class="field">
+            <label for="l-city">"City"</label>
+            <input id="l-city" name="city" value=old.value("city") maxlength="200"/>
+        </div>
     }
 }
 
@@ -101,16 +106,19 @@ pub fn LocationsPage() -> impl IntoView {
         <h1>"Locations"</h1>
         <section class="card">
             <h2>"Add a location"</h2>
-            <ActionForm action=create>
+            <ActionForm action=create attr:class="form-grid">
                 <WithKeptInput form=CreateLocation::PATH let:old>
                     <LocationFields old error=create_error/>
                 </WithKeptInput>
                 <FormMessage error=create_error/>
-                <SubmitButton label="Add location".to_owned() pending="Adding…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Add location".to_owned() pending="Adding…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
         <FormMessage error=rename_error/>
         <Loaded resource=rows let:rows>
+            <div class="table-wrap">
             <table class="list">
                 <caption class="visually-hidden">"Locations"</caption>
                 <thead><tr>
@@ -123,13 +131,13 @@ pub fn LocationsPage() -> impl IntoView {
                         view! {
                             <tr>
                                 <td>{location.name.clone()}</td>
-                                <td>{location.city.clone().unwrap_or_default()}</td>
-                                <td>
+                                <td data-label="City">{location.city.clone().unwrap_or_default()}</td>
+                                <td data-label="Location id">
                                     <code class="id">{location.id.clone()}</code>
                                     <CopyButton text=location.id.clone() label="Copy id".to_owned() small=true/>
                                 </td>
-                                <td><a href=format!("/devices?location={}", location.id)>{devices}</a></td>
-                                <td>
+                                <td data-label="Devices"><a href=format!("/devices?location={}", location.id)>{plural(devices, "device", "devices")}</a></td>
+                                <td data-label="Change" class="row-actions">
                                     <details>
                                         <summary>"Rename"</summary>
                                         <ActionForm action=rename>
@@ -147,6 +155,7 @@ pub fn LocationsPage() -> impl IntoView {
                     }).collect_view()}
                 </tbody>
             </table>
+            </div>
         </Loaded>
     }
 }

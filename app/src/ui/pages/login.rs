@@ -50,9 +50,21 @@ fn LoginForm(login: ServerAction<Login>, next: String, email: Option<String>) ->
             <label for="password">"Password"</label>
             <PasswordField autofocus=retry/>
             <p class="form-error" role="alert">{error}</p>
+            <BrowserTimeZone/>
             <SubmitButton label="Sign in".to_owned() pending="Signing in…".to_owned()/>
         </ActionForm>
     }
+}
+
+/// The browser's time zone (`Europe/Stockholm`), sent with the sign-in so the portal shows
+/// times in it. Without JavaScript nothing is sent, and times show in UTC until the user
+/// chooses a zone on My account.
+#[island]
+fn BrowserTimeZone() -> impl IntoView {
+    let zone = RwSignal::new(String::new());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move || zone.set(crate::ui::components::browser::time_zone()));
+    view! { <input type="hidden" name="time_zone" prop:value=move || zone.get()/> }
 }
 
 /// The password, with a button to show it while typing.

@@ -7,7 +7,7 @@ use leptos::server_fn::ServerFn;
 use super::enrollment_detail::PairingCardData;
 use super::enrollments::{CreateEnrollment, CreateEnrollmentForm};
 use crate::model::Location;
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{Time, plural};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::params::route_param;
 use crate::ui::components::widgets::PrintButton;
@@ -90,7 +90,7 @@ fn Sheet(cards: Vec<PairingCardData>) -> impl IntoView {
             <h1>"Pairing sheet"</h1>
             <PrintButton label="Print sheet".to_owned()/>
         </div>
-        <p class="muted no-print">{format!("{live} live codes of {}. Cut along the dashed lines; give one card to each clerk.", cards.len())}</p>
+        <p class="muted no-print">{format!("{} live of {}. Cut along the dashed lines; give one card to each clerk.", plural(live as i64, "code", "codes"), cards.len())}</p>
         <div class="sheet">
             {cards.into_iter().map(|card| view! { <SheetCard card/> }).collect_view()}
         </div>
@@ -108,7 +108,7 @@ fn SheetCard(card: PairingCardData) -> impl IntoView {
                     view! {
                     <div class="qr" data-payload=card.enrollment.qr_payload.clone() inner_html=card.qr_svg.clone().unwrap_or_default()></div>
                     <p class="big-code" class:long=long>{code}</p>
-                    <p class="small">{card.location_name.clone()} " · expires " {short_time(&card.enrollment.expires_at)}</p>
+                    <p class="small">{card.location_name.clone()} " · expires " <Time at=card.enrollment.expires_at.clone() exact=true/></p>
                     <ol class="clerk-steps small">
                         <li>"POS app → Enroll device"</li>
                         <li>"Scan the QR code or type the code"</li>

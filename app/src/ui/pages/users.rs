@@ -186,23 +186,32 @@ fn Users(
     view! {
         <section class="card">
             <h2>"Add a user"</h2>
-            <ActionForm action=create>
-                <label for="new-email">"Email"</label>
-                <input id="new-email" name="email" type="email" value=old.value("email") required aria-describedby="email-error"/>
-                <FieldMessage field="email" error=create_error/>
-                <RoleAndLocations id_prefix="new".to_string() role=new_role selected=new_locations locations=locations_for_new/>
-                <FieldMessage field="location" error=create_error/>
-                <label for="new-password">"Password (leave empty for a one-time password)"</label>
-                <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
-                <FieldMessage field="password" error=create_error/>
+            <ActionForm action=create attr:class="form-grid">
+                <div class="field">
+                    <label for="new-email">"Email"</label>
+                    <input id="new-email" name="email" type="email" value=old.value("email") required aria-describedby="email-error"/>
+                    <FieldMessage field="email" error=create_error/>
+                </div>
+                <div class="field">
+                    <label for="new-password">"Password (leave empty for a one-time password)"</label>
+                    <input id="new-password" name="password" type="password" autocomplete="new-password" aria-describedby="password-error"/>
+                    <FieldMessage field="password" error=create_error/>
+                </div>
+                <div class="field wide">
+                    <RoleAndLocations id_prefix="new".to_string() role=new_role selected=new_locations locations=locations_for_new/>
+                    <FieldMessage field="location" error=create_error/>
+                </div>
                 <FormMessage error=create_error/>
                 {new_password.map(|one_time| view! { <OneTimePassword one_time/> })}
-                <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Add user".to_owned() pending="Adding…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
         <FormMessage error=update_error/>
         <FieldMessage field="location" error=update_error/>
         <FormMessage error=disable_error/>
+        <div class="table-wrap">
         <table class="list">
             <caption class="visually-hidden">"Users of this merchant"</caption>
             <thead>
@@ -219,9 +228,13 @@ fn Users(
                     view! {
                         <tr class:disabled=user.disabled>
                             <td>{user.email.clone()}{is_me.then_some(" (you)")}</td>
-                            <td>{role_label(user.role)}{(!places.is_empty()).then(|| format!(": {places}"))}</td>
-                            <td>{if user.disabled { "Disabled" } else { "Active" }}</td>
-                            <td>
+                            <td data-label="Access">{role_label(user.role)}{(!places.is_empty()).then(|| format!(": {places}"))}</td>
+                            <td data-label="Status">{if user.disabled {
+                                view! { <span class="badge muted">"Disabled"</span> }
+                            } else {
+                                view! { <span class="badge ok">"Active"</span> }
+                            }}</td>
+                            <td data-label="Change" class="row-actions">
                                 <details>
                                     <summary>"Change access"</summary>
                                     <ActionForm action=update>
@@ -245,6 +258,7 @@ fn Users(
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 

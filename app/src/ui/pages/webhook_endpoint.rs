@@ -6,13 +6,13 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{WebhookDelivery, WebhookDeliveryStatus, WebhookEndpoint};
-use crate::ui::components::format::{short_time, short_time_or_never};
+use crate::ui::components::format::{Time, TimeOrNever, plural};
 use crate::ui::components::forms::{FormMessage, last_error};
 use crate::ui::components::loading::Loaded;
 use crate::ui::components::params::route_param;
 use crate::ui::components::widgets::{CopyButton, SubmitButton};
 use crate::ui::errors::PortalError;
-use crate::ui::pages::webhooks::{EndpointStatus, events_summary, last_attempt_summary};
+use crate::ui::pages::webhooks::{EndpointStatus, LastAttempt, events_summary};
 
 /// Deliveries shown, newest first.
 #[cfg(feature = "ssr")]
@@ -215,8 +215,8 @@ fn EndpointDetail(data: WebhookEndpointData, actions: Actions) -> impl IntoView 
                     <ul class="chips">{endpoint.events.iter().map(|e| view! { <li><code>{e.clone()}</code></li> }).collect_view()}</ul>
                 })}</dd>
             <dt>"Status"</dt><dd><EndpointStatus endpoint=endpoint.clone()/></dd>
-            <dt>"Last delivery"</dt><dd>{last_attempt_summary(endpoint.last_attempt.as_ref())}</dd>
-            <dt>"Created"</dt><dd>{short_time(&endpoint.created_at)}</dd>
+            <dt>"Last delivery"</dt><dd><LastAttempt attempt=endpoint.last_attempt.clone()/></dd>
+            <dt>"Created"</dt><dd><Time at=endpoint.created_at.clone()/></dd>
         </dl>
 
         <section class="card">
@@ -237,7 +237,7 @@ fn EndpointDetail(data: WebhookEndpointData, actions: Actions) -> impl IntoView 
                 }.into_any(),
             }}
             {endpoint.previous_secret_expires_at.clone().map(|until| view! {
-                <p class="muted">"The previous secret also signs until " {short_time(&until)} "."</p>
+                <p class="muted">"The previous secret also signs until " <Time at=until/> "."</p>
             })}
             <details>
                 <summary>"Rotate the secret…"</summary>
@@ -317,13 +317,13 @@ fn DeliveryLog(
                     view! {
                         <tr>
                             <td><code>{delivery.event_type.clone()}</code><br/><span class="muted id">{delivery.event_id.clone()}</span>
-                                <br/><span class="muted">{short_time(&delivery.created_at)}</span></td>
+                                <br/><span class="muted"><Time at=delivery.created_at.clone()/></span></td>
                             <td>{status_badge(delivery.status)}</td>
                             <td>{delivery.attempts}</td>
                             <td>{last_answer(&delivery)}</td>
                             <td>{match delivery.status {
-                                WebhookDeliveryStatus::Pending => short_time_or_never(delivery.next_attempt_at.as_deref()),
-                                _ => "—".to_owned(),
+                                WebhookDeliveryStatus::Pending => view! { <TimeOrNever at=delivery.next_attempt_at.clone()/> }.into_any(),
+                                _ => view! { "—" }.into_any(),
                             }}</td>
                             <td>
                                 <details>
@@ -344,7 +344,7 @@ fn DeliveryLog(
                 }).collect_view()}
             </tbody>
         </table>
-        {(total > shown).then(|| view! { <p class="muted">{format!("The latest {shown} of {total} deliveries.")}</p> })}
+        {(total > shown).then(|| view! { <p class="muted">{format!("The latest {shown} of {}.", plural(total, "delivery", "deliveries"))}</p> })}
     }
     .into_any()
 }

@@ -7,7 +7,7 @@ use leptos::server_fn::ServerFn;
 
 use crate::domain::webhook::{ALL_EVENTS, WebhookEventType};
 use crate::model::{WebhookAttempt, WebhookEndpoint};
-use crate::ui::components::format::short_time;
+use crate::ui::components::format::{Time, plural};
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::widgets::SubmitButton;
@@ -144,7 +144,7 @@ fn EndpointList(endpoints: Vec<WebhookEndpoint>) -> impl IntoView {
                             {(!endpoint.description.is_empty()).then(|| view! { <br/><span class="muted">{endpoint.description.clone()}</span> })}</td>
                         <td>{events_summary(&endpoint.events)}</td>
                         <td><EndpointStatus endpoint=endpoint.clone()/></td>
-                        <td>{last_attempt_summary(endpoint.last_attempt.as_ref())}</td>
+                        <td><LastAttempt attempt=endpoint.last_attempt.clone()/></td>
                     </tr>
                 }).collect_view()}
             </tbody>
@@ -170,13 +170,15 @@ pub fn events_summary(events: &[String]) -> String {
     match events {
         [all] if all == ALL_EVENTS => "All events".to_owned(),
         [one] => one.clone(),
-        many => format!("{} events", many.len()),
+        many => plural(many.len() as i64, "event", "events"),
     }
 }
 
-pub fn last_attempt_summary(attempt: Option<&WebhookAttempt>) -> String {
+/// The latest attempt at any delivery: its outcome and when.
+#[component]
+pub fn LastAttempt(attempt: Option<WebhookAttempt>) -> impl IntoView {
     let Some(attempt) = attempt else {
-        return "None yet".to_owned();
+        return view! { <span>"None yet"</span> }.into_any();
     };
     let outcome = match (attempt.succeeded, attempt.status_code, &attempt.error) {
         (true, Some(code), _) => format!("{code} OK"),
@@ -184,5 +186,5 @@ pub fn last_attempt_summary(attempt: Option<&WebhookAttempt>) -> String {
         (_, None, Some(error)) => format!("failed: {error}"),
         _ => "failed".to_owned(),
     };
-    format!("{outcome}, {}", short_time(&attempt.attempted_at))
+    view! { <span>{outcome} ", " <Time at=attempt.attempted_at/></span> }.into_any()
 }
