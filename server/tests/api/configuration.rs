@@ -43,7 +43,7 @@ async fn serve_is_configured_by_environment_alone(app: &TestApp) {
         .await;
     let link = enrollment["qr_payload"].as_str().unwrap();
     assert!(
-        link.starts_with("https://portal.example.test/pair?code="),
+        link.starts_with("https://portal.example.test/pair#code="),
         "{link}"
     );
     // An https public URL makes the session cookie Secure.
