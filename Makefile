@@ -20,14 +20,16 @@ help:
 setup:
 	bash scripts/setup.sh
 
+# scripts/build-site.sh builds the browser bundle (target/site) and the server: the one
+# build step of `make run`, `make build` and the browser tests.
 run:
 	bash scripts/setup.sh run
-	cargo leptos build
+	bash scripts/build-site.sh
 	target/debug/ipp-portal serve --addr $(ADDR) --database-url $(DATABASE_URL) --seed-demo
 
 build:
 	bash scripts/setup.sh run
-	cargo leptos build --release
+	bash scripts/build-site.sh --release
 	@bash scripts/bundle-size.sh target/site
 
 test: setup lint test-rust test-api-fuzz test-e2e
@@ -50,8 +52,8 @@ test-rust:
 test-api-fuzz:
 	bash scripts/schemathesis.sh
 
+# The browser tests build the site themselves (end2end/server.js runs scripts/build-site.sh).
 test-e2e:
-	cargo leptos build
 	cd end2end && npm test
 
 bench:

@@ -1,6 +1,7 @@
-// Starts the portal once for the test run: the debug build cargo-leptos made, on a free
-// port, with a fresh SQLite database, and waits until it answers.
-import { spawn } from 'node:child_process';
+// Starts the portal once for the test run: builds it with scripts/build-site.sh (the build
+// `make run` uses; seconds when nothing changed), then runs the debug build on a free port
+// with a fresh SQLite database, and waits until it answers.
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -36,6 +37,7 @@ async function waitUntilServing(url, child, seconds) {
 }
 
 export default async function globalSetup() {
+  execFileSync('bash', [join(repoRoot, 'scripts', 'build-site.sh')], { cwd: repoRoot, stdio: 'inherit' });
   const dataDir = mkdtempSync(join(tmpdir(), 'ipp-portal-e2e-'));
   const databaseUrl = `sqlite://${join(dataDir, 'e2e.db')}`;
   const port = await freePort();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# install-toolchain.sh - installs what building the portal (Leptos SSR + WASM hydration) needs
-# on Debian 12 with a rustup toolchain: the wasm32 target, cargo-leptos, the wasm-bindgen CLI
-# matching Cargo.lock, a current wasm-opt, and (unless WITH_BROWSER=0) Debian's Chromium.
+# install-toolchain.sh - installs what building the portal (Leptos SSR + WASM hydration) with
+# scripts/build-site.sh needs on Debian 12 with a rustup toolchain: the wasm32 target, the
+# wasm-bindgen CLI matching Cargo.lock, a current wasm-opt, esbuild, and (unless
+# WITH_BROWSER=0) Debian's Chromium. cargo-leptos is not needed.
 #
 # Idempotent: every step checks first and is skipped when already done.
 #
@@ -13,7 +14,7 @@
 #
 # Environment (all optional):
 #   WASM_BINDGEN_VERSION   wasm-bindgen CLI version (default 0.2.130, or read from the Cargo.lock argument)
-#   CARGO_LEPTOS_VERSION   cargo-leptos version (default 0.3.11)
+#   ESBUILD_VERSION        esbuild (JS/CSS minifier) version from the npm registry (default 0.28.2)
 #   BINARYEN_VERSION       binaryen (wasm-opt) version from the npm registry (default 132)
 #   WITH_BROWSER=0         skip Debian's chromium (needed only for browser end-to-end tests)
 #   WASM_STD_ROUTE=debian  do not try `rustup target add`; build the wasm32 std from Debian's
@@ -21,7 +22,7 @@
 #   SKIP_SELF_CHECK=1      skip the final hello-world wasm32 build
 set -euo pipefail
 
-CARGO_LEPTOS_VERSION="${CARGO_LEPTOS_VERSION:-0.3.11}"
+ESBUILD_VERSION="${ESBUILD_VERSION:-0.28.2}"
 BINARYEN_VERSION="${BINARYEN_VERSION:-132}"
 WASM_BINDGEN_VERSION="${WASM_BINDGEN_VERSION:-0.2.130}"
 WITH_BROWSER="${WITH_BROWSER:-1}"
@@ -68,7 +69,7 @@ if [ "$WITH_BROWSER" = 1 ]; then
 fi
 
 # ------------------------------------------------------------------ wasm-opt
-# `cargo leptos build --release` runs wasm-opt. Debian 12's binaryen (version 108) is too old:
+# `scripts/build-site.sh --release` runs wasm-opt. Debian 12's binaryen (version 108) is too old:
 # it rewrites the module without errors, but the page then fails at start-up with
 # "WebAssembly.Table.set(): Argument 1 is invalid for table". The npm package `binaryen`
 # ships a current wasm-opt (runs on Node.js) and is used instead, installed under /usr/local.
@@ -137,47 +138,47 @@ else
   WASM_TOOLCHAIN="$DEBIAN_TOOLCHAIN"
 fi
 
-# --------------------------------------------------------------- cargo tools
-version_of() { "$1" --version 2>/dev/null | awk '{print $2}'; }
-
-# cargo-leptos 0.3.11 --locked needs rustc >= 1.96 to compile (cargo-util-schemas 0.14.2).
-# It is a host tool, so any toolchain may build it: the default one if new enough, else nightly,
-# else Debian's rustc-web/cargo-web.
-rustc_minor() { rustc ${1:-} --version 2>/dev/null | sed -E 's/^rustc 1\.([0-9]+).*/\1/'; }
-tool_toolchain() {
-  if [ "$(rustc_minor)" -ge 96 ] 2>/dev/null; then echo ""; return; fi
-  if rustup toolchain list | grep -q '^nightly' && [ "$(rustc_minor +nightly)" -ge 96 ] 2>/dev/null; then echo "+nightly"; return; fi
-  apt_install rustc-web cargo-web >&2
-  rustup toolchain list | grep -q "^$DEBIAN_TOOLCHAIN" || rustup toolchain link "$DEBIAN_TOOLCHAIN" /usr >&2
-  echo "+$DEBIAN_TOOLCHAIN"
-}
-
-if [ "$(version_of cargo-leptos)" = "$CARGO_LEPTOS_VERSION" ]; then
-  skip "cargo-leptos $CARGO_LEPTOS_VERSION installed"
+# --------------------------------------------------------------- esbuild
+# `scripts/build-site.sh --release` minifies the wasm-bindgen loader (JS) and the stylesheet
+# with it: a single binary from the npm registry, installed under /usr/local like wasm-opt.
+if [ "$(esbuild --version 2>/dev/null)" = "$ESBUILD_VERSION" ]; then
+  skip "esbuild $ESBUILD_VERSION on PATH ($(command -v esbuild))"
 else
-  tc=$(tool_toolchain)
-  log "cargo ${tc} install cargo-leptos $CARGO_LEPTOS_VERSION --locked --features no_downloads (10-25 min on 2 cores)"
-  cargo $tc install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads --force || \
-    cargo $tc install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --features no_downloads --force
+  command -v npm >/dev/null || apt_install nodejs npm
+  log "npm install -g --prefix /usr/local esbuild@$ESBUILD_VERSION (JS and CSS minifier)"
+  # Its install script only swaps its launcher for the binary: not needed.
+  $SUDO npm install -g --prefix /usr/local --no-fund --no-audit --ignore-scripts "esbuild@$ESBUILD_VERSION"
+  hash -r
+  [ "$(esbuild --version)" = "$ESBUILD_VERSION" ] || \
+    die "esbuild on PATH is $(command -v esbuild) ($(esbuild --version)); put /usr/local/bin first"
 fi
 
-# cargo-leptos runs the `wasm-bindgen` found on PATH; its version must equal the project's
-# wasm-bindgen crate version (Cargo.lock).
+# --------------------------------------------------------------- wasm-bindgen CLI
+# scripts/build-site.sh runs the `wasm-bindgen` found on PATH; its version must equal the
+# project's wasm-bindgen crate version (Cargo.lock). Its prebuilt binaries are published on
+# GitHub only, which these machines cannot reach, so it is compiled, and only what the
+# `wasm-bindgen` command needs: not the test runner's TLS client (default feature
+# `rustls-tls`), nor the other two binaries (250 s of CPU instead of 290 s).
+version_of() { "$1" --version 2>/dev/null | awk '{print $2}'; }
 if [ "$(version_of wasm-bindgen)" = "$WASM_BINDGEN_VERSION" ]; then
   skip "wasm-bindgen-cli $WASM_BINDGEN_VERSION installed"
 else
-  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (3-6 min)"
-  # The published lock file of 0.2.130 pins webpki-roots 1.0.11, which the registry does not
-  # serve: if --locked fails, resolve the dependencies afresh.
-  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked --force || \
-    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION --bin wasm-bindgen (about 2 min on 2 cores)"
+  install_bindgen() {
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" \
+      --no-default-features --bin wasm-bindgen --force "$@"
+  }
+  # --locked: the versions wasm-bindgen's authors tested. Should the registry lack one of
+  # them, resolve afresh (0.2.130's lock names webpki-roots 1.0.11, which crates.io does not
+  # serve: that install stops at once with an error, and the second one is the real one).
+  install_bindgen --locked || { log "retrying without --locked"; install_bindgen; }
 fi
 
 # ------------------------------------------------------------------ summary
 log "installed:"
 printf '    %-14s %s\n' rustc "$(rustc ${WASM_TOOLCHAIN:++$WASM_TOOLCHAIN} --version)" \
-  cargo-leptos "$(cargo-leptos --version)" wasm-bindgen "$(wasm-bindgen --version)" \
-  wasm-opt "$(wasm-opt --version)"
+  wasm-bindgen "$(wasm-bindgen --version)" wasm-opt "$(wasm-opt --version)" \
+  esbuild "$(esbuild --version)"
 if [ "$WITH_BROWSER" = 1 ]; then
   printf '    %-14s %s\n' chromium "$(/usr/bin/chromium --version 2>/dev/null | head -1)"
 fi
@@ -204,6 +205,6 @@ printf '\n[lib]\ncrate-type = ["cdylib"]\n' >> "$tmp/hello/Cargo.toml"
 ( cd "$tmp/hello" && CARGO_TARGET_DIR="$tmp/target" cargo $tc build --quiet --release --target "$TARGET" )
 wasm="$tmp/target/$TARGET/release/hello.wasm"
 [ "$(head -c4 "$wasm" | od -An -c | tr -d ' ')" = '\0asm' ] || die "self-check: $wasm is not a wasm module"
-# the same flags cargo-leptos passes by default
+# the flags scripts/build-site.sh passes (those cargo-leptos passes by default)
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int "$wasm" -o "$tmp/hello.opt.wasm"
 log "self-check OK: $(stat -c %s "$wasm") bytes, $(stat -c %s "$tmp/hello.opt.wasm") after wasm-opt"
