@@ -34,6 +34,7 @@ async function portalWithData(page, request) {
   await page.getByRole('button', { name: 'Create and print sheet' }).click();
   await page.waitForURL(/\/enrollments\/sheet\//);
   const sheet = new URL(page.url()).pathname;
+  const endpoint = await api(request, key, 'POST', '/ipp/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hooks' });
   return {
     admin,
     pages: {
@@ -48,6 +49,8 @@ async function portalWithData(page, request) {
       audit: '/audit',
       users: '/users',
       'api-keys': '/api-keys',
+      webhooks: '/webhooks',
+      'webhook-endpoint': `/webhooks/${endpoint.body.id}`,
       account: '/account',
     },
   };
