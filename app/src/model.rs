@@ -309,6 +309,7 @@ pub struct MerchantOverview {
     pub count_cap: i64,
     /// Codes that can still be used.
     pub live_codes: i64,
+    /// Devices in all (past the cap: more than it).
     pub devices: i64,
     pub locations: i64,
     /// Live codes expiring within the hour, soonest first (at most 10), and how many.

@@ -4,7 +4,7 @@
 use crate::domain::Permission;
 use crate::domain::paging::PageRequest;
 use crate::model::MerchantOverview;
-use crate::store::{DeviceFilter, OverviewScope};
+use crate::store::OverviewScope;
 
 use super::audit::audit_view;
 use super::devices::device_view;
@@ -57,13 +57,7 @@ impl Services {
                 ACTIVITY_SHOWN,
             )
             .await?;
-        let devices = store
-            .count_devices(&DeviceFilter {
-                merchant_id: actor.merchant_id.clone(),
-                allowed_locations: actor.allowed_locations.clone(),
-                ..Default::default()
-            })
-            .await?;
+        let devices = store.count_devices_at_most(scope, cap).await?;
         let locations = self
             .list_locations(actor, PageRequest::new(Some(0), Some(1))?)
             .await?

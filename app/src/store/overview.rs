@@ -64,6 +64,16 @@ impl Store {
         self.count_at_most(live_codes(scope, now, until), cap).await
     }
 
+    /// How many devices the scope holds; at most `cap + 1` (an exact count of a million
+    /// devices reads a million index entries).
+    pub async fn count_devices_at_most(
+        &self,
+        scope: OverviewScope<'_>,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        self.count_at_most(scope.from("devices", "d"), cap).await
+    }
+
     /// Devices registered at or after `since`, newest first.
     pub async fn devices_registered_since(
         &self,
