@@ -41,7 +41,7 @@ lint:
 	# The benchmark, with the bulk loading only it compiles in.
 	cargo clippy -p server --features bench --benches -- -D warnings
 	# The browser bundle: server-only code must not leak into it.
-	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+	cargo $$(bash scripts/wasm-toolchain.sh) clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 # Unit tests, and the integration tests on SQLite and on PostgreSQL.
 test-rust:

@@ -11,8 +11,7 @@
 # With --release the browser bundle gets what cargo-leptos gives it: the `wasm-release`
 # profile, `wasm-opt -Oz` with its flags, and minified JS and CSS.
 #
-# The names come from `[[workspace.metadata.leptos]]` in Cargo.toml (which `cargo leptos
-# watch` reads too); the server finds the site with its defaults (server/src/startup.rs:
+# The names come from `[[workspace.metadata.leptos]]` in Cargo.toml; the server finds the site with its defaults (server/src/startup.rs:
 # `target/site`, `pkg`, and the output name compiled in from .cargo/config.toml).
 #
 # Usage: bash scripts/build-site.sh [--release]      (make run, make build and make test-e2e)
@@ -65,9 +64,14 @@ fi
 profile_dir() { case "$1" in dev) echo debug ;; *) echo "$1" ;; esac; }
 wasm_in="$front_target/wasm32-unknown-unknown/$(profile_dir "$lib_profile")/${lib_package//-/_}.wasm"
 
-# The same LEPTOS_OUTPUT_NAME as .cargo/config.toml: Leptos compiles it in, and the server
-# names the bundle after it. The server reads the other LEPTOS_* settings at run time.
-export LEPTOS_OUTPUT_NAME="$output_name"
+# .cargo/config.toml sets LEPTOS_OUTPUT_NAME (compiled in) for every cargo command; the
+# server reads the other LEPTOS_* settings at run time. The two names must agree.
+grep -q "^LEPTOS_OUTPUT_NAME = \"$output_name\"" .cargo/config.toml || \
+  die ".cargo/config.toml must set LEPTOS_OUTPUT_NAME = \"$output_name\" (Cargo.toml's name)"
+
+# The toolchain that has the wasm32 standard library: the default one, or the one
+# scripts/install-toolchain.sh links from Debian's rust-web when rustup cannot add it.
+wasm_toolchain=$(bash scripts/wasm-toolchain.sh) || die "no toolchain has the wasm32 standard library: run make setup"
 
 # --------------------------------------------------------------------- tools
 want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -98,7 +102,7 @@ setsid cargo build --package="$bin_package" --bin="$bin_target" --no-default-fea
   --profile="$bin_profile" >"$server_log" 2>&1 &
 server_pid=$!
 front_status=0
-cargo build --package="$lib_package" --lib --target=wasm32-unknown-unknown \
+cargo $wasm_toolchain build --package="$lib_package" --lib --target=wasm32-unknown-unknown \
   --target-dir="$front_target" --no-default-features --profile="$lib_profile" || front_status=$?
 [ "$front_status" = 0 ] || log "cargo build of $lib_package failed; waiting for $bin_package"
 server_status=0; wait "$server_pid" || server_status=$?

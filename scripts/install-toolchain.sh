@@ -63,6 +63,10 @@ apt_install() {   # apt_install pkg...  (installs only the missing ones)
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# rustup brings no C toolchain, yet Rust links through `cc`, and the bundled SQLite and ring
+# compile C: without these the first cargo build stops at "linker `cc` not found".
+apt_install gcc libc6-dev
+
 if [ "$WITH_BROWSER" = 1 ]; then
   log "Debian packages: chromium (headless browser for end-to-end tests)"
   apt_install chromium
@@ -130,6 +134,10 @@ if [ "$WASM_STD_ROUTE" = debian ]; then
   WASM_TOOLCHAIN="$DEBIAN_TOOLCHAIN"
 elif has_wasm_std; then
   skip "wasm32 std present in default toolchain ($(rustc --version))"
+elif has_wasm_std "+$DEBIAN_TOOLCHAIN"; then
+  # Built on an earlier run because rustup could not add the target: no second attempt.
+  skip "wasm32 std present in +$DEBIAN_TOOLCHAIN (Debian rust-web)"
+  WASM_TOOLCHAIN="$DEBIAN_TOOLCHAIN"
 elif { log "rustup target add $TARGET"; timeout 600 rustup target add "$TARGET"; } && has_wasm_std; then
   log "wasm32 std installed by rustup"
 else
@@ -183,7 +191,7 @@ if [ "$WITH_BROWSER" = 1 ]; then
   printf '    %-14s %s\n' chromium "$(/usr/bin/chromium --version 2>/dev/null | head -1)"
 fi
 if [ -n "$WASM_TOOLCHAIN" ]; then
-  log "NOTE: wasm builds must use the linked toolchain: export RUSTUP_TOOLCHAIN=$WASM_TOOLCHAIN (see below)"
+  log "wasm32 builds use +$WASM_TOOLCHAIN (scripts/wasm-toolchain.sh finds it for build-site.sh and make lint)"
 fi
 
 # ---------------------------------------------------------------- self-check

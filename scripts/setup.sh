@@ -16,6 +16,14 @@ fi
 
 SKIP_SELF_CHECK=1 bash scripts/install-toolchain.sh Cargo.lock
 
+# `make lint` runs rustfmt and clippy, which rustup's minimal profile leaves out.
+if cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1; then
+  echo "    (skip) rustfmt and clippy installed"
+else
+  echo "==> rustup component add rustfmt clippy"
+  rustup component add rustfmt clippy
+fi
+
 # Playwright drives Debian's Chromium; it must never download a browser of its own.
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   echo "==> npm ci in end2end/"
