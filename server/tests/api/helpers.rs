@@ -267,6 +267,11 @@ impl TestApp {
             .expect("connect to the test database")
     }
 
+    /// `127.0.0.1:port`, to open a raw TCP connection to.
+    pub fn host_and_port(&self) -> &str {
+        self.address.trim_start_matches("http://")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -532,25 +537,10 @@ impl TestApp {
             .expect("create user");
     }
 
-    /// Another server instance on the same database, as a second machine behind a load
-    /// balancer would be.
+    /// Another server instance on the same database and clock, with the test settings, as
+    /// a second machine behind a load balancer would be.
     pub async fn second_instance(&self) -> (String, tokio::task::JoinHandle<()>) {
-        self.second_instance_with(test_settings()).await
-    }
-
-    pub async fn second_instance_with(
-        &self,
-        settings: Settings,
-    ) -> (String, tokio::task::JoinHandle<()>) {
-        let application =
-            Application::build(test_config(&self.database_url, &self.clock, settings))
-                .await
-                .expect("build the second instance");
-        let address = format!("http://{}", application.address());
-        let handle = tokio::spawn(async move {
-            let _ = application.run_until_stopped().await;
-        });
-        (address, handle)
+        self.instance_configured(|_| {}).await
     }
 }
 

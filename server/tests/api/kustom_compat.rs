@@ -240,6 +240,17 @@ async fn the_merchant_header_must_name_the_keys_merchant(app: &TestApp) {
         .as_str()
         .unwrap();
     let device_id = registration["device"]["id"].as_str().unwrap();
+    let enrollments = || async {
+        send(plugin(
+            app,
+            Method::GET,
+            "/ipp/v1/enrollments?include_consumed=true",
+        ))
+        .await
+        .expect("enrollments")["total_elements"]
+            .clone()
+    };
+    let enrollments_before = enrollments().await;
     let requests = [
         plugin(app, Method::GET, "/ipp/v1/locations?page_size=100"),
         plugin(app, Method::GET, "/ipp/v1/devices?page_size=100"),
@@ -270,5 +281,10 @@ async fn the_merchant_header_must_name_the_keys_merchant(app: &TestApp) {
     ))
     .await
     .expect("device");
-    assert_ne!(device["name"], "moved");
+    assert_eq!(device["name"], registration["device"]["name"]);
+    assert_eq!(
+        enrollments().await,
+        enrollments_before,
+        "no enrollment was made"
+    );
 }

@@ -1,9 +1,9 @@
 //! `/metrics`, as Prometheus scrapes it: the text format, requests by route template,
 //! the product's counters, never an id or a code in a label.
 //!
-//! The recorder is the process's, shared by every application the tests run at once, so
-//! these tests compare a scrape before and after their own flow (counts only grow) and
-//! look at labels, not at totals.
+//! The recorder is the process's. The flows therefore run against `ipp-portal serve` in a
+//! process of its own (on the test's database), whose counters see that flow alone: the
+//! deltas between two scrapes are exact.
 
 use std::collections::BTreeMap;
 
@@ -14,35 +14,66 @@ use app::domain::role::Role;
 use server::application::{Application, ApplicationConfig};
 
 use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
+use crate::on_both_databases;
+use crate::server_process::ServerProcess;
 use crate::webhook_receiver::{Answer, Receiver, eventually};
-use crate::{on_both_databases, on_both_databases_with};
 
-on_both_databases_with!(
-    two_failed_pairings_per_address =>
+on_both_databases!(
     a_scrape_counts_a_flow_by_route_template_and_outcome,
-);
-on_both_databases_with!(
-    local_webhook_targets =>
     webhook_attempts_and_the_queue_are_counted,
+    metrics_can_have_an_address_of_their_own,
 );
-on_both_databases!(metrics_can_have_an_address_of_their_own);
 
-fn two_failed_pairings_per_address(config: &mut ApplicationConfig) {
-    config.registration_limits.per_address = 2;
+/// Requests to a server process, with the test merchant's API key.
+struct Remote {
+    address: String,
+    client: reqwest::Client,
+    api_key: String,
 }
 
-fn local_webhook_targets(config: &mut ApplicationConfig) {
-    config.webhooks.allow_private_targets = true;
-    config.webhooks.poll_interval = std::time::Duration::from_millis(50);
+impl Remote {
+    fn new(server: &ServerProcess, app: &TestApp) -> Self {
+        Self {
+            address: server.address.clone(),
+            client: reqwest::Client::new(),
+            api_key: app.merchant.api_key.clone(),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&self.api_key)
+    }
+
+    async fn status(&self, method: reqwest::Method, path: &str) -> StatusCode {
+        self.request(method, path).send().await.unwrap().status()
+    }
+
+    async fn register(&self, code: &str, hardware_id: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/ipp/v1/devices/register", self.address))
+            .json(&json!({"enrollment_code": code, "hardware_id": hardware_id, "platform": "ANDROID"}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn scrape(&self) -> Scrape {
+        scrape(&self.client, &self.address).await
+    }
 }
 
-/// A webhook answered 500 then 200: one attempt to retry, one delivered, and the queue's
-/// depth as a gauge.
+/// A webhook answered 500, then resent and answered 200: one attempt to retry, one
+/// delivered, each timed, and the queue's depth as a gauge.
 async fn webhook_attempts_and_the_queue_are_counted(app: &TestApp) {
-    let before = scrape(&app.client, &app.address).await;
+    let server =
+        ServerProcess::start(&app.database_url, &["--allow-private-webhook-targets"]).await;
+    let remote = Remote::new(&server, app);
+    let before = remote.scrape().await;
     let receiver = Receiver::start().await;
     receiver.plan(&[Answer::Status(500)]);
-    let created = app
+    let created = remote
         .request(reqwest::Method::POST, "/ipp/v1/webhook-endpoints")
         .json(&json!({"url": receiver.url}))
         .send()
@@ -50,7 +81,7 @@ async fn webhook_attempts_and_the_queue_are_counted(app: &TestApp) {
         .unwrap();
     let endpoint = expect_json(created, StatusCode::CREATED).await;
     let id = endpoint["id"].as_str().unwrap();
-    let test = app
+    let test = remote
         .request(
             reqwest::Method::POST,
             &format!("/ipp/v1/webhook-endpoints/{id}/test"),
@@ -58,28 +89,55 @@ async fn webhook_attempts_and_the_queue_are_counted(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(test.status(), StatusCode::ACCEPTED);
-    receiver.wait_for(1).await;
-    // The retry is due 5 s later by the test's clock.
-    app.clock.advance_seconds(6);
-    receiver.wait_for(2).await;
-    let after = eventually("both attempts counted", || async {
-        let after = scrape(&app.client, &app.address).await;
-        let grew = |outcome: &str| {
-            let labels = [("outcome", outcome)];
-            after.value("ipp_webhook_attempts_total", &labels)
-                - before.value("ipp_webhook_attempts_total", &labels)
-        };
-        (grew("retrying") >= 1.0 && grew("succeeded") >= 1.0).then_some(after)
+    let event_id = expect_json(test, StatusCode::ACCEPTED).await["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    eventually("the failed attempt counted", || async {
+        let now = remote.scrape().await;
+        (now.value("ipp_webhook_attempts_total", &[("outcome", "retrying")]) >= 1.0).then_some(())
     })
     .await;
-    assert_eq!(after.types["ipp_webhook_attempts_total"], "counter");
+    // Sent again at once rather than after the retry's 5 s.
+    let resend = remote
+        .status(
+            reqwest::Method::POST,
+            &format!("/ipp/v1/webhook-endpoints/{id}/deliveries/{event_id}/resend"),
+        )
+        .await;
+    assert!(resend.is_success(), "{resend}");
+    let after = eventually("the delivery counted", || async {
+        let after = remote.scrape().await;
+        (after.value("ipp_webhook_attempts_total", &[("outcome", "succeeded")]) >= 1.0)
+            .then_some(after)
+    })
+    .await;
+    let grew = |name: &str, labels: &[(&str, &str)]| {
+        after.value(name, labels) - before.value(name, labels)
+    };
+    assert_eq!(
+        grew("ipp_webhook_attempts_total", &[("outcome", "retrying")]),
+        1.0
+    );
+    assert_eq!(
+        grew("ipp_webhook_attempts_total", &[("outcome", "succeeded")]),
+        1.0
+    );
+    assert_eq!(
+        grew("ipp_webhook_attempts_total", &[("outcome", "failed")]),
+        0.0
+    );
     assert_eq!(
         after.types["ipp_webhook_attempt_duration_seconds"],
         "histogram"
     );
+    assert_eq!(grew("ipp_webhook_attempt_duration_seconds_count", &[]), 2.0);
     assert_eq!(after.types["ipp_webhook_queue_depth"], "gauge");
-    assert_eq!(after.matching("ipp_webhook_queue_depth", &[]).count(), 1);
+    assert_eq!(
+        after.value("ipp_webhook_queue_depth", &[]),
+        0.0,
+        "nothing left to send"
+    );
 }
 
 /// One line of a scrape: `name{label="value",...} value`.
@@ -251,27 +309,45 @@ fn holds_an_id(value: &str) -> bool {
 /// method and status class, with a latency histogram; registrations, sign-ins and
 /// enrollments by outcome; the pool's connections; and no id or code in any label.
 async fn a_scrape_counts_a_flow_by_route_template_and_outcome(app: &TestApp) {
-    let before = scrape(&app.client, &app.address).await;
+    let server = ServerProcess::start(
+        &app.database_url,
+        &["--registration-failures-per-address", "2"],
+    )
+    .await;
+    let remote = Remote::new(&server, app);
+    let before = remote.scrape().await;
 
-    let enrollment = app.create_enrollment(json!({})).await;
+    let enrollment = server
+        .create_enrollment(&app.merchant.api_key, json!({}))
+        .await;
     let enrollment_id = enrollment["enrollment_id"].as_str().unwrap().to_owned();
     let code = enrollment["enrollment_code"].as_str().unwrap().to_owned();
-    let registration =
-        expect_json(app.register(&code, "hw-metrics").await, StatusCode::CREATED).await;
+    let registration = expect_json(
+        remote.register(&code, "hw-metrics").await,
+        StatusCode::CREATED,
+    )
+    .await;
     let device_id = registration["device"]["id"].as_str().unwrap().to_owned();
     let token = registration["credentials"]["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let device = app.get(&format!("/ipp/v1/devices/{device_id}")).await;
-    assert_eq!(device.status(), StatusCode::OK);
-    let read = app
-        .get(&format!("/ipp/v1/enrollments/{enrollment_id}"))
-        .await;
-    assert_eq!(read.status(), StatusCode::OK);
-    let me = app
+    let get = reqwest::Method::GET;
+    assert_eq!(
+        remote
+            .status(get.clone(), &format!("/ipp/v1/devices/{device_id}"))
+            .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        remote
+            .status(get.clone(), &format!("/ipp/v1/enrollments/{enrollment_id}"))
+            .await,
+        StatusCode::OK
+    );
+    let me = remote
         .client
-        .get(app.url("/ipp/v1/devices/me"))
+        .get(format!("{}/ipp/v1/devices/me", remote.address))
         .bearer_auth(&token)
         .send()
         .await
@@ -279,61 +355,61 @@ async fn a_scrape_counts_a_flow_by_route_template_and_outcome(app: &TestApp) {
     assert_eq!(me.status(), StatusCode::OK);
     // Used, unknown, then one failure past the address's limit of two.
     assert_eq!(
-        app.register(&code, "hw-again").await.status(),
+        remote.register(&code, "hw-again").await.status(),
         StatusCode::GONE
     );
     assert_eq!(
-        app.register("BBBB-BBBB", "hw-guess").await.status(),
+        remote.register("BBBB-BBBB", "hw-guess").await.status(),
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.register("BBBB-BBBC", "hw-guess").await.status(),
+        remote.register("BBBB-BBBC", "hw-guess").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
-    let unknown = app.get(&format!("/ipp/v1/no-such-thing/{device_id}")).await;
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        remote
+            .status(get, &format!("/ipp/v1/no-such-thing/{device_id}"))
+            .await,
+        StatusCode::NOT_FOUND
+    );
 
-    let portal = app
-        .signed_in("metrics@shop.example", Role::Admin, &[])
+    app.create_user(&app.merchant.id, "metrics@shop.example", Role::Admin, &[])
         .await;
+    let portal = PortalClient::new(&server.address);
+    let (status, _) = portal.login("metrics@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
     portal.html(&format!("/enrollments/{enrollment_id}")).await;
-    let stranger = PortalClient::new(&app.address);
+    let stranger = PortalClient::new(&server.address);
     let (status, _) = stranger
         .login("metrics@shop.example", "not the password")
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let after = scrape(&app.client, &app.address).await;
+    let after = remote.scrape().await;
     let grew = |name: &str, labels: &[(&str, &str)]| {
         after.value(name, labels) - before.value(name, labels)
     };
 
     // Requests, by the route's template.
     let requests = "ipp_http_requests_total";
-    for (route, method, status) in [
-        ("/ipp/v1/enrollments", "POST", "2xx"),
-        ("/ipp/v1/enrollments/{id}", "GET", "2xx"),
-        ("/ipp/v1/devices/register", "POST", "2xx"),
-        ("/ipp/v1/devices/register", "POST", "4xx"),
-        ("/ipp/v1/devices/{id}", "GET", "2xx"),
-        ("/ipp/v1/devices/me", "GET", "2xx"),
-        ("/enrollments/{id}", "GET", "2xx"),
-        ("unmatched", "GET", "4xx"),
+    for (route, method, status, count) in [
+        ("/ipp/v1/enrollments", "POST", "2xx", 1.0),
+        ("/ipp/v1/enrollments/{id}", "GET", "2xx", 1.0),
+        ("/ipp/v1/devices/register", "POST", "2xx", 1.0),
+        ("/ipp/v1/devices/register", "POST", "4xx", 3.0),
+        ("/ipp/v1/devices/{id}", "GET", "2xx", 1.0),
+        ("/ipp/v1/devices/me", "GET", "2xx", 1.0),
+        ("/enrollments/{id}", "GET", "2xx", 1.0),
+        ("unmatched", "GET", "4xx", 1.0),
     ] {
         let labels = [("route", route), ("method", method), ("status", status)];
-        assert!(
-            grew(requests, &labels) >= 1.0,
-            "{labels:?} counted; routes: {:?}",
+        assert_eq!(
+            grew(requests, &labels),
+            count,
+            "{labels:?}; routes: {:?}",
             after.label_values("route")
         );
     }
-    assert!(
-        grew(
-            requests,
-            &[("route", "/ipp/v1/devices/register"), ("status", "4xx")]
-        ) >= 3.0,
-        "the three refused registrations"
-    );
     // ... each timed in the histogram, its buckets cumulative up to the count.
     assert_eq!(
         after.types["ipp_http_request_duration_seconds"],
@@ -345,7 +421,7 @@ async fn a_scrape_counts_a_flow_by_route_template_and_outcome(app: &TestApp) {
         ("status", "2xx"),
     ];
     let count = after.value("ipp_http_request_duration_seconds_count", &timed);
-    assert!(count >= 1.0);
+    assert_eq!(count, 1.0);
     assert!(after.value("ipp_http_request_duration_seconds_sum", &timed) > 0.0);
     let mut buckets: Vec<(f64, f64)> = after
         .matching("ipp_http_request_duration_seconds_bucket", &timed)
@@ -366,18 +442,20 @@ async fn a_scrape_counts_a_flow_by_route_template_and_outcome(app: &TestApp) {
 
     // The product's own counters.
     for outcome in ["created", "gone", "unknown_code", "limited"] {
-        assert!(
-            grew("ipp_registrations_total", &[("outcome", outcome)]) >= 1.0,
+        assert_eq!(
+            grew("ipp_registrations_total", &[("outcome", outcome)]),
+            1.0,
             "a registration {outcome}"
         );
     }
     for outcome in ["succeeded", "failed"] {
-        assert!(
-            grew("ipp_logins_total", &[("outcome", outcome)]) >= 1.0,
+        assert_eq!(
+            grew("ipp_logins_total", &[("outcome", outcome)]),
+            1.0,
             "a sign-in {outcome}"
         );
     }
-    assert!(grew("ipp_enrollments_created_total", &[]) >= 1.0);
+    assert_eq!(grew("ipp_enrollments_created_total", &[]), 1.0);
     assert_eq!(after.types["ipp_db_connections"], "gauge");
     for state in ["in_use", "idle"] {
         assert_eq!(
@@ -419,7 +497,7 @@ async fn a_scrape_counts_a_flow_by_route_template_and_outcome(app: &TestApp) {
     // The scrape needs no credentials and tells no secret: it is the same for anyone.
     let anonymous = reqwest::Client::new();
     let text = anonymous
-        .get(app.url("/metrics"))
+        .get(format!("{}/metrics", server.address))
         .send()
         .await
         .unwrap()
@@ -471,11 +549,13 @@ async fn metrics_can_have_an_address_of_their_own(app: &TestApp) {
             >= 1
     );
     let on_main = client.get(format!("{main}/metrics")).send().await.unwrap();
-    assert_ne!(
+    // An unknown page of the portal: the sign-in form for whoever is not signed in.
+    assert_eq!(
         on_main.status(),
-        StatusCode::OK,
+        StatusCode::SEE_OTHER,
         "no /metrics on the main address"
     );
+    assert_eq!(on_main.headers()["location"], "/login?next=%2Fmetrics");
     let body = on_main.text().await.unwrap();
     assert!(!body.contains("ipp_http_requests_total"));
     // The metrics address serves nothing else.

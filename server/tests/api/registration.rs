@@ -386,7 +386,9 @@ async fn failed_attempts_are_limited_overall_on_postgres() {
 /// instances behind a load balancer meets the same limit.
 async fn limits_hold_across_server_instances(backend: Backend) {
     let app = TestApp::spawn_with(backend, settings_with_limit(2)).await;
-    let (second, handle) = app.second_instance_with(settings_with_limit(2)).await;
+    let (second, handle) = app
+        .instance_configured(|config| config.registration_limits.per_address = 2)
+        .await;
     let register_on = |base: String| {
         let client = app.client.clone();
         async move {

@@ -218,12 +218,30 @@ impl SlowRequest {
 
 /// An HTTP/1.1 answer, read until the server closes the connection (at most 10 s).
 pub async fn read_to_close(stream: &mut TcpStream) -> String {
-    let mut answer = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+    let (answer, _) = read_until_closed(stream, Duration::from_secs(10))
         .await
-        .expect("answered and closed")
-        .expect("read the answer");
+        .expect("answered and closed within 10 s");
     String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Reads until the server closes the connection (or resets it), for at most `limit`;
+/// returns what came and when it ended, or `None` if it is still open.
+pub async fn read_until_closed(
+    stream: &mut TcpStream,
+    limit: Duration,
+) -> Option<(Vec<u8>, std::time::Instant)> {
+    let mut received = Vec::new();
+    let read = async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&buffer[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(limit, read).await.ok()?;
+    Some((received, std::time::Instant::now()))
 }
 
 /// The `http://...` address that follows `announcement` in a log line, readable or JSON.
