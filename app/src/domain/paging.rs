@@ -104,10 +104,12 @@ impl PageCursor {
         else {
             return Err(refused());
         };
+        // No page this API numbers lies past MAX_OFFSET (see `continued_by`): a larger
+        // number is forged, and would overflow the next page's.
         let page_number = page_number
             .parse::<i64>()
             .ok()
-            .filter(|number| *number >= 0)
+            .filter(|number| (0..=MAX_OFFSET).contains(number))
             .ok_or_else(refused)?;
         Ok(Self {
             page_number,
@@ -135,7 +137,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn new(content: Vec<T>, total_elements: i64, request: PageRequest) -> Self {
-        let total_pages = (total_elements + request.page_size - 1) / request.page_size;
+        let total_pages = total_elements.saturating_add(request.page_size - 1) / request.page_size;
         Self {
             content,
             total_elements,
@@ -143,7 +145,7 @@ impl<T> Page<T> {
             page_number: request.page_number,
             page_size: request.page_size,
             first: request.page_number == 0,
-            last: request.page_number + 1 >= total_pages,
+            last: request.page_number.saturating_add(1) >= total_pages,
             next_cursor: None,
         }
     }
@@ -156,7 +158,9 @@ impl<T> Page<T> {
             && let Some((value, id)) = self.content.last().map(position)
         {
             let next = PageCursor {
-                page_number: self.page_number + 1,
+                // A walk through more than MAX_OFFSET pages (of one entry each) numbers
+                // the rest as that: decode refuses larger numbers.
+                page_number: self.page_number.saturating_add(1).min(MAX_OFFSET),
                 value,
                 id,
             };
@@ -237,6 +241,35 @@ mod tests {
         assert_eq!((cursor.page_number, cursor.value.as_str()), (1, "2"));
         let last = Page::new(vec![3], 3, request.with_number(1)).continued_by(position);
         assert_eq!(last.next_cursor, None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_forged_page_number_is_refused_and_none_overflows() {
+        use base64::Engine;
+        let forged = |page_number: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("c1~{page_number}~1790000000000~id"))
+        };
+        for number in [i64::MAX.to_string(), (MAX_OFFSET + 1).to_string()] {
+            assert_eq!(
+                PageCursor::decode(&forged(&number)).unwrap_err().field,
+                "cursor",
+                "{number}"
+            );
+        }
+        let deepest = PageCursor::decode(&forged(&MAX_OFFSET.to_string())).unwrap();
+        let request = PageRequest {
+            page_number: deepest.page_number,
+            page_size: 1,
+        };
+        let page = Page::new(vec![1, 2], i64::MAX, request).continued_by(|n: &i32| {
+            (n.to_string(), n.to_string())
+        });
+        assert!(!page.last);
+        let next = PageCursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(next.page_number, MAX_OFFSET);
+        assert_eq!(page.total_pages, i64::MAX);
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use app::domain::paging::PageCursor;
+
 use crate::helpers::{TestApp, expect_invalid_fields, expect_json};
 use crate::on_both_databases;
 
@@ -38,8 +40,15 @@ async fn enrollments_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
 }
 
 async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
+    // Well-formed, but a page number no list reaches: the next one would overflow.
+    let beyond_any_page = PageCursor {
+        page_number: i64::MAX,
+        value: "1790000000000".into(),
+        id: "x".into(),
+    }
+    .encode();
     for path in ["/ipp/v1/devices", "/ipp/v1/enrollments"] {
-        for cursor in ["nonsense", "YzF-eA", &"A".repeat(400)] {
+        for cursor in ["nonsense", "YzF-eA", &"A".repeat(400), &beyond_any_page] {
             let answer = app.get(&format!("{path}?cursor={cursor}")).await;
             assert_eq!(
                 expect_invalid_fields(answer).await,
