@@ -58,14 +58,15 @@ impl PageRequest {
     }
 }
 
-/// Where the next page of a list starts: the sort value and id of the last entry of a
-/// page, and that next page's number. Clients get it as an opaque `next_cursor` and send
-/// it back as `?cursor=`; the list then continues from that entry through the index, so a
-/// page costs the same however deep it is.
+/// Where the next page of a list (newest first) starts: the creation time and id of the
+/// last entry of a page, and that next page's number. Clients get it as an opaque
+/// `next_cursor` and send it back as `?cursor=`; the list then continues from that entry
+/// through the index, so a page costs the same however deep it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
     pub page_number: i64,
-    pub value: String,
+    /// Milliseconds since the epoch, as stored.
+    pub created_at: i64,
     pub id: String,
 }
 
@@ -82,7 +83,7 @@ impl PageCursor {
             "{}~{}~{}~{}",
             Self::VERSION,
             self.page_number,
-            self.value,
+            self.created_at,
             self.id
         );
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
@@ -99,7 +100,7 @@ impl PageCursor {
             .map_err(|_| refused())?;
         let plain = String::from_utf8(bytes).map_err(|_| refused())?;
         let mut parts = plain.splitn(4, '~');
-        let (Some(Self::VERSION), Some(page_number), Some(value), Some(id)) =
+        let (Some(Self::VERSION), Some(page_number), Some(created_at), Some(id)) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(refused());
@@ -111,9 +112,10 @@ impl PageCursor {
             .ok()
             .filter(|number| (0..=MAX_OFFSET).contains(number))
             .ok_or_else(refused)?;
+        let created_at = created_at.parse::<i64>().map_err(|_| refused())?;
         Ok(Self {
             page_number,
-            value: value.to_owned(),
+            created_at,
             id: id.to_owned(),
         })
     }
@@ -150,18 +152,18 @@ impl<T> Page<T> {
         }
     }
 
-    /// Sets `next_cursor` from the page's last entry (`position` gives its sort value and
-    /// id), unless this is the last page.
+    /// Sets `next_cursor` from the page's last entry (`position` gives its creation time
+    /// and id), unless this is the last page.
     #[cfg(feature = "ssr")]
-    pub fn continued_by(mut self, position: impl Fn(&T) -> (String, String)) -> Self {
+    pub fn continued_by(mut self, position: impl Fn(&T) -> (i64, String)) -> Self {
         if !self.last
-            && let Some((value, id)) = self.content.last().map(position)
+            && let Some((created_at, id)) = self.content.last().map(position)
         {
             let next = PageCursor {
                 // A walk through more than MAX_OFFSET pages (of one entry each) numbers
                 // the rest as that: decode refuses larger numbers.
                 page_number: self.page_number.saturating_add(1).min(MAX_OFFSET),
-                value,
+                created_at,
                 id,
             };
             self.next_cursor = Some(next.encode());
@@ -207,7 +209,7 @@ mod tests {
     fn a_cursor_goes_through_its_text_and_refuses_others() {
         let cursor = PageCursor {
             page_number: 40_000,
-            value: "1790000000000".into(),
+            created_at: 1_790_000_000_000,
             id: "01a2-b3~c4".into(),
         };
         let text = cursor.encode();
@@ -216,12 +218,17 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_eq!(PageCursor::decode(&text), Ok(cursor));
+        use base64::Engine;
+        // A cursor of the right shape whose time is no number.
+        let not_a_time =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c1~1~Till 7~id");
         for bad in [
             "",
             "%%%",
             "YzF-LTF-eA",
             "eA",
             &"A".repeat(MAX_CURSOR_LENGTH + 1),
+            &not_a_time,
         ] {
             assert_eq!(
                 PageCursor::decode(bad).unwrap_err().field,
@@ -235,10 +242,10 @@ mod tests {
     #[test]
     fn only_a_page_before_the_last_has_a_next_cursor() {
         let request = PageRequest::new(Some(0), Some(2)).unwrap();
-        let position = |n: &i32| (n.to_string(), format!("id-{n}"));
+        let position = |n: &i32| (i64::from(*n), format!("id-{n}"));
         let first = Page::new(vec![1, 2], 3, request).continued_by(position);
         let cursor = PageCursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
-        assert_eq!((cursor.page_number, cursor.value.as_str()), (1, "2"));
+        assert_eq!((cursor.page_number, cursor.created_at), (1, 2));
         let last = Page::new(vec![3], 3, request.with_number(1)).continued_by(position);
         assert_eq!(last.next_cursor, None);
     }
@@ -263,9 +270,8 @@ mod tests {
             page_number: deepest.page_number,
             page_size: 1,
         };
-        let page = Page::new(vec![1, 2], i64::MAX, request).continued_by(|n: &i32| {
-            (n.to_string(), n.to_string())
-        });
+        let page = Page::new(vec![1, 2], i64::MAX, request)
+            .continued_by(|n: &i32| (i64::from(*n), n.to_string()));
         assert!(!page.last);
         let next = PageCursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
         assert_eq!(next.page_number, MAX_OFFSET);

@@ -111,7 +111,8 @@ impl Services {
         if let Some(after) = after {
             at_most("after", after, MAX_CURSOR_LENGTH)?;
         }
-        let cursor = after.and_then(DeviceCursor::decode);
+        // One this list did not give out starts it over.
+        let cursor = after.and_then(|after| DeviceCursor::decode(after, sort));
         let mut rows = self
             .store
             .devices_after(&filter, sort, cursor.as_ref(), limit + 1)
@@ -200,10 +201,7 @@ impl Services {
                 (rows, query.page)
             }
             Some(cursor) => {
-                let after = DeviceCursor {
-                    value: cursor.value,
-                    id: cursor.id,
-                };
+                let after = DeviceCursor::registered(cursor.created_at, cursor.id);
                 let rows = self
                     .store
                     .devices_after(&filter, DeviceSort::Registered, Some(&after), size)
@@ -217,7 +215,7 @@ impl Services {
         };
         let total = self.store.count_devices(&filter).await?;
         Ok(Page::new(rows, total, request)
-            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+            .continued_by(|row| (row.created_at, row.id.clone()))
             .map(device_view))
     }
 

@@ -220,18 +220,6 @@ impl Services {
             .transpose()
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
-        let after = cursor.as_ref().map(|cursor| {
-            cursor
-                .value
-                .parse::<i64>()
-                .map(|at| (at, cursor.id.as_str()))
-        });
-        if let Some(Err(_)) = after {
-            errors.push(FieldError::new(
-                "cursor",
-                "this is not a cursor this API gave out",
-            ));
-        }
         if query.statuses.len() > EnrollmentStatus::ALL.len() {
             errors.push(FieldError::new(
                 "status",
@@ -269,17 +257,22 @@ impl Services {
             batch_id: query.batch_id,
         };
         let size = query.page.page_size;
-        let ((rows, total), request) = match (after, &cursor) {
-            (Some(Ok(after)), Some(cursor)) => (
+        let ((rows, total), request) = match &cursor {
+            Some(cursor) => (
                 self.store
-                    .enrollments_after(&filter, self.now(), after, size)
+                    .enrollments_after(
+                        &filter,
+                        self.now(),
+                        (cursor.created_at, &cursor.id),
+                        size,
+                    )
                     .await?,
                 PageRequest {
                     page_number: cursor.page_number,
                     page_size: size,
                 },
             ),
-            _ => (
+            None => (
                 self.store
                     .enrollments(&filter, self.now(), size, query.page.offset())
                     .await?,
@@ -287,7 +280,7 @@ impl Services {
             ),
         };
         Ok(Page::new(rows, total, request)
-            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+            .continued_by(|row| (row.created_at, row.id.clone()))
             .map(|row| self.enrollment_view(row)))
     }
 
