@@ -59,12 +59,15 @@ impl PageRequest {
 }
 
 /// Where the next page of a list (newest first) starts: the creation time and id of the
-/// last entry of a page, and that next page's number. Clients get it as an opaque
-/// `next_cursor` and send it back as `?cursor=`; the list then continues from that entry
-/// through the index, so a page costs the same however deep it is.
+/// last entry of a page, that next page's number, and how many entries the list had when
+/// its first page was read. Clients get it as an opaque `next_cursor` and send it back as
+/// `?cursor=`; the list then continues from that entry through the index, and is not
+/// counted again, so a page costs the same however deep it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
     pub page_number: i64,
+    /// The list's `total_elements` when the walk began.
+    pub total: i64,
     /// Milliseconds since the epoch, as stored.
     pub created_at: i64,
     pub id: String,
@@ -75,14 +78,15 @@ pub const MAX_CURSOR_LENGTH: usize = 300;
 
 #[cfg(feature = "ssr")]
 impl PageCursor {
-    const VERSION: &'static str = "c1";
+    const VERSION: &'static str = "c2";
 
     pub fn encode(&self) -> String {
         use base64::Engine;
         let plain = format!(
-            "{}~{}~{}~{}",
+            "{}~{}~{}~{}~{}",
             Self::VERSION,
             self.page_number,
+            self.total,
             self.created_at,
             self.id
         );
@@ -99,10 +103,14 @@ impl PageCursor {
             .decode(text)
             .map_err(|_| refused())?;
         let plain = String::from_utf8(bytes).map_err(|_| refused())?;
-        let mut parts = plain.splitn(4, '~');
-        let (Some(Self::VERSION), Some(page_number), Some(created_at), Some(id)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut parts = plain.splitn(5, '~');
+        let (Some(Self::VERSION), Some(page_number), Some(total), Some(created_at), Some(id)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(refused());
         };
         // No page this API numbers lies past MAX_OFFSET (see `continued_by`): a larger
@@ -112,9 +120,15 @@ impl PageCursor {
             .ok()
             .filter(|number| (0..=MAX_OFFSET).contains(number))
             .ok_or_else(refused)?;
+        let total = total
+            .parse::<i64>()
+            .ok()
+            .filter(|total| *total >= 0)
+            .ok_or_else(refused)?;
         let created_at = created_at.parse::<i64>().map_err(|_| refused())?;
         Ok(Self {
             page_number,
+            total,
             created_at,
             id: id.to_owned(),
         })
@@ -132,7 +146,9 @@ pub struct Page<T> {
     pub page_size: i64,
     pub first: bool,
     pub last: bool,
-    /// Pass as `cursor` to get the next page: as fast however deep the list is.
+    /// Pass as `cursor` to get the next page: as fast however deep the list is. A page got
+    /// by cursor is not counted again: its `total_elements` (and `total_pages`) are those
+    /// of the walk's first page, and `last` says whether anything follows it now.
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
@@ -152,6 +168,19 @@ impl<T> Page<T> {
         }
     }
 
+    /// The page after `cursor`, whose `more` says whether any entry follows it (the list
+    /// was read one entry past the page). The total is the one the cursor carries.
+    pub fn after_cursor(content: Vec<T>, cursor: &PageCursor, page_size: i64, more: bool) -> Self {
+        let request = PageRequest {
+            page_number: cursor.page_number,
+            page_size,
+        };
+        Self {
+            last: !more,
+            ..Self::new(content, cursor.total, request)
+        }
+    }
+
     /// Sets `next_cursor` from the page's last entry (`position` gives its creation time
     /// and id), unless this is the last page.
     #[cfg(feature = "ssr")]
@@ -163,6 +192,7 @@ impl<T> Page<T> {
                 // A walk through more than MAX_OFFSET pages (of one entry each) numbers
                 // the rest as that: decode refuses larger numbers.
                 page_number: self.page_number.saturating_add(1).min(MAX_OFFSET),
+                total: self.total_elements,
                 created_at,
                 id,
             };
@@ -183,6 +213,15 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         }
     }
+}
+
+/// Cuts `rows`, read one past a page of `page_size`, back to the page; true when there was
+/// one more (so the page is not the last).
+pub fn cut_to_page<T>(rows: &mut Vec<T>, page_size: i64) -> bool {
+    let size = usize::try_from(page_size).unwrap_or(0);
+    let more = rows.len() > size;
+    rows.truncate(size);
+    more
 }
 
 #[cfg(test)]
@@ -209,6 +248,7 @@ mod tests {
     fn a_cursor_goes_through_its_text_and_refuses_others() {
         let cursor = PageCursor {
             page_number: 40_000,
+            total: 1_000_000,
             created_at: 1_790_000_000_000,
             id: "01a2-b3~c4".into(),
         };
@@ -221,7 +261,7 @@ mod tests {
         use base64::Engine;
         // A cursor of the right shape whose time is no number.
         let not_a_time =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c1~1~Till 7~id");
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c2~1~9~Till 7~id");
         for bad in [
             "",
             "%%%",
@@ -245,9 +285,39 @@ mod tests {
         let position = |n: &i32| (i64::from(*n), format!("id-{n}"));
         let first = Page::new(vec![1, 2], 3, request).continued_by(position);
         let cursor = PageCursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
-        assert_eq!((cursor.page_number, cursor.created_at), (1, 2));
+        assert_eq!(
+            (cursor.page_number, cursor.total, cursor.created_at),
+            (1, 3, 2)
+        );
         let last = Page::new(vec![3], 3, request.with_number(1)).continued_by(position);
         assert_eq!(last.next_cursor, None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_page_after_a_cursor_keeps_the_first_count_and_ends_where_the_rows_do() {
+        let position = |n: &i32| (i64::from(*n), format!("id-{n}"));
+        let cursor = PageCursor {
+            page_number: 1,
+            total: 7,
+            created_at: 0,
+            id: "id-0".into(),
+        };
+        // Read one past a page of 3: more follow, whatever the count said.
+        let mut rows = vec![4, 5, 6, 7];
+        assert!(cut_to_page(&mut rows, 3));
+        assert_eq!(rows, [4, 5, 6]);
+        let page = Page::after_cursor(rows, &cursor, 3, true).continued_by(position);
+        assert_eq!((page.total_elements, page.total_pages), (7, 3));
+        assert_eq!((page.page_number, page.first, page.last), (1, false, false));
+        let next = PageCursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!((next.page_number, next.total, next.created_at), (2, 7, 6));
+        // Entries removed since the count: nothing follows, though the count had more.
+        let mut rows = vec![4];
+        assert!(!cut_to_page(&mut rows, 3));
+        let page = Page::after_cursor(rows, &cursor, 3, false).continued_by(position);
+        assert!(page.last);
+        assert_eq!(page.next_cursor, None);
     }
 
     #[cfg(feature = "ssr")]
@@ -256,7 +326,7 @@ mod tests {
         use base64::Engine;
         let forged = |page_number: &str| {
             base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(format!("c1~{page_number}~1790000000000~id"))
+                .encode(format!("c2~{page_number}~9~1790000000000~id"))
         };
         for number in [i64::MAX.to_string(), (MAX_OFFSET + 1).to_string()] {
             assert_eq!(
@@ -265,6 +335,9 @@ mod tests {
                 "{number}"
             );
         }
+        let negative_total =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c2~1~-1~1790000000000~id");
+        assert!(PageCursor::decode(&negative_total).is_err());
         let deepest = PageCursor::decode(&forged(&MAX_OFFSET.to_string())).unwrap();
         let request = PageRequest {
             page_number: deepest.page_number,

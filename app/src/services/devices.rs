@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest};
+use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest, cut_to_page};
 use crate::domain::text::{at_most, plausible_id};
 use crate::domain::webhook::WebhookEventType;
 use crate::domain::{FieldError, Permission};
@@ -117,12 +117,11 @@ impl Services {
             .store
             .devices_after(&filter, sort, cursor.as_ref(), limit + 1)
             .await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|row| DeviceCursor::of(row, sort).encode())
-        } else {
-            None
-        };
+        let more = cut_to_page(&mut rows, limit);
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|row| DeviceCursor::of(row, sort).encode());
         Ok((rows.into_iter().map(device_view).collect(), next))
     }
 
@@ -192,29 +191,27 @@ impl Services {
         let cursor = cursor.map(PageCursor::decode).transpose()?;
         let size = query.page.page_size;
         let filter = self.device_filter(actor, query.clone())?;
-        let (rows, request) = match cursor {
+        let page = match cursor {
+            // Only the first page of a walk is counted; the cursor carries the count on.
             None => {
                 let rows = self
                     .store
                     .devices_page(&filter, size, query.page.offset())
                     .await?;
-                (rows, query.page)
+                let total = self.store.count_devices(&filter).await?;
+                Page::new(rows, total, query.page)
             }
             Some(cursor) => {
-                let after = DeviceCursor::registered(cursor.created_at, cursor.id);
-                let rows = self
+                let after = DeviceCursor::registered(cursor.created_at, cursor.id.clone());
+                let mut rows = self
                     .store
-                    .devices_after(&filter, DeviceSort::Registered, Some(&after), size)
+                    .devices_after(&filter, DeviceSort::Registered, Some(&after), size + 1)
                     .await?;
-                let request = PageRequest {
-                    page_number: cursor.page_number,
-                    page_size: size,
-                };
-                (rows, request)
+                let more = cut_to_page(&mut rows, size);
+                Page::after_cursor(rows, &cursor, size, more)
             }
         };
-        let total = self.store.count_devices(&filter).await?;
-        Ok(Page::new(rows, total, request)
+        Ok(page
             .continued_by(|row| (row.created_at, row.id.clone()))
             .map(device_view))
     }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{Page, PageCursor, PageRequest};
+use crate::domain::paging::{Page, PageCursor, PageRequest, cut_to_page};
 use crate::domain::pairing_code::{self, PairingCode};
 use crate::domain::text::plausible_id;
 use crate::domain::webhook::WebhookEventType;
@@ -257,29 +257,27 @@ impl Services {
             batch_id: query.batch_id,
         };
         let size = query.page.page_size;
-        let ((rows, total), request) = match &cursor {
-            Some(cursor) => (
-                self.store
-                    .enrollments_after(
-                        &filter,
-                        self.now(),
-                        (cursor.created_at, &cursor.id),
-                        size,
-                    )
-                    .await?,
-                PageRequest {
-                    page_number: cursor.page_number,
-                    page_size: size,
-                },
-            ),
-            None => (
-                self.store
-                    .enrollments(&filter, self.now(), size, query.page.offset())
-                    .await?,
-                query.page,
-            ),
+        let now = self.now();
+        let page = match &cursor {
+            // Only the first page of a walk is counted; the cursor carries the count on.
+            None => {
+                let (rows, total) = self
+                    .store
+                    .enrollments(&filter, now, size, query.page.offset())
+                    .await?;
+                Page::new(rows, total, query.page)
+            }
+            Some(cursor) => {
+                let after = (cursor.created_at, cursor.id.as_str());
+                let mut rows = self
+                    .store
+                    .enrollments_after(&filter, now, after, size + 1)
+                    .await?;
+                let more = cut_to_page(&mut rows, size);
+                Page::after_cursor(rows, cursor, size, more)
+            }
         };
-        Ok(Page::new(rows, total, request)
+        Ok(page
             .continued_by(|row| (row.created_at, row.id.clone()))
             .map(|row| self.enrollment_view(row)))
     }

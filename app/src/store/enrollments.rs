@@ -212,19 +212,18 @@ impl Store {
         Ok((self.enrollment_rows(page).await?, total))
     }
 
-    /// The enrollments after the one created at `created_at` with id `id`, newest first,
-    /// with the total count: read from the index however deep into the list.
+    /// The enrollments after the one created at `created_at` with id `id`, newest first:
+    /// read from the index however deep into the list, and not counted.
     pub async fn enrollments_after(
         &self,
         filter: &EnrollmentFilter,
         now: i64,
         (created_at, id): (i64, &str),
         limit: i64,
-    ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
+    ) -> StoreResult<Vec<EnrollmentRow>> {
         let Some(query) = filtered_enrollments(filter, now) else {
-            return Ok((Vec::new(), 0));
+            return Ok(Vec::new());
         };
-        let total = self.count_of(&query).await?;
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
         page.push(" AND (e.created_at < ")
             .bind_int(created_at)
@@ -234,7 +233,7 @@ impl Store {
             .bind_text(id)
             .push(")) ORDER BY e.created_at DESC, e.id DESC LIMIT ")
             .bind_int(limit);
-        Ok((self.enrollment_rows(page).await?, total))
+        self.enrollment_rows(page).await
     }
 
     async fn count_of(&self, query: &SqlBuilder) -> StoreResult<i64> {

@@ -1,7 +1,7 @@
 //! Lists go on from `next_cursor` as well as by page number: the same entries in the same
 //! order, however the client walks them.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use app::domain::paging::PageCursor;
@@ -13,6 +13,7 @@ on_both_databases!(
     devices_walked_by_cursor_match_the_numbered_pages,
     enrollments_walked_by_cursor_match_the_numbered_pages,
     a_cursor_not_given_out_is_refused_naming_it,
+    a_walk_keeps_its_first_count_and_ends_where_the_entries_do,
 );
 
 async fn devices_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
@@ -68,6 +69,58 @@ async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
             );
         }
     }
+}
+
+/// A page read by cursor is not counted again: it tells the count the walk began with,
+/// and whether it is the last from what follows it now, not from that count.
+async fn a_walk_keeps_its_first_count_and_ends_where_the_entries_do(app: &TestApp) {
+    for i in 0..5 {
+        app.enroll_device(json!({}), &format!("hw-{i}")).await;
+        app.clock.advance_seconds(1);
+    }
+    let list = "/ipp/v1/devices?page_size=2";
+    let first = expect_json(app.get(list).await, StatusCode::OK).await;
+    assert_eq!(
+        (
+            first["total_elements"].as_i64(),
+            first["total_pages"].as_i64()
+        ),
+        (Some(5), Some(3))
+    );
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // Meanwhile a device is registered (it goes before the walk's position) and the
+    // oldest one is deregistered (the one the walk's last page would have held).
+    app.enroll_device(json!({}), "hw-new").await;
+    let all = expect_json(
+        app.get("/ipp/v1/devices?page_size=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    let oldest = all["content"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .request(Method::DELETE, &format!("/ipp/v1/devices/{oldest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+
+    let second = expect_json(
+        app.get(&format!("{list}&cursor={cursor}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(second["total_elements"], 5, "the count the walk began with");
+    assert_eq!(second["total_pages"], 3);
+    assert_eq!(second["page_number"], 1);
+    assert_eq!(second["content"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        second["last"], true,
+        "nothing follows, whatever the count said"
+    );
+    assert_eq!(second["next_cursor"], Value::Null);
 }
 
 /// Reads every page of `list` by number and again by cursor: the same ids in the same
