@@ -169,18 +169,10 @@ impl Services {
         })
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn list_devices(
-        &self,
-        actor: &Actor,
-        query: DeviceListQuery,
-    ) -> ServiceResult<Page<Device>> {
-        self.list_devices_from(actor, query, None).await
-    }
-
     /// A page of the list, newest first: the page `query.page` names, or, given a `cursor`
     /// from an earlier page's `next_cursor`, the one after that page (its `page_number`
     /// is then ignored) read from the index however deep it is.
+    #[tracing::instrument(skip_all)]
     pub async fn list_devices_from(
         &self,
         actor: &Actor,

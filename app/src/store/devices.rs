@@ -78,17 +78,6 @@ impl Store {
         Ok(())
     }
 
-    /// A page of devices, newest first, with the total count (the API's numbered pages).
-    pub async fn devices(
-        &self,
-        filter: &DeviceFilter,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<(Vec<DeviceRow>, i64)> {
-        let total = self.count_devices(filter).await?;
-        Ok((self.devices_page(filter, limit, offset).await?, total))
-    }
-
     /// A numbered page of the devices, newest first, without counting them.
     pub async fn devices_page(
         &self,
