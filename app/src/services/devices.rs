@@ -19,8 +19,8 @@ use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
 
 /// The longest name fragment a device list is filtered by (`q`).
 pub const MAX_NAME_FRAGMENT_LENGTH: usize = 100;
-/// A cursor is a sort value (a name, at most 100 characters) and an id.
 
+/// What a device list is filtered by, and which page of it is wanted.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceListQuery {
     pub location_id: Option<String>,
