@@ -332,10 +332,12 @@ impl Store {
     }
 
     /// Marks the enrollment's expiry as announced if it is still pending, expired and
-    /// unannounced: true for exactly one caller, however many instances sweep.
+    /// unannounced: true for exactly one caller, however many instances sweep. The plain
+    /// code is left to [`Store::forget_expired_codes`], which runs with or without
+    /// webhook delivery.
     pub async fn mark_expiry_announced(tx: &mut Tx, id: &str, now: i64) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE enrollments SET expiry_announced_at = $1, live_code = NULL WHERE id = $2 \
+            "UPDATE enrollments SET expiry_announced_at = $1 WHERE id = $2 \
              AND status = 'PENDING' AND expiry_announced_at IS NULL AND expires_at <= $1",
         )
         .bind(now)
