@@ -8,7 +8,13 @@
 
 use crate::store::CountedAttempt;
 
+use super::auth::LOGIN_WINDOW_SECONDS;
 use super::{ServiceError, ServiceResult, Services};
+
+/// The prefix of the buckets of sign-ins and password checks (one window length).
+pub(crate) const LOGIN_KIND: &str = "login:";
+/// The prefix of the buckets of pairing-code attempts (another window length).
+pub(crate) const REGISTER_KIND: &str = "register:";
 
 /// At most `max` failures per window in `bucket`.
 pub(crate) struct AttemptLimit<'a> {
@@ -80,13 +86,6 @@ impl Services {
             window_start,
         };
         let counts = self.store.count_attempt(&counted).await?;
-        if counts.contains(&1) {
-            // A bucket's first attempt in this window: the time to forget windows that
-            // ended (the one before is kept for attempts still under way in it).
-            self.store
-                .forget_attempts(kind, window_start - window_seconds.max(1) * 1000)
-                .await?;
-        }
         let past = limits
             .iter()
             .zip(&counts)
@@ -103,6 +102,28 @@ impl Services {
             counted,
             most_failures: counts.into_iter().max().unwrap_or(1),
         }))
+    }
+
+    /// Forgets every kind's windows of failures that ended before the current one began;
+    /// the one before it is kept for attempts still under way in it. Each instance runs
+    /// this once a minute (beside serving, not on each attempt: a flood from many
+    /// addresses would otherwise scan the counters once per address); running it
+    /// together does no harm.
+    pub async fn forget_old_attempts(&self) -> ServiceResult<()> {
+        let now = self.now();
+        let kinds = [
+            (LOGIN_KIND, LOGIN_WINDOW_SECONDS),
+            (
+                REGISTER_KIND,
+                self.settings.registration_limits.window_seconds,
+            ),
+        ];
+        for (kind, window_seconds) in kinds {
+            let current = self.window_start(now, window_seconds);
+            let before = current - window_seconds.max(1) * 1000;
+            self.store.forget_attempts(kind, before).await?;
+        }
+        Ok(())
     }
 
     /// The attempt did not fail (or was never judged): it no longer counts.

@@ -11,7 +11,7 @@ use crate::passwords::{MAX_PASSWORD_LENGTH, verify_off_runtime};
 use crate::secrets;
 use crate::store::UserRow;
 
-use super::attempts::AttemptLimit;
+use super::attempts::{AttemptLimit, LOGIN_KIND};
 use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
@@ -141,7 +141,7 @@ impl Services {
             },
         ];
         let attempt = match self
-            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
             .await?
         {
             Ok(attempt) => attempt,
