@@ -43,8 +43,8 @@ pub struct ApplicationConfig {
     pub sessions: SessionLifetimes,
     /// The time the services go by: the system's, or one a test moves by hand.
     pub clock: Arc<dyn Clock>,
-    /// The folder of the compiled site (`pkg/`, CSS, static files). `None`: what
-    /// cargo-leptos compiled in, else `LEPTOS_SITE_ROOT`, else `target/site`.
+    /// The folder of the compiled site (`pkg/`, CSS, static files). `None`:
+    /// `LEPTOS_SITE_ROOT`, else `target/site`, where `scripts/build-site.sh` puts it.
     pub leptos_site_root: Option<String>,
     /// How long a client has to send a request's headers before its connection is closed.
     pub header_read_timeout: Duration,
@@ -66,9 +66,9 @@ pub struct ApplicationConfig {
 
 impl ApplicationConfig {
     /// The defaults: the system clock, the default registration limits, the public URL and
-    /// cookie security taken from the bound address, the site where cargo-leptos puts it,
-    /// 30 s for headers, requests and a stop, 1024 connections, no trusted proxy, and
-    /// `/metrics` on the main address.
+    /// cookie security taken from the bound address, the site where
+    /// `scripts/build-site.sh` puts it, 30 s for headers, requests and a stop, 1024
+    /// connections, no trusted proxy, and `/metrics` on the main address.
     pub fn new(addr: SocketAddr, database_url: impl Into<String>) -> Self {
         Self {
             addr,

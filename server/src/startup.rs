@@ -32,8 +32,10 @@ use crate::edge::timeout::limit_request_time;
 use crate::{api, export, metrics, portal_guard};
 use app::store::{SessionStorage, Store, StoreError};
 
-/// Leptos' settings: those cargo-leptos compiled in when it built the server, otherwise
-/// the project's defaults (the site in `target/site`).
+/// Leptos' settings from the `LEPTOS_*` environment variables, with the output name
+/// compiled in (`.cargo/config.toml`) and the site in `target/site` unless
+/// `LEPTOS_SITE_ROOT` says otherwise: the layout `scripts/build-site.sh` builds. The same
+/// defaults when a variable cannot be read.
 pub fn leptos_options(site_addr: SocketAddr) -> LeptosOptions {
     let mut options = get_configuration(None)
         .map(|conf| conf.leptos_options)

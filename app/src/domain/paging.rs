@@ -58,14 +58,18 @@ impl PageRequest {
     }
 }
 
-/// Where the next page of a list starts: the sort value and id of the last entry of a
-/// page, and that next page's number. Clients get it as an opaque `next_cursor` and send
-/// it back as `?cursor=`; the list then continues from that entry through the index, so a
-/// page costs the same however deep it is.
+/// Where the next page of a list (newest first) starts: the creation time and id of the
+/// last entry of a page, that next page's number, and how many entries the list had when
+/// its first page was read. Clients get it as an opaque `next_cursor` and send it back as
+/// `?cursor=`; the list then continues from that entry through the index, and is not
+/// counted again, so a page costs the same however deep it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageCursor {
     pub page_number: i64,
-    pub value: String,
+    /// The list's `total_elements` when the walk began.
+    pub total: i64,
+    /// Milliseconds since the epoch, as stored.
+    pub created_at: i64,
     pub id: String,
 }
 
@@ -74,15 +78,16 @@ pub const MAX_CURSOR_LENGTH: usize = 300;
 
 #[cfg(feature = "ssr")]
 impl PageCursor {
-    const VERSION: &'static str = "c1";
+    const VERSION: &'static str = "c2";
 
     pub fn encode(&self) -> String {
         use base64::Engine;
         let plain = format!(
-            "{}~{}~{}~{}",
+            "{}~{}~{}~{}~{}",
             Self::VERSION,
             self.page_number,
-            self.value,
+            self.total,
+            self.created_at,
             self.id
         );
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(plain)
@@ -98,20 +103,33 @@ impl PageCursor {
             .decode(text)
             .map_err(|_| refused())?;
         let plain = String::from_utf8(bytes).map_err(|_| refused())?;
-        let mut parts = plain.splitn(4, '~');
-        let (Some(Self::VERSION), Some(page_number), Some(value), Some(id)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut parts = plain.splitn(5, '~');
+        let (Some(Self::VERSION), Some(page_number), Some(total), Some(created_at), Some(id)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
             return Err(refused());
         };
+        // No page this API numbers lies past MAX_OFFSET (see `continued_by`): a larger
+        // number is forged, and would overflow the next page's.
         let page_number = page_number
             .parse::<i64>()
             .ok()
-            .filter(|number| *number >= 0)
+            .filter(|number| (0..=MAX_OFFSET).contains(number))
             .ok_or_else(refused)?;
+        let total = total
+            .parse::<i64>()
+            .ok()
+            .filter(|total| *total >= 0)
+            .ok_or_else(refused)?;
+        let created_at = created_at.parse::<i64>().map_err(|_| refused())?;
         Ok(Self {
             page_number,
-            value: value.to_owned(),
+            total,
+            created_at,
             id: id.to_owned(),
         })
     }
@@ -128,14 +146,16 @@ pub struct Page<T> {
     pub page_size: i64,
     pub first: bool,
     pub last: bool,
-    /// Pass as `cursor` to get the next page: as fast however deep the list is.
+    /// Pass as `cursor` to get the next page: as fast however deep the list is. A page got
+    /// by cursor is not counted again: its `total_elements` (and `total_pages`) are those
+    /// of the walk's first page, and `last` says whether anything follows it now.
     #[serde(default)]
     pub next_cursor: Option<String>,
 }
 
 impl<T> Page<T> {
     pub fn new(content: Vec<T>, total_elements: i64, request: PageRequest) -> Self {
-        let total_pages = (total_elements + request.page_size - 1) / request.page_size;
+        let total_pages = total_elements.saturating_add(request.page_size - 1) / request.page_size;
         Self {
             content,
             total_elements,
@@ -143,21 +163,37 @@ impl<T> Page<T> {
             page_number: request.page_number,
             page_size: request.page_size,
             first: request.page_number == 0,
-            last: request.page_number + 1 >= total_pages,
+            last: request.page_number.saturating_add(1) >= total_pages,
             next_cursor: None,
         }
     }
 
-    /// Sets `next_cursor` from the page's last entry (`position` gives its sort value and
-    /// id), unless this is the last page.
+    /// The page after `cursor`, whose `more` says whether any entry follows it (the list
+    /// was read one entry past the page). The total is the one the cursor carries.
+    pub fn after_cursor(content: Vec<T>, cursor: &PageCursor, page_size: i64, more: bool) -> Self {
+        let request = PageRequest {
+            page_number: cursor.page_number,
+            page_size,
+        };
+        Self {
+            last: !more,
+            ..Self::new(content, cursor.total, request)
+        }
+    }
+
+    /// Sets `next_cursor` from the page's last entry (`position` gives its creation time
+    /// and id), unless this is the last page.
     #[cfg(feature = "ssr")]
-    pub fn continued_by(mut self, position: impl Fn(&T) -> (String, String)) -> Self {
+    pub fn continued_by(mut self, position: impl Fn(&T) -> (i64, String)) -> Self {
         if !self.last
-            && let Some((value, id)) = self.content.last().map(position)
+            && let Some((created_at, id)) = self.content.last().map(position)
         {
             let next = PageCursor {
-                page_number: self.page_number + 1,
-                value,
+                // A walk through more than MAX_OFFSET pages (of one entry each) numbers
+                // the rest as that: decode refuses larger numbers.
+                page_number: self.page_number.saturating_add(1).min(MAX_OFFSET),
+                total: self.total_elements,
+                created_at,
                 id,
             };
             self.next_cursor = Some(next.encode());
@@ -177,6 +213,15 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         }
     }
+}
+
+/// Cuts `rows`, read one past a page of `page_size`, back to the page; true when there was
+/// one more (so the page is not the last).
+pub fn cut_to_page<T>(rows: &mut Vec<T>, page_size: i64) -> bool {
+    let size = usize::try_from(page_size).unwrap_or(0);
+    let more = rows.len() > size;
+    rows.truncate(size);
+    more
 }
 
 #[cfg(test)]
@@ -203,7 +248,8 @@ mod tests {
     fn a_cursor_goes_through_its_text_and_refuses_others() {
         let cursor = PageCursor {
             page_number: 40_000,
-            value: "1790000000000".into(),
+            total: 1_000_000,
+            created_at: 1_790_000_000_000,
             id: "01a2-b3~c4".into(),
         };
         let text = cursor.encode();
@@ -212,12 +258,17 @@ mod tests {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         );
         assert_eq!(PageCursor::decode(&text), Ok(cursor));
+        use base64::Engine;
+        // A cursor of the right shape whose time is no number.
+        let not_a_time =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c2~1~9~Till 7~id");
         for bad in [
             "",
             "%%%",
             "YzF-LTF-eA",
             "eA",
             &"A".repeat(MAX_CURSOR_LENGTH + 1),
+            &not_a_time,
         ] {
             assert_eq!(
                 PageCursor::decode(bad).unwrap_err().field,
@@ -231,12 +282,73 @@ mod tests {
     #[test]
     fn only_a_page_before_the_last_has_a_next_cursor() {
         let request = PageRequest::new(Some(0), Some(2)).unwrap();
-        let position = |n: &i32| (n.to_string(), format!("id-{n}"));
+        let position = |n: &i32| (i64::from(*n), format!("id-{n}"));
         let first = Page::new(vec![1, 2], 3, request).continued_by(position);
         let cursor = PageCursor::decode(first.next_cursor.as_deref().unwrap()).unwrap();
-        assert_eq!((cursor.page_number, cursor.value.as_str()), (1, "2"));
+        assert_eq!(
+            (cursor.page_number, cursor.total, cursor.created_at),
+            (1, 3, 2)
+        );
         let last = Page::new(vec![3], 3, request.with_number(1)).continued_by(position);
         assert_eq!(last.next_cursor, None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_page_after_a_cursor_keeps_the_first_count_and_ends_where_the_rows_do() {
+        let position = |n: &i32| (i64::from(*n), format!("id-{n}"));
+        let cursor = PageCursor {
+            page_number: 1,
+            total: 7,
+            created_at: 0,
+            id: "id-0".into(),
+        };
+        // Read one past a page of 3: more follow, whatever the count said.
+        let mut rows = vec![4, 5, 6, 7];
+        assert!(cut_to_page(&mut rows, 3));
+        assert_eq!(rows, [4, 5, 6]);
+        let page = Page::after_cursor(rows, &cursor, 3, true).continued_by(position);
+        assert_eq!((page.total_elements, page.total_pages), (7, 3));
+        assert_eq!((page.page_number, page.first, page.last), (1, false, false));
+        let next = PageCursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!((next.page_number, next.total, next.created_at), (2, 7, 6));
+        // Entries removed since the count: nothing follows, though the count had more.
+        let mut rows = vec![4];
+        assert!(!cut_to_page(&mut rows, 3));
+        let page = Page::after_cursor(rows, &cursor, 3, false).continued_by(position);
+        assert!(page.last);
+        assert_eq!(page.next_cursor, None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn a_forged_page_number_is_refused_and_none_overflows() {
+        use base64::Engine;
+        let forged = |page_number: &str| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("c2~{page_number}~9~1790000000000~id"))
+        };
+        for number in [i64::MAX.to_string(), (MAX_OFFSET + 1).to_string()] {
+            assert_eq!(
+                PageCursor::decode(&forged(&number)).unwrap_err().field,
+                "cursor",
+                "{number}"
+            );
+        }
+        let negative_total =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c2~1~-1~1790000000000~id");
+        assert!(PageCursor::decode(&negative_total).is_err());
+        let deepest = PageCursor::decode(&forged(&MAX_OFFSET.to_string())).unwrap();
+        let request = PageRequest {
+            page_number: deepest.page_number,
+            page_size: 1,
+        };
+        let page = Page::new(vec![1, 2], i64::MAX, request)
+            .continued_by(|n: &i32| (i64::from(*n), n.to_string()));
+        assert!(!page.last);
+        let next = PageCursor::decode(page.next_cursor.as_deref().unwrap()).unwrap();
+        assert_eq!(next.page_number, MAX_OFFSET);
+        assert_eq!(page.total_pages, i64::MAX);
     }
 
     #[test]

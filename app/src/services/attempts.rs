@@ -6,9 +6,32 @@
 //! burst of parallel guesses cannot all pass a check made before any of them is counted:
 //! each sees the others that came first.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use crate::store::CountedAttempt;
 
+use super::auth::LOGIN_WINDOW_SECONDS;
 use super::{ServiceError, ServiceResult, Services};
+
+/// The prefix of the buckets of sign-ins and password checks (one window length).
+pub(crate) const LOGIN_KIND: &str = "login:";
+/// The prefix of the buckets of pairing-code attempts (another window length).
+pub(crate) const REGISTER_KIND: &str = "register:";
+
+/// What a per-address limit counts a client by: an IPv4 address (or one mapped into
+/// IPv6) alone, an IPv6 address by its /64. A subscriber is given a /64 at least and
+/// picks the low 64 bits at will, so counting single IPv6 addresses would give them as
+/// many tries as they like. Text that is no address is taken as it is.
+pub(crate) fn address_key(client_address: &str) -> String {
+    match client_address.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V4(ip)) => ip.to_string(),
+        Ok(IpAddr::V6(ip)) => {
+            let [a, b, c, d, ..] = ip.segments();
+            format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        Err(_) => client_address.to_owned(),
+    }
+}
 
 /// At most `max` failures per window in `bucket`.
 pub(crate) struct AttemptLimit<'a> {
@@ -80,13 +103,6 @@ impl Services {
             window_start,
         };
         let counts = self.store.count_attempt(&counted).await?;
-        if counts.contains(&1) {
-            // A bucket's first attempt in this window: the time to forget windows that
-            // ended (the one before is kept for attempts still under way in it).
-            self.store
-                .forget_attempts(kind, window_start - window_seconds.max(1) * 1000)
-                .await?;
-        }
         let past = limits
             .iter()
             .zip(&counts)
@@ -105,9 +121,50 @@ impl Services {
         }))
     }
 
+    /// Forgets every kind's windows of failures that ended before the current one began;
+    /// the one before it is kept for attempts still under way in it. Each instance runs
+    /// this once a minute (beside serving, not on each attempt: a flood from many
+    /// addresses would otherwise scan the counters once per address); running it
+    /// together does no harm.
+    pub async fn forget_old_attempts(&self) -> ServiceResult<()> {
+        let now = self.now();
+        let kinds = [
+            (LOGIN_KIND, LOGIN_WINDOW_SECONDS),
+            (
+                REGISTER_KIND,
+                self.settings.registration_limits.window_seconds,
+            ),
+        ];
+        for (kind, window_seconds) in kinds {
+            let current = self.window_start(now, window_seconds);
+            let before = current - window_seconds.max(1) * 1000;
+            self.store.forget_attempts(kind, before).await?;
+        }
+        Ok(())
+    }
+
     /// The attempt did not fail (or was never judged): it no longer counts.
     pub(crate) async fn give_back(&self, attempt: Attempt) -> ServiceResult<()> {
         self.store.give_back_attempt(&attempt.counted).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn ipv4_counts_per_address_and_ipv6_per_64() {
+        assert_eq!(address_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            address_key("2001:db8:1:2:bbbb:cccc:dddd:eeee"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(address_key("2001:db8:1:3::1"), "2001:db8:1:3::/64");
+        assert_eq!(address_key("::1"), "::/64");
+        assert_eq!(address_key("not an address"), "not an address");
     }
 }

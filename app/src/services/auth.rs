@@ -11,7 +11,7 @@ use crate::passwords::{MAX_PASSWORD_LENGTH, verify_off_runtime};
 use crate::secrets;
 use crate::store::UserRow;
 
-use super::attempts::AttemptLimit;
+use super::attempts::{AttemptLimit, LOGIN_KIND, address_key};
 use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
@@ -127,7 +127,7 @@ impl Services {
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.
         let account_bucket = account_bucket(&email);
-        let address_bucket = format!("login:addr:{client_address}");
+        let address_bucket = format!("login:addr:{}", address_key(client_address));
         let limits = [
             AttemptLimit {
                 bucket: &account_bucket,
@@ -141,7 +141,7 @@ impl Services {
             },
         ];
         let attempt = match self
-            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
             .await?
         {
             Ok(attempt) => attempt,

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::device::DeviceSort;
 use crate::domain::device::{self, Platform};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest};
+use crate::domain::paging::{MAX_CURSOR_LENGTH, Page, PageCursor, PageRequest, cut_to_page};
 use crate::domain::text::{at_most, plausible_id};
 use crate::domain::webhook::WebhookEventType;
 use crate::domain::{FieldError, Permission};
@@ -19,8 +19,8 @@ use super::{Actor, ServiceError, ServiceResult, Services, audit, rfc3339};
 
 /// The longest name fragment a device list is filtered by (`q`).
 pub const MAX_NAME_FRAGMENT_LENGTH: usize = 100;
-/// A cursor is a sort value (a name, at most 100 characters) and an id.
 
+/// What a device list is filtered by, and which page of it is wanted.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceListQuery {
     pub location_id: Option<String>,
@@ -111,17 +111,17 @@ impl Services {
         if let Some(after) = after {
             at_most("after", after, MAX_CURSOR_LENGTH)?;
         }
-        let cursor = after.and_then(DeviceCursor::decode);
+        // One this list did not give out starts it over.
+        let cursor = after.and_then(|after| DeviceCursor::decode(after, sort));
         let mut rows = self
             .store
             .devices_after(&filter, sort, cursor.as_ref(), limit + 1)
             .await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(limit as usize);
-            rows.last().map(|row| DeviceCursor::of(row, sort).encode())
-        } else {
-            None
-        };
+        let more = cut_to_page(&mut rows, limit);
+        let next = rows
+            .last()
+            .filter(|_| more)
+            .map(|row| DeviceCursor::of(row, sort).encode());
         Ok((rows.into_iter().map(device_view).collect(), next))
     }
 
@@ -169,18 +169,10 @@ impl Services {
         })
     }
 
-    #[tracing::instrument(skip_all)]
-    pub async fn list_devices(
-        &self,
-        actor: &Actor,
-        query: DeviceListQuery,
-    ) -> ServiceResult<Page<Device>> {
-        self.list_devices_from(actor, query, None).await
-    }
-
     /// A page of the list, newest first: the page `query.page` names, or, given a `cursor`
     /// from an earlier page's `next_cursor`, the one after that page (its `page_number`
     /// is then ignored) read from the index however deep it is.
+    #[tracing::instrument(skip_all)]
     pub async fn list_devices_from(
         &self,
         actor: &Actor,
@@ -191,33 +183,28 @@ impl Services {
         let cursor = cursor.map(PageCursor::decode).transpose()?;
         let size = query.page.page_size;
         let filter = self.device_filter(actor, query.clone())?;
-        let (rows, request) = match cursor {
+        let page = match cursor {
+            // Only the first page of a walk is counted; the cursor carries the count on.
             None => {
                 let rows = self
                     .store
                     .devices_page(&filter, size, query.page.offset())
                     .await?;
-                (rows, query.page)
+                let total = self.store.count_devices(&filter).await?;
+                Page::new(rows, total, query.page)
             }
             Some(cursor) => {
-                let after = DeviceCursor {
-                    value: cursor.value,
-                    id: cursor.id,
-                };
-                let rows = self
+                let after = DeviceCursor::registered(cursor.created_at, cursor.id.clone());
+                let mut rows = self
                     .store
-                    .devices_after(&filter, DeviceSort::Registered, Some(&after), size)
+                    .devices_after(&filter, DeviceSort::Registered, Some(&after), size + 1)
                     .await?;
-                let request = PageRequest {
-                    page_number: cursor.page_number,
-                    page_size: size,
-                };
-                (rows, request)
+                let more = cut_to_page(&mut rows, size);
+                Page::after_cursor(rows, &cursor, size, more)
             }
         };
-        let total = self.store.count_devices(&filter).await?;
-        Ok(Page::new(rows, total, request)
-            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+        Ok(page
+            .continued_by(|row| (row.created_at, row.id.clone()))
             .map(device_view))
     }
 

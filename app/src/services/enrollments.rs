@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::enrollment::{self, EnrollmentStatus, Ttl};
 use crate::domain::metadata::{self, Metadata};
-use crate::domain::paging::{Page, PageCursor, PageRequest};
+use crate::domain::paging::{Page, PageCursor, PageRequest, cut_to_page};
 use crate::domain::pairing_code::{self, PairingCode};
 use crate::domain::text::plausible_id;
 use crate::domain::webhook::WebhookEventType;
@@ -220,18 +220,6 @@ impl Services {
             .transpose()
             .map_err(|e| errors.push(e))
             .unwrap_or_default();
-        let after = cursor.as_ref().map(|cursor| {
-            cursor
-                .value
-                .parse::<i64>()
-                .map(|at| (at, cursor.id.as_str()))
-        });
-        if let Some(Err(_)) = after {
-            errors.push(FieldError::new(
-                "cursor",
-                "this is not a cursor this API gave out",
-            ));
-        }
         if query.statuses.len() > EnrollmentStatus::ALL.len() {
             errors.push(FieldError::new(
                 "status",
@@ -269,25 +257,28 @@ impl Services {
             batch_id: query.batch_id,
         };
         let size = query.page.page_size;
-        let ((rows, total), request) = match (after, &cursor) {
-            (Some(Ok(after)), Some(cursor)) => (
-                self.store
-                    .enrollments_after(&filter, self.now(), after, size)
-                    .await?,
-                PageRequest {
-                    page_number: cursor.page_number,
-                    page_size: size,
-                },
-            ),
-            _ => (
-                self.store
-                    .enrollments(&filter, self.now(), size, query.page.offset())
-                    .await?,
-                query.page,
-            ),
+        let now = self.now();
+        let page = match &cursor {
+            // Only the first page of a walk is counted; the cursor carries the count on.
+            None => {
+                let (rows, total) = self
+                    .store
+                    .enrollments(&filter, now, size, query.page.offset())
+                    .await?;
+                Page::new(rows, total, query.page)
+            }
+            Some(cursor) => {
+                let after = (cursor.created_at, cursor.id.as_str());
+                let mut rows = self
+                    .store
+                    .enrollments_after(&filter, now, after, size + 1)
+                    .await?;
+                let more = cut_to_page(&mut rows, size);
+                Page::after_cursor(rows, cursor, size, more)
+            }
         };
-        Ok(Page::new(rows, total, request)
-            .continued_by(|row| (row.created_at.to_string(), row.id.clone()))
+        Ok(page
+            .continued_by(|row| (row.created_at, row.id.clone()))
             .map(|row| self.enrollment_view(row)))
     }
 

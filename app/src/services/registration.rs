@@ -13,7 +13,7 @@ use crate::model::{DeviceCredentials, Registration};
 use crate::secrets::{self, DEVICE_TOKEN_PREFIX};
 use crate::store::{DeviceRow, EnrollmentRow, NewDevice, StoreError};
 
-use super::attempts::AttemptLimit;
+use super::attempts::{AttemptLimit, REGISTER_KIND, address_key};
 use super::devices::device_view;
 use super::webhook_events::{device_event, enrollment_event};
 use super::{
@@ -101,7 +101,7 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         };
 
-        let address_bucket = format!("register:addr:{client_address}");
+        let address_bucket = format!("register:addr:{}", address_key(client_address));
         let limits = self.settings.registration_limits;
         let attempt_limits = [
             AttemptLimit {
@@ -118,7 +118,7 @@ impl Services {
         // The code is looked up while the attempt is counted (a read beside a write, in
         // the time of the slower); what the lookup found is used only if the count allows.
         let (counted, enrollment) = tokio::join!(
-            self.count_attempt("register:", &attempt_limits, limits.window_seconds),
+            self.count_attempt(REGISTER_KIND, &attempt_limits, limits.window_seconds),
             self.store.enrollment_by_code(code.as_str()),
         );
         let attempt = match counted? {

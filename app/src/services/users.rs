@@ -13,7 +13,7 @@ use crate::passwords::{
 };
 use crate::store::{NewUser, Store, StoreError, UserRow};
 
-use super::attempts::AttemptLimit;
+use super::attempts::{AttemptLimit, LOGIN_KIND};
 use super::auth::{
     LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS, SessionGrant, account_bucket, role_of,
 };
@@ -337,7 +337,7 @@ impl Services {
             per: "account",
         }];
         let attempt = match self
-            .count_attempt("login:", &limits, LOGIN_WINDOW_SECONDS)
+            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
             .await?
         {
             Ok(attempt) => attempt,

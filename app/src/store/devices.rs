@@ -78,17 +78,6 @@ impl Store {
         Ok(())
     }
 
-    /// A page of devices, newest first, with the total count (the API's numbered pages).
-    pub async fn devices(
-        &self,
-        filter: &DeviceFilter,
-        limit: i64,
-        offset: i64,
-    ) -> StoreResult<(Vec<DeviceRow>, i64)> {
-        let total = self.count_devices(filter).await?;
-        Ok((self.devices_page(filter, limit, offset).await?, total))
-    }
-
     /// A numbered page of the devices, newest first, without counting them.
     pub async fn devices_page(
         &self,
@@ -129,9 +118,9 @@ impl Store {
         };
         if let Some(cursor) = after {
             let beyond = if order == "DESC" { "<" } else { ">" };
-            let value = match sort {
-                DeviceSort::Name => SqlValue::Text(cursor.value.clone()),
-                _ => SqlValue::Int(cursor.value.parse().unwrap_or(0)),
+            let value = match &cursor.value {
+                SortValue::Time(at) => SqlValue::Int(*at),
+                SortValue::Name(name) => SqlValue::Text(name.clone()),
             };
             query
                 .push(&format!(" AND ({key} {beyond} "))
@@ -335,19 +324,34 @@ fn filter_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
     Some(query)
 }
 
-/// Where a page of the portal's list ends: the sort value and id of its last device.
+/// Where a page of a device list ends: the sort value and id of its last device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCursor {
-    pub value: String,
-    pub id: String,
+    value: SortValue,
+    id: String,
+}
+
+/// A device's place in a sort: a time (registration, last seen) or its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SortValue {
+    Time(i64),
+    Name(String),
 }
 
 impl DeviceCursor {
+    /// After the device registered at `created_at` with id `id`, newest first.
+    pub fn registered(created_at: i64, id: String) -> Self {
+        Self {
+            value: SortValue::Time(created_at),
+            id,
+        }
+    }
+
     pub fn of(row: &DeviceRow, sort: DeviceSort) -> Self {
         let value = match sort {
-            DeviceSort::Registered => row.created_at.to_string(),
-            DeviceSort::Name => row.name.clone(),
-            DeviceSort::LastSeen => row.last_seen_at.unwrap_or(0).to_string(),
+            DeviceSort::Registered => SortValue::Time(row.created_at),
+            DeviceSort::Name => SortValue::Name(row.name.clone()),
+            DeviceSort::LastSeen => SortValue::Time(row.last_seen_at.unwrap_or(0)),
         };
         Self {
             value,
@@ -357,13 +361,22 @@ impl DeviceCursor {
 
     /// `value~id`, as it travels in a URL.
     pub fn encode(&self) -> String {
-        format!("{}~{}", self.value, self.id)
+        match &self.value {
+            SortValue::Time(at) => format!("{at}~{}", self.id),
+            SortValue::Name(name) => format!("{name}~{}", self.id),
+        }
     }
 
-    pub fn decode(text: &str) -> Option<Self> {
+    /// A cursor of a list in `sort` order; `None` when `text` is none (a time sort's
+    /// value that is no number included).
+    pub fn decode(text: &str, sort: DeviceSort) -> Option<Self> {
         let (value, id) = text.rsplit_once('~')?;
+        let value = match sort {
+            DeviceSort::Name => SortValue::Name(value.to_owned()),
+            DeviceSort::Registered | DeviceSort::LastSeen => SortValue::Time(value.parse().ok()?),
+        };
         Some(Self {
-            value: value.to_owned(),
+            value,
             id: id.to_owned(),
         })
     }
@@ -384,16 +397,25 @@ fn like_pattern(needle: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{DeviceCursor, DeviceSort, SortValue, like_pattern};
 
     #[test]
     fn cursors_survive_a_url() {
-        let cursor = super::DeviceCursor {
-            value: "Till ~ 1".into(),
+        let by_name = DeviceCursor {
+            value: SortValue::Name("Till ~ 1".into()),
             id: "abc".into(),
         };
-        assert_eq!(super::DeviceCursor::decode(&cursor.encode()), Some(cursor));
-        assert_eq!(super::DeviceCursor::decode("no separator"), None);
+        let decode = DeviceCursor::decode;
+        assert_eq!(decode(&by_name.encode(), DeviceSort::Name), Some(by_name));
+        let by_time = DeviceCursor::registered(1_790_000_000_000, "abc".into());
+        assert_eq!(
+            decode(&by_time.encode(), DeviceSort::Registered),
+            Some(by_time)
+        );
+        assert_eq!(decode("no separator", DeviceSort::Name), None);
+        // A time sort goes on from a time: a name there is no cursor it gave out.
+        assert_eq!(decode("Till 1~abc", DeviceSort::Registered), None);
+        assert_eq!(decode("Till 1~abc", DeviceSort::LastSeen), None);
     }
 
     #[test]

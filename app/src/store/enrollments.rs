@@ -212,19 +212,18 @@ impl Store {
         Ok((self.enrollment_rows(page).await?, total))
     }
 
-    /// The enrollments after the one created at `created_at` with id `id`, newest first,
-    /// with the total count: read from the index however deep into the list.
+    /// The enrollments after the one created at `created_at` with id `id`, newest first:
+    /// read from the index however deep into the list, and not counted.
     pub async fn enrollments_after(
         &self,
         filter: &EnrollmentFilter,
         now: i64,
         (created_at, id): (i64, &str),
         limit: i64,
-    ) -> StoreResult<(Vec<EnrollmentRow>, i64)> {
+    ) -> StoreResult<Vec<EnrollmentRow>> {
         let Some(query) = filtered_enrollments(filter, now) else {
-            return Ok((Vec::new(), 0));
+            return Ok(Vec::new());
         };
-        let total = self.count_of(&query).await?;
         let mut page = query.with_prefix(&format!("SELECT {COLUMNS}"));
         page.push(" AND (e.created_at < ")
             .bind_int(created_at)
@@ -234,7 +233,7 @@ impl Store {
             .bind_text(id)
             .push(")) ORDER BY e.created_at DESC, e.id DESC LIMIT ")
             .bind_int(limit);
-        Ok((self.enrollment_rows(page).await?, total))
+        self.enrollment_rows(page).await
     }
 
     async fn count_of(&self, query: &SqlBuilder) -> StoreResult<i64> {
@@ -333,10 +332,12 @@ impl Store {
     }
 
     /// Marks the enrollment's expiry as announced if it is still pending, expired and
-    /// unannounced: true for exactly one caller, however many instances sweep.
+    /// unannounced: true for exactly one caller, however many instances sweep. The plain
+    /// code is left to [`Store::forget_expired_codes`], which runs with or without
+    /// webhook delivery.
     pub async fn mark_expiry_announced(tx: &mut Tx, id: &str, now: i64) -> StoreResult<bool> {
         let result = sqlx::query(
-            "UPDATE enrollments SET expiry_announced_at = $1, live_code = NULL WHERE id = $2 \
+            "UPDATE enrollments SET expiry_announced_at = $1 WHERE id = $2 \
              AND status = 'PENDING' AND expiry_announced_at IS NULL AND expires_at <= $1",
         )
         .bind(now)

@@ -258,11 +258,6 @@ pub(crate) const ENROLLMENT_METADATA: MetadataTable = MetadataTable {
     owner_column: "enrollment_id",
 };
 
-/// ` FROM <metadata> m0 CROSS JOIN <table> <alias> WHERE <alias>.merchant_id = ...` for a
-/// list filtered by metadata. The first filter leads, an index range over (merchant, key,
-/// value), so a filter over a million rows visits only the matching ones; each further
-/// filter is a primary-key probe of the same row's metadata. CROSS JOIN keeps SQLite from
-/// starting at the merchant's rows instead (PostgreSQL plans it freely either way).
 /// Narrows `query` (rows of `alias`) to the locations a viewer may see and the one a filter
 /// asks for. False when the viewer may see no location, so nothing can match.
 pub(crate) fn narrow_to_locations(
@@ -288,6 +283,11 @@ pub(crate) fn narrow_to_locations(
     true
 }
 
+/// ` FROM <metadata> m0 CROSS JOIN <table> <alias> WHERE <alias>.merchant_id = ...` for a
+/// list filtered by metadata. The first filter leads, an index range over (merchant, key,
+/// value), so a filter over a million rows visits only the matching ones; each further
+/// filter is a primary-key probe of the same row's metadata. CROSS JOIN keeps SQLite from
+/// starting at the merchant's rows instead (PostgreSQL plans it freely either way).
 pub(crate) fn from_filtered_by_metadata(
     table: &str,
     alias: &str,

@@ -78,7 +78,7 @@ pub async fn me(DeviceAuth(device): DeviceAuth) -> Json<Device> {
         ("platform" = Option<Platform>, Query),
         ("q" = Option<String>, Query, description = "name contains, case-insensitive"),
         ("page_number" = Option<i64>, Query), ("page_size" = Option<i64>, Query),
-        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored)")),
+        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored); total_elements on a cursor page is the count when the walk began")),
     responses((status = 200, body = Page<Device>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn list(

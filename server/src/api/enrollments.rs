@@ -81,7 +81,7 @@ pub async fn create(
         ("include_consumed" = Option<bool>, Query, description = "default true"),
         ("page_number" = Option<i64>, Query, description = "from 0"),
         ("page_size" = Option<i64>, Query, description = "1 to 100, default 20"),
-        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored)")),
+        ("cursor" = Option<String>, Query, description = "an earlier page's next_cursor: the page after it (page_number is then ignored); total_elements on a cursor page is the count when the walk began")),
     responses((status = 200, body = Page<Enrollment>), (status = 400, body = Problem), (status = 401, body = Problem)),
     security(("api_key" = []), ("basic" = [])))]
 pub async fn list(

@@ -18,6 +18,7 @@ on_both_databases_with!(
     behind_a_trusted_proxy =>
     clients_behind_a_trusted_proxy_are_limited_each_on_their_own,
     sign_in_failures_count_against_the_forwarded_client,
+    ipv6_clients_are_limited_by_their_64,
 );
 on_both_databases_with!(trusting_nobody => a_spoofed_forwarded_address_is_ignored);
 
@@ -87,7 +88,7 @@ async fn clients_behind_a_trusted_proxy_are_limited_each_on_their_own(app: &Test
     let failures = app
         .storage()
         .await
-        .attempt_failures(&["register:addr:2001:db8::7"], window_start(app, 900))
+        .attempt_failures(&["register:addr:2001:db8::/64"], window_start(app, 900))
         .await
         .unwrap();
     assert_eq!(failures, vec![1]);
@@ -141,6 +142,39 @@ async fn sign_in_failures_count_against_the_forwarded_client(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(failures, vec![1, 0]);
+}
+
+/// An IPv6 subscriber picks the low 64 bits of its address at will: addresses in one /64
+/// share a limit, and another /64 has its own.
+async fn ipv6_clients_are_limited_by_their_64(app: &TestApp) {
+    assert_eq!(
+        guess_from(app, "2001:db8:1:2::a").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        guess_from(app, "2001:db8:1:2:ffff:ffff:ffff:b").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        guess_from(app, "2001:db8:1:2:1234::c").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "a third address of the same /64 is the same client"
+    );
+    assert_eq!(
+        guess_from(app, "2001:db8:1:3::a").await,
+        StatusCode::NOT_FOUND
+    );
+    // IPv4 clients still count one address each, mapped into IPv6 or not.
+    assert_eq!(guess_from(app, "203.0.113.1").await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        guess_from(app, "::ffff:203.0.113.1").await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        guess_from(app, "203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(guess_from(app, "203.0.113.2").await, StatusCode::NOT_FOUND);
 }
 
 /// The start of the current counting window, as the services compute it.

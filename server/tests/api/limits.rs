@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use reqwest::StatusCode;
 use serde_json::json;
 
+use app::clock::Clock;
 use app::domain::role::Role;
 use app::services::{LOGIN_FAILURES_PER_ACCOUNT, RegistrationLimits, Settings};
 
@@ -53,6 +54,7 @@ on_both_databases_with_own_app!(
     sign_ins_that_succeed_do_not_use_up_the_limit,
     used_expired_and_cancelled_codes_count_as_failures,
     a_refused_address_does_not_wear_down_the_global_limit,
+    old_windows_are_forgotten_by_the_upkeep_not_by_attempts,
 );
 
 /// A pairing code nobody was given: the `index`th in the code alphabet.
@@ -253,4 +255,64 @@ fn unknown_codes_differ_and_parse() {
     assert!(
         app::domain::pairing_code::PairingCode::parse_code_or_link(&unknown_code(12345)).is_ok()
     );
+}
+
+/// Windows of failures that ended are forgotten by the upkeep each instance runs every
+/// minute, never by an attempt: a flood from many new addresses costs no scan of the
+/// counters. The window before the current one is kept for attempts still under way.
+async fn old_windows_are_forgotten_by_the_upkeep_not_by_attempts(backend: Backend) {
+    let app = TestApp::spawn_with(backend, limited(PER_ADDRESS, 100_000)).await;
+    let window_ms = 900 * 1000;
+    let now = app.clock.now_ms();
+    let first_window = now - now.rem_euclid(window_ms);
+    let storage = app.storage().await;
+    let counted = async |window_start: i64| {
+        let buckets = [
+            "register:addr:127.0.0.1",
+            "register:global",
+            "login:email:nobody@shop.example",
+            "login:addr:203.0.113.9",
+        ];
+        storage
+            .attempt_failures(&buckets, window_start)
+            .await
+            .unwrap()
+    };
+    let wrong_sign_in = async |address: &str| {
+        let refused = app
+            .services
+            .login("nobody@shop.example", "wrong password", address)
+            .await;
+        assert!(refused.is_err(), "{address}");
+    };
+    expect_json(
+        app.register(&unknown_code(0), "hw").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    wrong_sign_in("203.0.113.9").await;
+    assert_eq!(counted(first_window).await, [1, 1, 1, 1]);
+
+    app.clock.advance_seconds(900);
+    app.services.forget_old_attempts().await.unwrap();
+    assert_eq!(
+        counted(first_window).await,
+        [1, 1, 1, 1],
+        "the window just ended is kept"
+    );
+
+    app.clock.advance_seconds(900);
+    // A new address's first attempt forgets nothing.
+    wrong_sign_in("203.0.113.10").await;
+    assert_eq!(counted(first_window).await, [1, 1, 1, 1]);
+    app.services.forget_old_attempts().await.unwrap();
+    assert_eq!(counted(first_window).await, [0, 0, 0, 0]);
+    let third_window = first_window + 2 * window_ms;
+    let kept = storage
+        .attempt_failures(&["login:addr:203.0.113.10"], third_window)
+        .await
+        .unwrap();
+    assert_eq!(kept, [1], "the current window stays");
+    storage.close().await;
+    app.cleanup().await;
 }

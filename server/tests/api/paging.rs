@@ -1,8 +1,10 @@
 //! Lists go on from `next_cursor` as well as by page number: the same entries in the same
 //! order, however the client walks them.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use app::domain::paging::PageCursor;
 
 use crate::helpers::{TestApp, expect_invalid_fields, expect_json};
 use crate::on_both_databases;
@@ -11,6 +13,7 @@ on_both_databases!(
     devices_walked_by_cursor_match_the_numbered_pages,
     enrollments_walked_by_cursor_match_the_numbered_pages,
     a_cursor_not_given_out_is_refused_naming_it,
+    a_walk_keeps_its_first_count_and_ends_where_the_entries_do,
 );
 
 async fn devices_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
@@ -38,8 +41,26 @@ async fn enrollments_walked_by_cursor_match_the_numbered_pages(app: &TestApp) {
 }
 
 async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
+    // Well-formed, but a page number no list reaches: the next one would overflow.
+    let beyond_any_page = PageCursor {
+        page_number: i64::MAX,
+        created_at: 1_790_000_000_000,
+        id: "x".into(),
+    }
+    .encode();
+    // The shape of a cursor, with a name where the time of the last entry goes.
+    let not_a_time = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c1~1~Till 7~x")
+    };
     for path in ["/ipp/v1/devices", "/ipp/v1/enrollments"] {
-        for cursor in ["nonsense", "YzF-eA", &"A".repeat(400)] {
+        for cursor in [
+            "nonsense",
+            "YzF-eA",
+            &"A".repeat(400),
+            &beyond_any_page,
+            &not_a_time,
+        ] {
             let answer = app.get(&format!("{path}?cursor={cursor}")).await;
             assert_eq!(
                 expect_invalid_fields(answer).await,
@@ -48,6 +69,58 @@ async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
             );
         }
     }
+}
+
+/// A page read by cursor is not counted again: it tells the count the walk began with,
+/// and whether it is the last from what follows it now, not from that count.
+async fn a_walk_keeps_its_first_count_and_ends_where_the_entries_do(app: &TestApp) {
+    for i in 0..5 {
+        app.enroll_device(json!({}), &format!("hw-{i}")).await;
+        app.clock.advance_seconds(1);
+    }
+    let list = "/ipp/v1/devices?page_size=2";
+    let first = expect_json(app.get(list).await, StatusCode::OK).await;
+    assert_eq!(
+        (
+            first["total_elements"].as_i64(),
+            first["total_pages"].as_i64()
+        ),
+        (Some(5), Some(3))
+    );
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    // Meanwhile a device is registered (it goes before the walk's position) and the
+    // oldest one is deregistered (the one the walk's last page would have held).
+    app.enroll_device(json!({}), "hw-new").await;
+    let all = expect_json(
+        app.get("/ipp/v1/devices?page_size=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    let oldest = all["content"].as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let gone = app
+        .request(Method::DELETE, &format!("/ipp/v1/devices/{oldest}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NO_CONTENT);
+
+    let second = expect_json(
+        app.get(&format!("{list}&cursor={cursor}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(second["total_elements"], 5, "the count the walk began with");
+    assert_eq!(second["total_pages"], 3);
+    assert_eq!(second["page_number"], 1);
+    assert_eq!(second["content"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        second["last"], true,
+        "nothing follows, whatever the count said"
+    );
+    assert_eq!(second["next_cursor"], Value::Null);
 }
 
 /// Reads every page of `list` by number and again by cursor: the same ids in the same
