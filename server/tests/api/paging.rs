@@ -44,6 +44,7 @@ async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
     // Well-formed, but a page number no list reaches: the next one would overflow.
     let beyond_any_page = PageCursor {
         page_number: i64::MAX,
+        total: 8,
         created_at: 1_790_000_000_000,
         id: "x".into(),
     }
@@ -51,7 +52,7 @@ async fn a_cursor_not_given_out_is_refused_naming_it(app: &TestApp) {
     // The shape of a cursor, with a name where the time of the last entry goes.
     let not_a_time = {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c1~1~Till 7~x")
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("c2~1~8~Till 7~x")
     };
     for path in ["/ipp/v1/devices", "/ipp/v1/enrollments"] {
         for cursor in [
