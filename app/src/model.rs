@@ -213,7 +213,7 @@ impl WebhookDeliveryStatus {
     }
 }
 
-/// One event sent (or to be sent) to one endpoint, with every attempt.
+/// One event sent (or to be sent) to one endpoint; read on its own, with every attempt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct WebhookDelivery {
@@ -235,9 +235,14 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     /// The body every attempt sends.
     pub request_body: String,
-    /// The start (at most 64 KB) of the last answer's body.
+    /// The start of the last answer's body: at most 64 KB when the delivery is read on
+    /// its own, at most 2 KB in a list of deliveries.
     pub response_excerpt: Option<String>,
-    pub attempt_log: Vec<WebhookAttempt>,
+    /// Every attempt, in order: only when the delivery is read on its own (its GET, a
+    /// test event, a resend), never in a list of deliveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(nullable = false))]
+    pub attempt_log: Option<Vec<WebhookAttempt>>,
 }
 
 /// One attempt at a delivery.

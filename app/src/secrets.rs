@@ -1,4 +1,4 @@
-//! Random secrets: API keys and device tokens.
+//! Random secrets: API keys and device tokens, and the random bytes of every secret.
 //!
 //! They are 192 random bits, shown once and stored only as a SHA-256 hash: with that much
 //! entropy a fast hash is enough and lets every request be checked by an index look-up.
@@ -17,10 +17,16 @@ pub struct NewSecret {
     pub hash: String,
 }
 
-pub fn new_secret(prefix: &str) -> NewSecret {
-    let mut bytes = [0u8; SECRET_BYTES];
+/// `N` bytes from the operating system's random generator (through `rand`'s thread-local
+/// generator, seeded from it): the material of every secret the server makes.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
-    let plaintext = format!("{prefix}{}", hex::encode(bytes));
+    bytes
+}
+
+pub fn new_secret(prefix: &str) -> NewSecret {
+    let plaintext = format!("{prefix}{}", hex::encode(random_bytes::<SECRET_BYTES>()));
     let hash = hash_secret(&plaintext);
     NewSecret { plaintext, hash }
 }

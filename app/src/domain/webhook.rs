@@ -182,13 +182,6 @@ impl Subscription {
                 .collect(),
         )
     }
-
-    pub fn includes(&self, kind: WebhookEventType) -> bool {
-        match self {
-            Subscription::All => kind != WebhookEventType::Test,
-            Subscription::Only(kinds) => kinds.contains(&kind),
-        }
-    }
 }
 
 /// An endpoint's optional description (what it is for).
@@ -221,10 +214,9 @@ pub fn retry_delay_ms(attempts_made: i64, jitter: f64) -> Option<i64> {
     Some((base * (1.0 + jitter)).round() as i64)
 }
 
-/// Whether an endpoint failing since `failing_since` has failed long enough at `now` to
-/// be disabled.
-pub fn should_disable(failing_since: Option<i64>, now: i64) -> bool {
-    failing_since.is_some_and(|since| now - since >= DISABLE_AFTER_FAILING_MS)
+/// Whether an attempt that got `status_code` (none: no answer) succeeded: any 2xx.
+pub fn succeeded(status_code: Option<i64>) -> bool {
+    status_code.is_some_and(|code| (200..300).contains(&code))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -380,9 +372,7 @@ pub const TIMESTAMP_TOLERANCE_SECONDS: i64 = 300;
 #[cfg(feature = "ssr")]
 pub fn new_secret() -> String {
     use base64::Engine;
-    use rand::RngCore;
-    let mut key = [0u8; SECRET_BYTES];
-    rand::rng().fill_bytes(&mut key);
+    let key = crate::secrets::random_bytes::<SECRET_BYTES>();
     format!(
         "{SECRET_PREFIX}{}",
         base64::engine::general_purpose::STANDARD.encode(key)
@@ -400,17 +390,23 @@ pub fn secret_key(secret: &str) -> Option<Vec<u8>> {
     (24..=64).contains(&key.len()).then_some(key)
 }
 
+/// The HMAC-SHA256 of `"{id}.{timestamp}.{body}"` with `key`, ready to finish or compare.
+#[cfg(feature = "ssr")]
+fn signed_content(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any size");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(body);
+    mac
+}
+
 /// One signature, `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.
 #[cfg(feature = "ssr")]
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any size");
-    mac.update(id.as_bytes());
-    mac.update(b".");
-    mac.update(timestamp.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
+    use hmac::Mac;
+    let mac = signed_content(key, id, timestamp, body);
     format!(
         "v1,{}",
         base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -462,7 +458,7 @@ pub fn verify(
     body: &[u8],
     now_seconds: i64,
 ) -> Result<(), VerifyError> {
-    use hmac::{Hmac, Mac};
+    use hmac::Mac;
     let id = id.ok_or(VerifyError::MissingHeader("webhook-id"))?;
     let timestamp: i64 = timestamp
         .and_then(|t| t.trim().parse().ok())
@@ -479,11 +475,9 @@ pub fn verify(
         let Ok(given) = base64::engine::general_purpose::STANDARD.decode(encoded) else {
             return false;
         };
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any size");
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        mac.verify_slice(&given).is_ok()
+        signed_content(key, id, timestamp, body)
+            .verify_slice(&given)
+            .is_ok()
     });
     if matches {
         Ok(())
@@ -532,10 +526,6 @@ mod tests {
             ",ipp.enrollment.created,ipp.device.registered,"
         );
         assert_eq!(Subscription::from_stored(&chosen.to_stored()), chosen);
-        assert!(chosen.includes(WebhookEventType::DeviceRegistered));
-        assert!(!chosen.includes(WebhookEventType::DeviceUpdated));
-        assert!(Subscription::All.includes(WebhookEventType::DeviceUpdated));
-        assert!(!Subscription::All.includes(WebhookEventType::Test));
         assert_eq!(Subscription::All.names(), names(&["*"]));
         for bad in [
             names(&[]),
@@ -566,11 +556,13 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_failing_three_days_are_disabled() {
-        let day = 24 * 3600 * 1000;
-        assert!(!should_disable(None, 10 * day));
-        assert!(!should_disable(Some(day), 3 * day));
-        assert!(should_disable(Some(day), 4 * day));
+    fn any_2xx_answer_is_success() {
+        for code in [200, 202, 204, 299] {
+            assert!(succeeded(Some(code)), "{code}");
+        }
+        for code in [None, Some(199), Some(301), Some(404), Some(500)] {
+            assert!(!succeeded(code), "{code:?}");
+        }
     }
 
     #[test]

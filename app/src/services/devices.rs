@@ -319,7 +319,6 @@ impl Services {
         }
         let changed = !changes.is_empty();
         let changes = serde_json::Value::Object(changes);
-        let device_id = current.id.clone();
         audit(
             &mut tx,
             actor,
@@ -329,28 +328,30 @@ impl Services {
             changes.clone(),
         )
         .await?;
+        // As written: the answer, and the event's object.
+        let updated = device_view(DeviceRow {
+            name: update.name.unwrap_or(current.name),
+            location_id: update.location_id.unwrap_or(current.location_id),
+            metadata: update.metadata.unwrap_or(current.metadata),
+            updated_at: now,
+            ..current
+        });
         // Receivers hear of a change only: a PUT of what is there sends nothing.
+        let mut to_deliver = false;
         if changed {
-            let updated = DeviceRow {
-                name: update.name.unwrap_or(current.name),
-                location_id: update.location_id.unwrap_or(current.location_id),
-                metadata: update.metadata.unwrap_or(current.metadata),
-                updated_at: now,
-                ..current
-            };
             let event = device_event(
                 WebhookEventType::DeviceUpdated,
                 now,
-                device_view(updated),
+                updated.clone(),
                 Some(changes),
             );
-            Store::insert_webhook_event(&mut tx, &event).await?;
+            to_deliver = Store::insert_webhook_event(&mut tx, &event).await?;
         }
         tx.commit().await?;
-        if changed {
+        if to_deliver {
             self.wake_webhook_delivery();
         }
-        self.device(actor, &device_id).await
+        Ok(updated)
     }
 
     /// Removes the device; its token is refused from the moment this returns.
@@ -378,9 +379,11 @@ impl Services {
             device_view(current),
             None,
         );
-        Store::insert_webhook_event(&mut tx, &event).await?;
+        let to_deliver = Store::insert_webhook_event(&mut tx, &event).await?;
         tx.commit().await?;
-        self.wake_webhook_delivery();
+        if to_deliver {
+            self.wake_webhook_delivery();
+        }
         Ok(())
     }
 

@@ -73,7 +73,8 @@ impl Services {
                 fingerprint: Some(&fingerprint),
                 batch_id: None,
             };
-            let Some(id) = self.insert_pending(&mut tx, actor, &pending, now).await? else {
+            let Some((id, to_deliver)) = self.insert_pending(&mut tx, actor, &pending, now).await?
+            else {
                 drop(tx);
                 // Either a concurrent request with the same idempotency key won, or the
                 // code equals a live one: replay the former, draw again for the latter.
@@ -85,7 +86,9 @@ impl Services {
                 continue;
             };
             tx.commit().await?;
-            self.wake_webhook_delivery();
+            if to_deliver {
+                self.wake_webhook_delivery();
+            }
             crate::metrics::enrollments_created(1);
             let created = self
                 .store
@@ -122,6 +125,7 @@ impl Services {
             let now = self.now();
             let mut tx = self.store.begin().await?;
             let mut collided = false;
+            let mut to_deliver = false;
             let pending = PendingEnrollment {
                 location_id: &location_id,
                 lifetime,
@@ -131,13 +135,12 @@ impl Services {
                 batch_id: Some(&batch_id),
             };
             for _ in 0..count {
-                if self
-                    .insert_pending(&mut tx, actor, &pending, now)
-                    .await?
-                    .is_none()
-                {
-                    collided = true;
-                    break;
+                match self.insert_pending(&mut tx, actor, &pending, now).await? {
+                    Some((_, delivered)) => to_deliver |= delivered,
+                    None => {
+                        collided = true;
+                        break;
+                    }
                 }
             }
             if collided {
@@ -145,7 +148,9 @@ impl Services {
                 continue;
             }
             tx.commit().await?;
-            self.wake_webhook_delivery();
+            if to_deliver {
+                self.wake_webhook_delivery();
+            }
             crate::metrics::enrollments_created(count.unsigned_abs());
             return Ok(batch_id);
         }
@@ -318,9 +323,11 @@ impl Services {
                 now,
                 self.enrollment_view(cancelled),
             );
-            Store::insert_webhook_event(&mut tx, &event).await?;
+            let to_deliver = Store::insert_webhook_event(&mut tx, &event).await?;
             tx.commit().await?;
-            self.wake_webhook_delivery();
+            if to_deliver {
+                self.wake_webhook_delivery();
+            }
             return self.enrollment(actor, id).await;
         }
         drop(tx);
@@ -450,15 +457,16 @@ struct PendingEnrollment<'a> {
 
 impl Services {
     /// Inserts one PENDING enrollment with a fresh code, its audit event and its webhook
-    /// event. `None` when a unique constraint refused it (a code equal to a live one, or
-    /// a taken idempotency key); the transaction is then spent.
+    /// event: its id, and whether a webhook delivery was written. `None` when a unique
+    /// constraint refused it (a code equal to a live one, or a taken idempotency key); the
+    /// transaction is then spent.
     async fn insert_pending(
         &self,
         tx: &mut Tx,
         actor: &Actor,
         pending: &PendingEnrollment<'_>,
         now: i64,
-    ) -> ServiceResult<Option<String>> {
+    ) -> ServiceResult<Option<(String, bool)>> {
         let id = new_id();
         let code = PairingCode::generate(pairing_code::length_for_lifetime(pending.lifetime));
         let row = EnrollmentRow {
@@ -480,25 +488,7 @@ impl Services {
             batch_id: pending.batch_id.map(str::to_owned),
             metadata: pending.metadata.clone(),
         };
-        let inserted = Store::insert_enrollment(
-            tx,
-            &NewEnrollment {
-                id: &row.id,
-                merchant_id: &row.merchant_id,
-                location_id: &row.location_id,
-                code: code.as_str(),
-                expires_at: row.expires_at,
-                created_at: now,
-                created_by_kind: actor.kind.as_str(),
-                created_by_id: actor.id.as_deref(),
-                created_by_label: &actor.label,
-                idempotency_key: pending.idempotency_key,
-                request_fingerprint: pending.fingerprint,
-                batch_id: pending.batch_id,
-                metadata: pending.metadata,
-            },
-        )
-        .await;
+        let inserted = Store::insert_enrollment(tx, &as_new(&row, code.as_str())).await;
         match inserted {
             Ok(()) => {}
             Err(StoreError::UniqueViolation) => return Ok(None),
@@ -524,8 +514,8 @@ impl Services {
             now,
             self.enrollment_view(row),
         );
-        Store::insert_webhook_event(tx, &event).await?;
-        Ok(Some(id))
+        let to_deliver = Store::insert_webhook_event(tx, &event).await?;
+        Ok(Some((id, to_deliver)))
     }
 
     /// Announces pairing codes that expired unused (`ipp.enrollment.expired`), each once
@@ -541,26 +531,44 @@ impl Services {
             return Ok(0);
         }
         let mut announced = 0;
+        let mut to_deliver = false;
         let mut tx = self.store.begin().await?;
         for row in expired {
             if !Store::mark_expiry_announced(&mut tx, &row.id, now).await? {
                 continue;
             }
             let merchant_id = row.merchant_id.clone();
-            let view = Enrollment {
-                status: EnrollmentStatus::Expired,
-                ..self.enrollment_view(row)
-            };
+            // Read after its expiry: the view says EXPIRED.
+            let view = self.enrollment_view(row);
             let event =
                 enrollment_event(&merchant_id, WebhookEventType::EnrollmentExpired, now, view);
-            Store::insert_webhook_event(&mut tx, &event).await?;
+            to_deliver |= Store::insert_webhook_event(&mut tx, &event).await?;
             announced += 1;
         }
         tx.commit().await?;
-        if announced > 0 {
+        if to_deliver {
             self.wake_webhook_delivery();
         }
         Ok(announced)
+    }
+}
+
+/// What the store inserts for a new enrollment's `row`, with its `code`.
+fn as_new<'a>(row: &'a EnrollmentRow, code: &'a str) -> NewEnrollment<'a> {
+    NewEnrollment {
+        id: &row.id,
+        merchant_id: &row.merchant_id,
+        location_id: &row.location_id,
+        code,
+        expires_at: row.expires_at,
+        created_at: row.created_at,
+        created_by_kind: &row.created_by_kind,
+        created_by_id: row.created_by_id.as_deref(),
+        created_by_label: &row.created_by_label,
+        idempotency_key: row.idempotency_key.as_deref(),
+        request_fingerprint: row.request_fingerprint.as_deref(),
+        batch_id: row.batch_id.as_deref(),
+        metadata: &row.metadata,
     }
 }
 

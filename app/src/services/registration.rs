@@ -247,6 +247,8 @@ impl Services {
             other => other?,
         };
 
+        // The batch reports the registration, not whether an endpoint receives its events:
+        // the worker is woken all the same, and its look for due deliveries is cheap.
         self.wake_webhook_delivery();
         Ok(Registration {
             device,

@@ -116,6 +116,66 @@ pub(crate) fn api_key_revoked(actor: &Actor, api_key_id: &str) {
     );
 }
 
+/// What was done to a webhook endpoint that matters to security: where the merchant's
+/// events go, and who holds the key that proves they come from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WebhookEndpointEvent {
+    Created,
+    Deleted,
+    SecretRotated,
+    SecretRevealed,
+}
+
+impl WebhookEndpointEvent {
+    fn name(self) -> &'static str {
+        match self {
+            WebhookEndpointEvent::Created => "webhook_endpoint.created",
+            WebhookEndpointEvent::Deleted => "webhook_endpoint.deleted",
+            WebhookEndpointEvent::SecretRotated => "webhook_endpoint.secret_rotated",
+            WebhookEndpointEvent::SecretRevealed => "webhook_endpoint.secret_revealed",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            WebhookEndpointEvent::Created => "webhook endpoint created",
+            WebhookEndpointEvent::Deleted => "webhook endpoint deleted",
+            WebhookEndpointEvent::SecretRotated => "webhook signing secret rotated",
+            WebhookEndpointEvent::SecretRevealed => "webhook signing secret revealed",
+        }
+    }
+}
+
+/// Of the endpoint's URL only its host (and port): a receiver's path or query may carry a
+/// token of its own.
+pub(crate) fn webhook_endpoint(
+    actor: &Actor,
+    what: WebhookEndpointEvent,
+    webhook_endpoint_id: &str,
+    url: &str,
+) {
+    let (user_id, email) = acting_user(actor);
+    let url_host = url::Url::parse(url).ok().and_then(|url| {
+        let host = url.host_str()?;
+        Some(match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        })
+    });
+    tracing::info!(
+        target: TARGET,
+        event = what.name(),
+        merchant_id = actor.merchant_id.as_str(),
+        webhook_endpoint_id,
+        url_host = url_host.as_deref(),
+        actor_kind = actor.kind.as_str(),
+        user_id,
+        email,
+        "{}",
+        what.message()
+    );
+}
+
 /// `user_id` and `email` are the disabled user's; `by_*` who disabled them.
 pub(crate) fn user_disabled(actor: &Actor, user_id: &str, email: &str) {
     let (by_user_id, by_email) = acting_user(actor);

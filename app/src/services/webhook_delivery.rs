@@ -175,10 +175,7 @@ struct Attempted {
 
 impl Attempted {
     fn succeeded(&self) -> bool {
-        self.error.is_none()
-            && self
-                .status_code
-                .is_some_and(|code| (200..300).contains(&code))
+        webhook::succeeded(self.status_code)
     }
 
     fn refused(started: Instant, error: String) -> Self {
@@ -256,6 +253,7 @@ impl Sender {
             Err(error) => return Attempted::refused(started, self.describe(&error)),
         };
         let status = response.status();
+        let status_code = Some(i64::from(status.as_u16()));
         let mut body = Vec::new();
         let mut error = None;
         while body.len() < MAX_RESPONSE_BYTES {
@@ -264,7 +262,7 @@ impl Sender {
                 Ok(None) => break,
                 Err(read_error) => {
                     // The status counts; a body cut short is noted, not a failure.
-                    if !status.is_success() {
+                    if !webhook::succeeded(status_code) {
                         error = Some(self.describe(&read_error));
                     }
                     break;
@@ -279,7 +277,7 @@ impl Sender {
             ));
         }
         Attempted {
-            status_code: Some(i64::from(status.as_u16())),
+            status_code,
             latency_ms: elapsed_ms(started),
             error,
             response: Some(String::from_utf8_lossy(&body).into_owned()),
@@ -325,8 +323,8 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
     let sender = Arc::new(Sender::new(&settings));
     let (outcomes, queued) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record_outcomes(services.clone(), queued));
-    let mut in_flight: HashMap<String, usize> = HashMap::new();
-    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut in_flight = InFlight::default();
+    let mut tasks: JoinSet<()> = JoinSet::new();
     let mut last_sweep: Option<Instant> = None;
     let mut last_prune: Option<Instant> = None;
     let mut round: usize = 0;
@@ -353,19 +351,19 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
         }
         last_round = Instant::now();
         round = round.wrapping_add(1);
-        let claimed = claim(&services, &settings, round, &mut in_flight, tasks.len()).await;
+        let claimed = claim(&services, &settings, round, &in_flight, tasks.len()).await;
         match claimed {
             Ok(claimed) => {
                 for (target, claim, delivery) in claimed {
+                    let endpoint_id = target.endpoint_id.clone();
                     let sender = sender.clone();
                     let services = services.clone();
                     let outcomes = outcomes.clone();
-                    tasks.spawn(async move {
-                        let endpoint_id = target.endpoint_id.clone();
+                    let task = tasks.spawn(async move {
                         let outcome = deliver(&services, &sender, &target, claim, delivery).await;
                         let _ = outcomes.send(outcome);
-                        endpoint_id
                     });
+                    in_flight.started(task.id(), endpoint_id);
                 }
             }
             Err(error) => tracing::error!(%error, "could not claim webhook deliveries"),
@@ -373,11 +371,11 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => break,
             () = services.webhook_wake.notified() => {}
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => release(&mut in_flight, done),
+            Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => in_flight.finished(done),
             () = tokio::time::sleep(settings.poll_interval) => {}
         }
-        while let Some(done) = tasks.try_join_next() {
-            release(&mut in_flight, done);
+        while let Some(done) = tasks.try_join_next_with_id() {
+            in_flight.finished(done);
         }
     }
     // Stopping: the attempts under way end within the timeout and are recorded.
@@ -386,14 +384,45 @@ async fn run(services: Services, mut stop: watch::Receiver<bool>) {
     let _ = recorder.await;
 }
 
-fn release(in_flight: &mut HashMap<String, usize>, done: Result<String, tokio::task::JoinError>) {
-    if let Ok(endpoint_id) = done
-        && let Some(count) = in_flight.get_mut(&endpoint_id)
-    {
-        *count = count.saturating_sub(1);
-        if *count == 0 {
-            in_flight.remove(&endpoint_id);
+/// The attempts under way, by task and by endpoint. A task is counted off its endpoint
+/// however it ends, a panic included: otherwise the endpoint would stay short of its share
+/// of attempts for as long as the worker runs.
+#[derive(Default)]
+struct InFlight {
+    endpoints: HashMap<tokio::task::Id, String>,
+    by_endpoint: HashMap<String, usize>,
+}
+
+impl InFlight {
+    fn started(&mut self, task: tokio::task::Id, endpoint_id: String) {
+        *self.by_endpoint.entry(endpoint_id.clone()).or_default() += 1;
+        self.endpoints.insert(task, endpoint_id);
+    }
+
+    fn finished(&mut self, done: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+        let task = match done {
+            Ok((task, ())) => task,
+            Err(error) => {
+                if error.is_panic() {
+                    tracing::error!("a webhook delivery attempt panicked");
+                }
+                error.id()
+            }
+        };
+        let Some(endpoint_id) = self.endpoints.remove(&task) else {
+            return;
+        };
+        if let Some(count) = self.by_endpoint.get_mut(&endpoint_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.by_endpoint.remove(&endpoint_id);
+            }
         }
+    }
+
+    /// Attempts under way to the endpoint.
+    fn at(&self, endpoint_id: &str) -> usize {
+        self.by_endpoint.get(endpoint_id).copied().unwrap_or(0)
     }
 }
 
@@ -404,7 +433,7 @@ async fn claim(
     services: &Services,
     settings: &WebhookSettings,
     round: usize,
-    in_flight: &mut HashMap<String, usize>,
+    in_flight: &InFlight,
     running: usize,
 ) -> ServiceResult<Vec<(Arc<Target>, String, ClaimedDelivery)>> {
     let now = services.now();
@@ -419,7 +448,7 @@ async fn claim(
     let mut free_in_all = settings.max_in_flight.saturating_sub(running);
     let mut claimed = Vec::new();
     for endpoint in endpoints {
-        let busy = in_flight.get(&endpoint.id).copied().unwrap_or(0);
+        let busy = in_flight.at(&endpoint.id);
         if free_in_all == 0 {
             break;
         }
@@ -442,7 +471,6 @@ async fn claim(
             continue;
         }
         free_in_all = free_in_all.saturating_sub(deliveries.len());
-        *in_flight.entry(endpoint.id.clone()).or_default() += deliveries.len();
         let target = Arc::new(Target::of(&endpoint, now));
         claimed.extend(
             deliveries
@@ -581,5 +609,28 @@ impl Services {
     /// Deliveries waiting to be made, of every merchant and instance: for the metrics.
     pub async fn webhook_queue_depth(&self) -> ServiceResult<i64> {
         Ok(self.store.count_pending_webhook_deliveries().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_attempt_that_panicked_frees_its_endpoints_share() {
+        let mut tasks = JoinSet::new();
+        let mut in_flight = InFlight::default();
+        let ended = tasks.spawn(async {});
+        in_flight.started(ended.id(), "e1".into());
+        let panicked = tasks.spawn(async { panic!("an attempt that panics") });
+        in_flight.started(panicked.id(), "e1".into());
+        let other = tasks.spawn(async {});
+        in_flight.started(other.id(), "e2".into());
+        assert_eq!((in_flight.at("e1"), in_flight.at("e2")), (2, 1));
+        while let Some(done) = tasks.join_next_with_id().await {
+            in_flight.finished(done);
+        }
+        assert_eq!((in_flight.at("e1"), in_flight.at("e2")), (0, 0));
+        assert!(in_flight.endpoints.is_empty());
     }
 }

@@ -20,12 +20,15 @@ use crate::store::{
     Store, WebhookAttemptRow, WebhookDeliveryRow, WebhookEndpointRow, WebhookEndpointUpdate,
 };
 
+use super::security::{self, WebhookEndpointEvent};
 use super::webhook_delivery::resolve_target;
 use super::webhook_events::new_event;
 use super::{Actor, ServiceError, ServiceResult, Services, audit, new_id, rfc3339};
 
 /// The most endpoints a merchant may have.
 pub const MAX_WEBHOOK_ENDPOINTS: i64 = 20;
+/// The most of a delivery's last answer a list of deliveries shows.
+pub const LISTED_RESPONSE_BYTES: usize = 2 * 1024;
 /// After a rotation the previous secret signs alongside the new one this long.
 pub const PREVIOUS_SECRET_VALID_MS: i64 = 24 * 3600 * 1000;
 
@@ -129,16 +132,6 @@ impl Services {
             return Err(ServiceError::Validation(errors));
         };
         self.require_merchant(actor).await?;
-        if self
-            .store
-            .count_webhook_endpoints(&actor.merchant_id)
-            .await?
-            >= MAX_WEBHOOK_ENDPOINTS
-        {
-            return Err(ServiceError::Conflict(format!(
-                "a merchant has at most {MAX_WEBHOOK_ENDPOINTS} webhook endpoints; delete one first"
-            )));
-        }
         let now = self.now();
         let enabled = input.enabled.unwrap_or(true);
         let row = WebhookEndpointRow {
@@ -158,7 +151,15 @@ impl Services {
             updated_at: now,
         };
         let mut tx = self.store.begin().await?;
-        Store::insert_webhook_endpoint(&mut tx, &row).await?;
+        if !self
+            .store
+            .insert_webhook_endpoint(&mut tx, &row, MAX_WEBHOOK_ENDPOINTS)
+            .await?
+        {
+            return Err(ServiceError::Conflict(format!(
+                "a merchant has at most {MAX_WEBHOOK_ENDPOINTS} webhook endpoints; delete one first"
+            )));
+        }
         audit(
             &mut tx,
             actor,
@@ -169,6 +170,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        security::webhook_endpoint(actor, WebhookEndpointEvent::Created, &row.id, &row.url);
         let secret = row.secret.clone();
         Ok(CreatedWebhookEndpoint {
             endpoint: self.endpoint_view(row, None),
@@ -321,6 +323,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        security::webhook_endpoint(actor, WebhookEndpointEvent::Deleted, id, &current.url);
         Ok(())
     }
 
@@ -333,7 +336,7 @@ impl Services {
         id: &str,
     ) -> ServiceResult<WebhookSecret> {
         actor.require(Permission::ManageWebhooks)?;
-        self.visible_endpoint(actor, id).await?;
+        let current = self.visible_endpoint(actor, id).await?;
         let now = self.now();
         let secret = webhook::new_secret();
         let previous_expires_at = now + PREVIOUS_SECRET_VALID_MS;
@@ -360,6 +363,12 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        security::webhook_endpoint(
+            actor,
+            WebhookEndpointEvent::SecretRotated,
+            id,
+            &current.url,
+        );
         Ok(WebhookSecret {
             secret,
             previous_secret_expires_at: Some(rfc3339(previous_expires_at)),
@@ -386,6 +395,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
+        security::webhook_endpoint(actor, WebhookEndpointEvent::SecretRevealed, id, &row.url);
         Ok(WebhookSecret {
             previous_secret_expires_at: row
                 .previous_secret_expires_at
@@ -432,10 +442,28 @@ impl Services {
         .await?;
         tx.commit().await?;
         self.wake_webhook_delivery();
-        self.webhook_delivery(actor, id, &event.id).await
+        let queued = WebhookDeliveryRow {
+            endpoint_id: endpoint.id,
+            event_id: event.id,
+            event_type: event.event_type.as_str().to_owned(),
+            body: event.body,
+            status: WebhookDeliveryStatus::Pending.as_str().to_owned(),
+            created_at: now,
+            next_attempt_at: Some(now),
+            claim: None,
+            attempts: 0,
+            manual: 0,
+            last_attempt_at: None,
+            last_status_code: None,
+            last_latency_ms: None,
+            last_error: None,
+            last_response: None,
+        };
+        Ok(delivery_view(queued, Some(Vec::new())))
     }
 
-    /// A page of the endpoint's deliveries, newest first.
+    /// A page of the endpoint's deliveries, newest first: without their attempts, and
+    /// with the first [`LISTED_RESPONSE_BYTES`] of each last answer, so a page stays small.
     pub async fn list_webhook_deliveries(
         &self,
         actor: &Actor,
@@ -449,22 +477,12 @@ impl Services {
             .webhook_deliveries(
                 &endpoint.id,
                 query.status.map(WebhookDeliveryStatus::as_str),
+                LISTED_RESPONSE_BYTES as i64,
                 query.page.page_size,
                 query.page.offset(),
             )
             .await?;
-        let event_ids: Vec<String> = rows.iter().map(|row| row.event_id.clone()).collect();
-        let mut attempts = self
-            .store
-            .webhook_attempts(&endpoint.id, &event_ids)
-            .await?;
-        let content = rows
-            .into_iter()
-            .map(|row| {
-                let log = attempts.remove(&row.event_id).unwrap_or_default();
-                delivery_view(row, log)
-            })
-            .collect();
+        let content = rows.into_iter().map(listed_delivery_view).collect();
         Ok(Page::new(content, total, query.page))
     }
 
@@ -477,18 +495,9 @@ impl Services {
     ) -> ServiceResult<WebhookDelivery> {
         actor.require(Permission::ManageWebhooks)?;
         let endpoint = self.visible_endpoint(actor, endpoint_id).await?;
-        let row = self
-            .store
-            .webhook_delivery(&endpoint.id, event_id)
-            .await?
-            .ok_or(ServiceError::NotFound("webhook delivery"))?;
-        let log = self
-            .store
-            .webhook_attempts(&endpoint.id, std::slice::from_ref(&row.event_id))
-            .await?
-            .remove(&row.event_id)
-            .unwrap_or_default();
-        Ok(delivery_view(row, log))
+        let row = self.visible_delivery(&endpoint, event_id).await?;
+        let log = self.attempt_log(&row).await?;
+        Ok(delivery_view(row, Some(log)))
     }
 
     /// Sends the delivery again now, with the same `webhook-id` and body: one attempt
@@ -507,7 +516,7 @@ impl Services {
                 "the endpoint is disabled; enable it to send it events".into(),
             ));
         }
-        self.webhook_delivery(actor, endpoint_id, event_id).await?;
+        let row = self.visible_delivery(&endpoint, event_id).await?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         if !Store::resend_webhook_delivery(&mut tx, &endpoint.id, event_id, now).await? {
@@ -526,7 +535,32 @@ impl Services {
         .await?;
         tx.commit().await?;
         self.wake_webhook_delivery();
-        self.webhook_delivery(actor, endpoint_id, event_id).await
+        let log = self.attempt_log(&row).await?;
+        let resent = WebhookDeliveryRow {
+            status: WebhookDeliveryStatus::Pending.as_str().to_owned(),
+            next_attempt_at: Some(now),
+            ..row
+        };
+        Ok(delivery_view(resent, Some(log)))
+    }
+
+    async fn visible_delivery(
+        &self,
+        endpoint: &WebhookEndpointRow,
+        event_id: &str,
+    ) -> ServiceResult<WebhookDeliveryRow> {
+        self.store
+            .webhook_delivery(&endpoint.id, event_id)
+            .await?
+            .ok_or(ServiceError::NotFound("webhook delivery"))
+    }
+
+    /// Every attempt at the delivery, in order.
+    async fn attempt_log(&self, row: &WebhookDeliveryRow) -> ServiceResult<Vec<WebhookAttemptRow>> {
+        Ok(self
+            .store
+            .webhook_attempts(&row.endpoint_id, &row.event_id)
+            .await?)
     }
 
     async fn visible_endpoint(&self, actor: &Actor, id: &str) -> ServiceResult<WebhookEndpointRow> {
@@ -579,9 +613,7 @@ impl Services {
 
 fn attempt_view(row: WebhookAttemptRow) -> WebhookAttempt {
     WebhookAttempt {
-        succeeded: row
-            .status_code
-            .is_some_and(|code| (200..300).contains(&code)),
+        succeeded: webhook::succeeded(row.status_code),
         event_id: row.event_id,
         attempt: row.attempt,
         attempted_at: rfc3339(row.attempted_at),
@@ -591,7 +623,22 @@ fn attempt_view(row: WebhookAttemptRow) -> WebhookAttempt {
     }
 }
 
-fn delivery_view(row: WebhookDeliveryRow, log: Vec<WebhookAttemptRow>) -> WebhookDelivery {
+/// A delivery as a list shows it: no attempt log, the answer's excerpt cut to
+/// [`LISTED_RESPONSE_BYTES`] (the store reads no more than that many characters of it).
+fn listed_delivery_view(mut row: WebhookDeliveryRow) -> WebhookDelivery {
+    if let Some(response) = &mut row.last_response
+        && response.len() > LISTED_RESPONSE_BYTES
+    {
+        let mut end = LISTED_RESPONSE_BYTES;
+        while !response.is_char_boundary(end) {
+            end -= 1;
+        }
+        response.truncate(end);
+    }
+    delivery_view(row, None)
+}
+
+fn delivery_view(row: WebhookDeliveryRow, log: Option<Vec<WebhookAttemptRow>>) -> WebhookDelivery {
     let status = WebhookDeliveryStatus::parse(&row.status).unwrap_or(WebhookDeliveryStatus::Failed);
     WebhookDelivery {
         event_id: row.event_id,
@@ -610,6 +657,6 @@ fn delivery_view(row: WebhookDeliveryRow, log: Vec<WebhookAttemptRow>) -> Webhoo
         last_error: row.last_error,
         request_body: row.body,
         response_excerpt: row.last_response,
-        attempt_log: log.into_iter().map(attempt_view).collect(),
+        attempt_log: log.map(|log| log.into_iter().map(attempt_view).collect()),
     }
 }

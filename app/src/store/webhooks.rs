@@ -95,9 +95,10 @@ pub struct WebhookDeliveryRow {
     pub last_response: Option<String>,
 }
 
+/// All but `last_response`, which follows.
 const DELIVERY_COLUMNS: &str = "d.endpoint_id, d.event_id, ev.type AS event_type, ev.body, \
     d.status, d.created_at, d.next_attempt_at, d.claim, d.attempts, d.manual, \
-    d.last_attempt_at, d.last_status_code, d.last_latency_ms, d.last_error, d.last_response";
+    d.last_attempt_at, d.last_status_code, d.last_latency_ms, d.last_error";
 
 /// One attempt at a delivery.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -203,11 +204,27 @@ impl StatementBatch {
 impl Store {
     // --- endpoints -------------------------------------------------------------------
 
-    pub async fn insert_webhook_endpoint(tx: &mut Tx, row: &WebhookEndpointRow) -> StoreResult<()> {
-        sqlx::query(
+    /// Adds the endpoint unless its merchant has `most` already; false then. Concurrent
+    /// additions for one merchant are counted one after the other: SQLite has one writer,
+    /// and on PostgreSQL each first locks the merchant's row (a lock that foreign keys to
+    /// it do not wait for).
+    pub async fn insert_webhook_endpoint(
+        &self,
+        tx: &mut Tx,
+        row: &WebhookEndpointRow,
+        most: i64,
+    ) -> StoreResult<bool> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT id FROM merchants WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(&row.merchant_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        }
+        let result = sqlx::query(
             "INSERT INTO webhook_endpoints (id, merchant_id, url, description, events, enabled, \
              secret, disabled_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE (SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $2) < $11",
         )
         .bind(&row.id)
         .bind(&row.merchant_id)
@@ -219,9 +236,10 @@ impl Store {
         .bind(row.disabled_at)
         .bind(row.created_at)
         .bind(row.updated_at)
+        .bind(most)
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(result.rows_affected() == 1)
     }
 
     pub async fn webhook_endpoint(
@@ -258,7 +276,7 @@ impl Store {
         Ok((rows, total))
     }
 
-    pub async fn count_webhook_endpoints(&self, merchant_id: &str) -> StoreResult<i64> {
+    async fn count_webhook_endpoints(&self, merchant_id: &str) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT COUNT(*) FROM webhook_endpoints WHERE merchant_id = $1")
                 .bind(merchant_id)
@@ -353,21 +371,29 @@ impl Store {
         &self,
         endpoint_ids: &[String],
     ) -> StoreResult<HashMap<String, WebhookAttemptRow>> {
-        let mut latest = HashMap::new();
-        // One index probe per endpoint: a merchant has a handful.
-        for id in endpoint_ids {
-            let row: Option<WebhookAttemptRow> = sqlx::query_as(&format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE endpoint_id = $1 \
-                 ORDER BY attempted_at DESC, attempt DESC LIMIT 1"
-            ))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                latest.insert(id.clone(), row);
-            }
+        if endpoint_ids.is_empty() {
+            return Ok(HashMap::new());
         }
-        Ok(latest)
+        // One statement, and for each endpoint one probe at the start of its attempts in
+        // `webhook_attempts_latest`.
+        let mut sql = SqlBuilder::default();
+        for (index, id) in endpoint_ids.iter().enumerate() {
+            if index > 0 {
+                sql.push(" UNION ALL ");
+            }
+            sql.push(&format!(
+                "SELECT * FROM (SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE endpoint_id = "
+            ))
+            .bind_text(id)
+            .push(&format!(
+                " ORDER BY attempted_at DESC, attempt DESC LIMIT 1) AS latest_{index}"
+            ));
+        }
+        let rows: Vec<WebhookAttemptRow> = sql.query_as()?.fetch_all(self.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.endpoint_id.clone(), row))
+            .collect())
     }
 
     // --- events ----------------------------------------------------------------------
@@ -435,11 +461,13 @@ impl Store {
     // --- deliveries --------------------------------------------------------------------
 
     /// A page of an endpoint's deliveries, newest first, with the total count;
-    /// `status` keeps only those in that state.
+    /// `status` keeps only those in that state. Of each last answer only the first
+    /// `response_chars` characters are read.
     pub async fn webhook_deliveries(
         &self,
         endpoint_id: &str,
         status: Option<&str>,
+        response_chars: i64,
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<WebhookDeliveryRow>, i64)> {
@@ -456,7 +484,9 @@ impl Store {
             .query_scalar()?
             .fetch_one(self.pool())
             .await?;
-        let mut page = filter.with_prefix(&format!("SELECT {DELIVERY_COLUMNS}"));
+        let mut page = filter.with_prefix(&format!(
+            "SELECT {DELIVERY_COLUMNS}, SUBSTR(d.last_response, 1, {response_chars}) AS last_response"
+        ));
         page.push(" ORDER BY d.created_at DESC, d.event_id DESC LIMIT ")
             .bind_int(limit)
             .push(" OFFSET ")
@@ -471,7 +501,7 @@ impl Store {
         event_id: &str,
     ) -> StoreResult<Option<WebhookDeliveryRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+            "SELECT {DELIVERY_COLUMNS}, d.last_response FROM webhook_deliveries d \
              JOIN webhook_events ev ON ev.id = d.event_id \
              WHERE d.endpoint_id = $1 AND d.event_id = $2"
         ))
@@ -481,28 +511,20 @@ impl Store {
         .await?)
     }
 
-    /// The attempts at these deliveries of an endpoint, in order, by event id.
+    /// The attempts at a delivery, in order.
     pub async fn webhook_attempts(
         &self,
         endpoint_id: &str,
-        event_ids: &[String],
-    ) -> StoreResult<HashMap<String, Vec<WebhookAttemptRow>>> {
-        let mut by_event: HashMap<String, Vec<WebhookAttemptRow>> = HashMap::new();
-        if event_ids.is_empty() {
-            return Ok(by_event);
-        }
-        let mut sql = SqlBuilder::new(&format!(
-            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts WHERE endpoint_id = "
-        ));
-        sql.bind_text(endpoint_id)
-            .push(" AND event_id IN (")
-            .bind_list(event_ids.iter().cloned())
-            .push(") ORDER BY event_id, attempt");
-        let rows: Vec<WebhookAttemptRow> = sql.query_as()?.fetch_all(self.pool()).await?;
-        for row in rows {
-            by_event.entry(row.event_id.clone()).or_default().push(row);
-        }
-        Ok(by_event)
+        event_id: &str,
+    ) -> StoreResult<Vec<WebhookAttemptRow>> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM webhook_attempts \
+             WHERE endpoint_id = $1 AND event_id = $2 ORDER BY attempt"
+        ))
+        .bind(endpoint_id)
+        .bind(event_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Makes a delivery due at `now` again: a finished one becomes a resend (one attempt,
@@ -529,15 +551,18 @@ impl Store {
 
     // --- the delivery workers --------------------------------------------------------
 
-    /// The enabled endpoints with a delivery due at `now`.
+    /// The enabled endpoints with a delivery due at `now`. Read from the due deliveries
+    /// (an index of them by time), so that it costs next to nothing when none is due,
+    /// however many endpoints there are: the worker looks after every change that wrote
+    /// a delivery, and after every registration.
     pub async fn endpoints_with_due_deliveries(
         &self,
         now: i64,
     ) -> StoreResult<Vec<WebhookEndpointRow>> {
         Ok(sqlx::query_as(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints e WHERE e.enabled = 1 AND EXISTS \
-             (SELECT 1 FROM webhook_deliveries d WHERE d.endpoint_id = e.id \
-              AND d.status = 'PENDING' AND d.next_attempt_at <= $1)"
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE enabled = 1 AND id IN \
+             (SELECT endpoint_id FROM webhook_deliveries \
+              WHERE status = 'PENDING' AND next_attempt_at <= $1)"
         ))
         .bind(now)
         .fetch_all(self.pool())

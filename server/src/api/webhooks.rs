@@ -173,7 +173,8 @@ pub async fn test(
     Ok((StatusCode::ACCEPTED, Json(delivery)))
 }
 
-/// The endpoint's deliveries, newest first, each with its attempts.
+/// The endpoint's deliveries, newest first. A list leaves out each delivery's
+/// `attempt_log` and cuts its `response_excerpt` to 2 KB: read one delivery for those.
 #[utoipa::path(get, path = "/ipp/v1/webhook-endpoints/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path),
         ("status" = Option<WebhookDeliveryStatus>, Query),
@@ -205,7 +206,8 @@ pub async fn deliveries(
     ))
 }
 
-/// One delivery: the event sent, every attempt, the last answer.
+/// One delivery: the event sent, every attempt (`attempt_log`), the last answer (up to
+/// 64 KB).
 #[utoipa::path(get, path = "/ipp/v1/webhook-endpoints/{id}/deliveries/{event_id}", tag = "webhooks",
     params(("id" = String, Path), ("event_id" = String, Path)),
     responses((status = 200, body = WebhookDelivery), (status = 401, body = Problem), (status = 404, body = Problem)),

@@ -22,7 +22,7 @@ use crate::server_process::ServerProcess;
 on_both_databases!(security_events_are_logged_without_secrets);
 
 /// The one line of the security event `event` having each of `fields` (`name`, `value`).
-fn security_event<'a>(log: &'a [String], event: &str, fields: &[(&str, &str)]) -> &'a str {
+pub fn security_event<'a>(log: &'a [String], event: &str, fields: &[(&str, &str)]) -> &'a str {
     let wanted: Vec<String> = std::iter::once(format!("event=\"{event}\""))
         .chain(
             fields

@@ -1,5 +1,6 @@
 //! A webhook receiver for the tests: a small axum server on a random loopback port that
-//! keeps every request it gets and answers as told (a status, or no answer for a while).
+//! keeps every request it gets and answers as told (a status, a body, or no answer for a
+//! while).
 //! Signatures are checked with the `standardwebhooks` crate, not the product's code.
 
 use std::collections::VecDeque;
@@ -45,11 +46,13 @@ impl Received {
 }
 
 /// How the receiver answers the next request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Answer {
     Status(u16),
     /// No answer for this long, then 200.
     Hang(Duration),
+    /// 200 with this body.
+    Text(String),
 }
 
 #[derive(Default)]
@@ -86,7 +89,11 @@ impl Receiver {
 
     /// The next requests are answered so, in order.
     pub fn plan(&self, answers: &[Answer]) {
-        self.shared.plan.lock().unwrap().extend(answers);
+        self.shared
+            .plan
+            .lock()
+            .unwrap()
+            .extend(answers.iter().cloned());
     }
 
     /// Every request after the plan is answered with `status`.
@@ -114,21 +121,26 @@ impl Drop for Receiver {
     }
 }
 
-async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn receive(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
     shared.received.lock().unwrap().push(Received {
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
     let answer = shared.plan.lock().unwrap().pop_front();
-    let status = match answer {
-        Some(Answer::Status(status)) => status,
+    let (status, text) = match answer {
+        Some(Answer::Status(status)) => (status, String::new()),
         Some(Answer::Hang(time)) => {
             tokio::time::sleep(time).await;
-            200
+            (200, String::new())
         }
-        None => shared.then.lock().unwrap().unwrap_or(200),
+        Some(Answer::Text(text)) => (200, text),
+        None => (shared.then.lock().unwrap().unwrap_or(200), String::new()),
     };
-    StatusCode::from_u16(status).unwrap()
+    (StatusCode::from_u16(status).unwrap(), text)
 }
 
 /// Runs `check` every 20 ms until it gives a value; fails the test after a minute.

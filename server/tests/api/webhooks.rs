@@ -27,6 +27,8 @@ on_both_databases_with!(local_targets =>
     an_endpoint_failing_for_three_days_is_disabled,
     two_instances_deliver_each_event_once,
     the_cli_listener_verifies_and_prints_events,
+    at_most_twenty_endpoints_even_when_added_at_once,
+    endpoint_changes_that_matter_to_security_are_logged,
 );
 
 on_both_databases_with!(local_targets_without_worker =>
@@ -374,7 +376,32 @@ async fn disabled_endpoints_get_nothing(app: &TestApp) {
     app.create_enrollment(json!({})).await;
     let received = off.wait_for(1).await;
     assert_eq!(received.len(), 1);
-    assert_eq!(deliveries(app, &on_id, "").await["total_elements"], 2);
+    let on_deliveries = deliveries(app, &on_id, "").await;
+    assert_eq!(on_deliveries["total_elements"], 2);
+
+    // The list shows each endpoint's own latest attempt.
+    all_recorded(app, &off_id).await;
+    all_recorded(app, &on_id).await;
+    let off_event = deliveries(app, &off_id, "").await["content"][0]["event_id"].clone();
+    let on_events: Vec<Value> = on_deliveries["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|delivery| delivery["event_id"].clone())
+        .collect();
+    let listed = expect_json(app.get(ENDPOINTS).await, StatusCode::OK).await;
+    let last_attempts: HashMap<&str, &Value> = listed["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|endpoint| (endpoint["id"].as_str().unwrap(), &endpoint["last_attempt"]))
+        .collect();
+    assert_eq!(last_attempts[off_id.as_str()]["event_id"], off_event);
+    assert_eq!(last_attempts[off_id.as_str()]["succeeded"], true);
+    assert!(
+        on_events.contains(&last_attempts[on_id.as_str()]["event_id"]),
+        "{listed}"
+    );
 }
 
 async fn another_merchants_events_never_arrive(app: &TestApp) {
@@ -526,20 +553,42 @@ async fn a_rotated_secret_signs_alongside_the_new_one_for_a_day(app: &TestApp) {
 
 async fn deliveries_are_logged_and_can_be_resent(app: &TestApp) {
     let receiver = Receiver::start().await;
+    // A long answer, of two-byte characters: 10,000 bytes.
+    let answer = "ä".repeat(5_000);
+    receiver.plan(&[Answer::Text(answer.clone())]);
     let (endpoint_id, secret) = add_endpoint(app, &receiver.url).await;
-    let event_id = send_test(app, &endpoint_id).await;
+    let queued = app
+        .request(Method::POST, &format!("{ENDPOINTS}/{endpoint_id}/test"))
+        .send()
+        .await
+        .unwrap();
+    let queued = expect_json(queued, StatusCode::ACCEPTED).await;
+    assert_eq!(queued["status"], "PENDING");
+    assert_eq!(queued["attempts"], 0);
+    assert_eq!(queued["attempt_log"], json!([]));
+    let event_id = queued["event_id"].as_str().unwrap().to_owned();
     let delivered = after_attempts(app, &endpoint_id, &event_id, 1).await;
     assert_eq!(delivered["status"], "SUCCEEDED");
     assert_eq!(delivered["event_type"], "ipp.webhook.test");
     assert_eq!(delivered["last_status_code"], 200);
     assert!(delivered["last_latency_ms"].is_i64());
+    assert_eq!(delivered["request_body"], queued["request_body"]);
     let sent: Value = serde_json::from_str(delivered["request_body"].as_str().unwrap()).unwrap();
     assert_eq!(sent["id"], event_id.as_str());
+    // Read on its own: the whole answer (up to 64 KB) and every attempt.
+    assert_eq!(delivered["response_excerpt"], answer.as_str());
+    assert_eq!(delivered["attempt_log"].as_array().unwrap().len(), 1);
 
     let page = deliveries(app, &endpoint_id, "?page_size=1").await;
     assert_eq!(page["total_elements"], 1);
     assert_eq!(page["page_size"], 1);
-    assert_eq!(page["content"][0]["event_id"], event_id.as_str());
+    let listed = &page["content"][0];
+    assert_eq!(listed["event_id"], event_id.as_str());
+    // In a list: no attempt log, and the answer's first 2 KB, cut between characters.
+    assert!(listed.get("attempt_log").is_none(), "{listed}");
+    let excerpt = listed["response_excerpt"].as_str().unwrap();
+    assert_eq!(excerpt.len(), 2048);
+    assert!(answer.starts_with(excerpt));
     let failed = deliveries(app, &endpoint_id, "?status=FAILED").await;
     assert_eq!(failed["total_elements"], 0);
     let bad = app
@@ -555,7 +604,20 @@ async fn deliveries_are_logged_and_can_be_resent(app: &TestApp) {
         .send()
         .await
         .unwrap();
-    expect_json(resend, StatusCode::ACCEPTED).await;
+    let resent = expect_json(resend, StatusCode::ACCEPTED).await;
+    assert_eq!(resent["status"], "PENDING");
+    assert!(resent["next_attempt_at"].is_string());
+    assert_eq!(resent["attempts"], 1);
+    assert_eq!(resent["attempt_log"].as_array().unwrap().len(), 1);
+    let missing = app
+        .request(
+            Method::POST,
+            &format!("{ENDPOINTS}/{endpoint_id}/deliveries/kevt_nothing/resend"),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_json(missing, StatusCode::NOT_FOUND).await;
     let again = after_attempts(app, &endpoint_id, &event_id, 2).await;
     assert_eq!(again["status"], "SUCCEEDED");
     assert_eq!(again["attempt_log"].as_array().unwrap().len(), 2);
@@ -604,9 +666,15 @@ async fn endpoints_are_managed_and_audited(app: &TestApp) {
     assert_eq!(listed["first"], true);
     assert!(listed["content"][0].get("secret").is_none());
 
-    // Subscribed to registrations only: an enrollment sends nothing.
-    app.create_enrollment(json!({})).await;
+    // Subscribed to registrations only: an enrollment sends nothing, and of a
+    // registration only the device's event is sent, not the code's.
+    let enrollment = app.create_enrollment(json!({})).await;
     assert_eq!(deliveries(app, &id, "").await["total_elements"], 0);
+    let code = enrollment["enrollment_code"].as_str().unwrap();
+    expect_json(app.register(code, "hw-hooks-sub").await, StatusCode::CREATED).await;
+    let sent = deliveries(app, &id, "").await;
+    assert_eq!(sent["total_elements"], 1);
+    assert_eq!(sent["content"][0]["event_type"], "ipp.device.registered");
 
     for (body, field) in [
         (json!({"events": []}), "events"),
@@ -678,8 +746,17 @@ async fn an_endpoint_failing_for_three_days_is_disabled(app: &TestApp) {
     let (endpoint_id, _) = add_endpoint(app, &receiver.url).await;
     let first = send_test(app, &endpoint_id).await;
     after_attempts(app, &endpoint_id, &first, 1).await;
-    // Still failing three days later: disabled at its next failure.
-    app.clock.advance_seconds(3 * 24 * 3600 + 1);
+    // Failing for two days is not enough.
+    app.clock.advance_seconds(2 * 24 * 3600);
+    after_attempts(app, &endpoint_id, &first, 2).await;
+    let endpoint = expect_json(
+        app.get(&format!("{ENDPOINTS}/{endpoint_id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(endpoint["enabled"], true, "{endpoint}");
+    // Still failing three days after the first failure: disabled at its next failure.
+    app.clock.advance_seconds(24 * 3600 + 1);
     let endpoint = eventually("the endpoint disabled", || async {
         let endpoint = expect_json(
             app.get(&format!("{ENDPOINTS}/{endpoint_id}")).await,
@@ -892,4 +969,112 @@ async fn the_cli_listener_verifies_and_prints_events(app: &TestApp) {
     .expect("the refusal is said");
     assert!(refusal.contains("kevt_forged"), "{refusal}");
     listener.kill().await.unwrap();
+}
+
+async fn at_most_twenty_endpoints_even_when_added_at_once(app: &TestApp) {
+    let attempts = (0..30).map(|index| async move {
+        app.post_json(
+            ENDPOINTS,
+            &json!({"url": format!("http://127.0.0.1:9/hooks/{index}")}),
+        )
+        .await
+        .status()
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let created = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|status| **status == StatusCode::CONFLICT)
+        .count();
+    assert_eq!((created, refused), (20, 10), "{statuses:?}");
+    let listed = expect_json(app.get(ENDPOINTS).await, StatusCode::OK).await;
+    assert_eq!(listed["total_elements"], 20);
+}
+
+async fn endpoint_changes_that_matter_to_security_are_logged(app: &TestApp) {
+    use app::ui::pages::webhook_endpoint::RevealWebhookSecret;
+    use leptos::server_fn::ServerFn;
+
+    use crate::helpers::{PASSWORD, PortalClient};
+    use crate::security::security_event;
+    use crate::server_process::ServerProcess;
+
+    let server = ServerProcess::start(&app.database_url, &["--allow-private-webhook-targets"]).await;
+    app.create_user(&app.merchant.id, "admin@shop.example", Role::Admin, &[])
+        .await;
+    let admin_id = app
+        .storage()
+        .await
+        .user_by_email("admin@shop.example")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let api = |method: Method, path: &str| {
+        app.client
+            .request(method, format!("{}{path}", server.address))
+            .bearer_auth(&app.merchant.api_key)
+    };
+    // The receiver's own token in the URL: never logged.
+    let url = "http://127.0.0.1:9/hooks/receiver-token-7f3a?key=query-token-9c1e";
+    let created = api(Method::POST, ENDPOINTS)
+        .json(&json!({"url": url}))
+        .send()
+        .await
+        .unwrap();
+    let created = expect_json(created, StatusCode::CREATED).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let rotated = api(Method::POST, &format!("{ENDPOINTS}/{id}/rotate-secret"))
+        .send()
+        .await
+        .unwrap();
+    let rotated = expect_json(rotated, StatusCode::OK).await;
+    let admin = PortalClient::new(&server.address);
+    let (status, _) = admin.login("admin@shop.example", PASSWORD).await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let (status, body) = admin.call(RevealWebhookSecret::PATH, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deleted = api(Method::DELETE, &format!("{ENDPOINTS}/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    // Events are written as they happen; give the pipe a moment.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log();
+    let merchant = app.merchant.id.as_str();
+    let endpoint = [
+        ("merchant_id", merchant),
+        ("webhook_endpoint_id", id.as_str()),
+        ("url_host", "127.0.0.1:9"),
+    ];
+    let by_key = [endpoint.as_slice(), &[("actor_kind", "api_key")]].concat();
+    security_event(&log, "webhook_endpoint.created", &by_key);
+    security_event(&log, "webhook_endpoint.secret_rotated", &by_key);
+    security_event(&log, "webhook_endpoint.deleted", &by_key);
+    let by_admin = [
+        endpoint.as_slice(),
+        &[("user_id", admin_id.as_str()), ("email", "admin@shop.example")],
+    ]
+    .concat();
+    security_event(&log, "webhook_endpoint.secret_revealed", &by_admin);
+
+    let everything = log.join("\n");
+    for secret in [
+        created["secret"].as_str().unwrap(),
+        rotated["secret"].as_str().unwrap(),
+        "whsec_",
+        "receiver-token-7f3a",
+        "query-token-9c1e",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "the log holds a secret ({secret}):\n{everything}"
+        );
+    }
+    server.stop().await;
 }
