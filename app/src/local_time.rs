@@ -51,11 +51,6 @@ impl Zone {
         self.strftime(ms, "%-d %b %Y, %H:%M %Z")
     }
 
-    /// `23:07` for a time in milliseconds since the epoch.
-    pub fn clock(&self, ms: i64) -> String {
-        self.strftime(ms, "%H:%M")
-    }
-
     fn strftime(&self, ms: i64, format: &str) -> String {
         match Timestamp::from_millisecond(ms) {
             Ok(at) => at.to_zoned(self.tz.clone()).strftime(format).to_string(),
@@ -113,7 +108,7 @@ mod tests {
         assert_eq!(stockholm.name(), "Europe/Stockholm");
         assert_eq!(stockholm.exact(LATE_EVENING), "27 Nov 2026, 00:07 CET");
         let tokyo = Zone::named("Asia/Tokyo").expect("known zone");
-        assert_eq!(tokyo.clock(LATE_EVENING), "08:07");
+        assert_eq!(tokyo.exact(LATE_EVENING), "27 Nov 2026, 08:07 JST");
     }
 
     #[test]

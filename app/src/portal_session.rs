@@ -26,6 +26,9 @@ const TOUCH_EVERY_MS: i64 = 60_000;
 pub enum Once {
     /// A secret made by a plain form post (a new API key, a one-time password).
     Secret,
+    /// A webhook endpoint's signing secret with the endpoint's id: only that endpoint's
+    /// page shows it, never the page of an API key or a user.
+    WebhookSecret,
     /// How a plain form post went ("Deregistered 2 devices.").
     Notice,
     /// What was typed into a refused form, secrets left out.
@@ -36,6 +39,7 @@ impl Once {
     fn key(self) -> &'static str {
         match self {
             Once::Secret => "flash",
+            Once::WebhookSecret => "webhook_secret",
             Once::Notice => "notice",
             Once::TypedInput => "old_input",
         }

@@ -34,7 +34,14 @@ async function portalWithData(page, request) {
   await page.getByRole('button', { name: 'Create and print sheet' }).click();
   await page.waitForURL(/\/enrollments\/sheet\//);
   const sheet = new URL(page.url()).pathname;
-  const endpoint = await api(request, key, 'POST', '/ipp/v1/webhook-endpoints', { url: 'http://127.0.0.1:9/hooks' });
+  const endpoint = await api(request, key, 'POST', '/ipp/v1/webhook-endpoints', {
+    url: 'http://127.0.0.1:9/hooks/a-rather-long-path-that-has-to-wrap-on-a-phone',
+    description: 'The ERP of the harbour stores, which wants to hear about every new till and every till taken away',
+  });
+  expect(endpoint.status).toBe(201);
+  // A delivery in its log (to a port nobody listens on: it fails, and says why).
+  const tested = await api(request, key, 'POST', `/ipp/v1/webhook-endpoints/${endpoint.body.id}/test`);
+  expect(tested.status).toBe(202);
   return {
     admin,
     pages: {
@@ -89,6 +96,8 @@ for (const width of [360, 1280]) {
       await page.emulateMedia({ colorScheme: 'light' });
       await page.goto(path);
       await expect(page.locator('main h1')).toBeVisible();
+      // The endpoint's page is checked with a row in its delivery log.
+      if (name === 'webhook-endpoint') await expect(page.getByTestId('delivery-log')).toBeVisible();
       await expectNoSidewaysScroll(page, `${path} at ${width} px`);
       if (width >= 1024) await expectHeaderInOneRow(page);
       await expectAccessible(page);

@@ -6,6 +6,7 @@ use crate::domain::text::plausible_id;
 use crate::model::{AuditActor, AuditEvent};
 use crate::store::{AuditEventRow, AuditFilter};
 
+use super::overview::OVERVIEW_COUNT_CAP;
 use super::{Actor, ServiceError, ServiceResult, Services, rfc3339};
 
 pub(crate) fn audit_view(row: AuditEventRow) -> AuditEvent {
@@ -36,11 +37,35 @@ pub struct AuditQuery {
 }
 
 impl Services {
+    /// A page of the audit log with how many events match, all counted (the API's pages).
     pub async fn list_audit_events(
         &self,
         actor: &Actor,
         query: AuditQuery,
         page: PageRequest,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        self.audit_events_counted(actor, query, page, None).await
+    }
+
+    /// The portal's page of the audit log: its count stops past [`OVERVIEW_COUNT_CAP`]
+    /// (though never before this page ends), so a page of a long log costs what the first
+    /// does.
+    pub async fn audit_log_page(
+        &self,
+        actor: &Actor,
+        query: AuditQuery,
+        page: PageRequest,
+    ) -> ServiceResult<Page<AuditEvent>> {
+        self.audit_events_counted(actor, query, page, Some(OVERVIEW_COUNT_CAP))
+            .await
+    }
+
+    async fn audit_events_counted(
+        &self,
+        actor: &Actor,
+        query: AuditQuery,
+        page: PageRequest,
+        count_cap: Option<i64>,
     ) -> ServiceResult<Page<AuditEvent>> {
         actor.require(Permission::ViewAudit)?;
         let mut errors = Vec::new();
@@ -61,7 +86,7 @@ impl Services {
             action: query.action,
             target_id: query.target_id,
         };
-        self.audit_page(actor, &filter, page).await
+        self.audit_page(actor, &filter, page, count_cap).await
     }
 
     /// What happened to one device, newest first: for anyone who may see the device,
@@ -77,7 +102,8 @@ impl Services {
             target_id: Some(device.id),
             ..Default::default()
         };
-        self.audit_page(actor, &filter, page).await
+        self.audit_page(actor, &filter, page, Some(OVERVIEW_COUNT_CAP))
+            .await
     }
 
     async fn audit_page(
@@ -85,10 +111,17 @@ impl Services {
         actor: &Actor,
         filter: &AuditFilter,
         page: PageRequest,
+        count_cap: Option<i64>,
     ) -> ServiceResult<Page<AuditEvent>> {
         let (rows, total) = self
             .store
-            .audit_events(&actor.merchant_id, filter, page.page_size, page.offset())
+            .audit_events(
+                &actor.merchant_id,
+                filter,
+                page.page_size,
+                page.offset(),
+                count_cap,
+            )
             .await?;
         Ok(Page::new(
             rows.into_iter().map(audit_view).collect(),

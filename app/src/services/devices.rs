@@ -65,8 +65,8 @@ pub(crate) fn device_view(row: DeviceRow) -> Device {
     }
 }
 
-/// One page of the portal's device list: the devices, how many match in all, and where
-/// the next page starts.
+/// One page of the portal's device list: the devices, how many match (past
+/// `OVERVIEW_COUNT_CAP`, more than it), and where the next page starts.
 #[derive(Debug, Clone)]
 pub struct DevicePage {
     pub devices: Vec<Device>,
@@ -88,7 +88,10 @@ impl Services {
         actor.require(Permission::ViewDevices)?;
         let filter = self.device_filter(actor, query.clone())?;
         let (devices, next) = self.device_batch(actor, query, sort, after).await?;
-        let total = self.store.count_devices(&filter).await?;
+        let total = self
+            .store
+            .count_devices_at_most(&filter, super::OVERVIEW_COUNT_CAP)
+            .await?;
         Ok(DevicePage {
             devices,
             total,

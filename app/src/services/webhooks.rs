@@ -363,12 +363,7 @@ impl Services {
         )
         .await?;
         tx.commit().await?;
-        security::webhook_endpoint(
-            actor,
-            WebhookEndpointEvent::SecretRotated,
-            id,
-            &current.url,
-        );
+        security::webhook_endpoint(actor, WebhookEndpointEvent::SecretRotated, id, &current.url);
         Ok(WebhookSecret {
             secret,
             previous_secret_expires_at: Some(rfc3339(previous_expires_at)),

@@ -56,39 +56,78 @@ impl Store {
         Ok(())
     }
 
-    /// The merchant's events, newest first.
+    /// The merchant's events, newest first, and how many match: all of them
+    /// (`count_cap` `None`, the API's pages), or at most `count_cap + 1`, though always
+    /// past this page, so whether an older page follows stays known.
     pub async fn audit_events(
         &self,
         merchant_id: &str,
         filter: &AuditFilter,
         limit: i64,
         offset: i64,
+        count_cap: Option<i64>,
     ) -> StoreResult<(Vec<AuditEventRow>, i64)> {
-        let mut query = SqlBuilder::new(" FROM audit_events WHERE merchant_id = ");
-        query.bind_text(merchant_id);
-        if let Some(actor_id) = &filter.actor_id {
-            query.push(" AND actor_id = ").bind_text(actor_id);
-        }
-        if let Some(action) = &filter.action {
-            query.push(" AND action = ").bind_text(action);
-        }
-        if let Some(target_id) = &filter.target_id {
-            query.push(" AND target_id = ").bind_text(target_id);
-        }
-        let total: i64 = query
-            .with_prefix("SELECT COUNT(*)")
-            .query_scalar()?
-            .fetch_one(self.pool())
-            .await?;
-        let mut page = query.with_prefix(
-            "SELECT id, merchant_id, occurred_at, actor_kind, actor_id, actor_label, action, \
-             target_kind, target_id, details",
-        );
+        let query = filtered(merchant_id, filter);
+        let total = match count_cap {
+            None => {
+                query
+                    .with_prefix("SELECT COUNT(*)")
+                    .query_scalar()?
+                    .fetch_one(self.pool())
+                    .await?
+            }
+            Some(cap) => {
+                let past_this_page = offset.saturating_add(limit);
+                self.count_at_most(Some(&query), cap.max(past_this_page))
+                    .await?
+            }
+        };
+        let rows = self.audit_page(&query, limit, offset).await?;
+        Ok((rows, total))
+    }
+
+    /// The merchant's latest events that `filter` selects, newest first, without counting
+    /// them (the overview's short list).
+    pub async fn latest_audit_events(
+        &self,
+        merchant_id: &str,
+        filter: &AuditFilter,
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEventRow>> {
+        self.audit_page(&filtered(merchant_id, filter), limit, 0)
+            .await
+    }
+
+    async fn audit_page(
+        &self,
+        from_where: &SqlBuilder,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<AuditEventRow>> {
+        let mut page = from_where.with_prefix(&format!("SELECT {COLUMNS}"));
         page.push(" ORDER BY id DESC LIMIT ")
             .bind_int(limit)
             .push(" OFFSET ")
             .bind_int(offset);
-        let rows = page.query_as()?.fetch_all(self.pool()).await?;
-        Ok((rows, total))
+        Ok(page.query_as()?.fetch_all(self.pool()).await?)
     }
+}
+
+const COLUMNS: &str = "id, merchant_id, occurred_at, actor_kind, actor_id, actor_label, action, \
+    target_kind, target_id, details";
+
+/// ` FROM audit_events WHERE ..`: the merchant's events that `filter` selects.
+fn filtered(merchant_id: &str, filter: &AuditFilter) -> SqlBuilder {
+    let mut query = SqlBuilder::new(" FROM audit_events WHERE merchant_id = ");
+    query.bind_text(merchant_id);
+    if let Some(actor_id) = &filter.actor_id {
+        query.push(" AND actor_id = ").bind_text(actor_id);
+    }
+    if let Some(action) = &filter.action {
+        query.push(" AND action = ").bind_text(action);
+    }
+    if let Some(target_id) = &filter.target_id {
+        query.push(" AND target_id = ").bind_text(target_id);
+    }
+    query
 }

@@ -138,27 +138,22 @@ impl Store {
             .await
     }
 
-    /// How many devices match, for "n devices" above a list.
+    /// How many devices match, all counted (the API's `total_elements`).
     pub async fn count_devices(&self, filter: &DeviceFilter) -> StoreResult<i64> {
-        let only_metadata = filter.allowed_locations.is_none()
-            && filter.location_id.is_none()
-            && filter.platform.is_none()
-            && filter.name_contains.is_none()
-            && !filter.metadata.is_empty();
-        let query = if only_metadata {
-            // Metadata rows exist only for existing devices: their index answers alone.
-            from_metadata_alone(&DEVICE_METADATA, &filter.merchant_id, &filter.metadata)
-        } else {
-            let Some(query) = filter_sql(filter) else {
-                return Ok(0);
-            };
-            query
+        let Some(query) = count_sql(filter) else {
+            return Ok(0);
         };
         Ok(query
             .with_prefix("SELECT COUNT(*)")
             .query_scalar()?
             .fetch_one(self.pool())
             .await?)
+    }
+
+    /// How many devices match, up to `cap + 1`: "10,000+ devices" above the portal's list
+    /// (and on the overview) reads no more of a million than that.
+    pub async fn count_devices_at_most(&self, filter: &DeviceFilter, cap: i64) -> StoreResult<i64> {
+        self.count_at_most(count_sql(filter).as_ref(), cap).await
     }
 
     /// Devices per location of the merchant.
@@ -292,6 +287,26 @@ fn registration_order(filter: &DeviceFilter) -> (&'static str, &'static str) {
         ("d.created_at", "d.id")
     } else {
         ("m0.device_created_at", "m0.device_id")
+    }
+}
+
+/// `FROM ... WHERE ...` for counting what a filter matches; `None` when it can match
+/// nothing.
+fn count_sql(filter: &DeviceFilter) -> Option<SqlBuilder> {
+    let only_metadata = filter.allowed_locations.is_none()
+        && filter.location_id.is_none()
+        && filter.platform.is_none()
+        && filter.name_contains.is_none()
+        && !filter.metadata.is_empty();
+    if only_metadata {
+        // Metadata rows exist only for existing devices: their index answers alone.
+        Some(from_metadata_alone(
+            &DEVICE_METADATA,
+            &filter.merchant_id,
+            &filter.metadata,
+        ))
+    } else {
+        filter_sql(filter)
     }
 }
 

@@ -205,6 +205,25 @@ impl Store {
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.writer
     }
+
+    /// `COUNT(*)` of what `from_where` (` FROM .. WHERE ..`) selects, reading at most
+    /// `cap + 1` rows: an exact count of a million rows reads a million index entries, and
+    /// a page that says "10,000+" needs no more. 0 when it can select nothing (`None`).
+    pub(crate) async fn count_at_most(
+        &self,
+        from_where: Option<&SqlBuilder>,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        let Some(from_where) = from_where else {
+            return Ok(0);
+        };
+        let mut query = from_where.with_prefix("SELECT COUNT(*) FROM (SELECT 1 AS one");
+        query
+            .push(" LIMIT ")
+            .bind_int(cap.saturating_add(1))
+            .push(") capped");
+        Ok(query.query_scalar()?.fetch_one(self.pool()).await?)
+    }
 }
 
 /// How many database connections are open, by whether a query holds them now.

@@ -2,7 +2,7 @@
 //! (see the migration `overview_and_time_zones`), so they cost the same at a million
 //! devices as at ten. Counts stop at a cap: past it the overview says "10,000+".
 
-use super::{AuditEventRow, DeviceRow, EnrollmentRow, SqlBuilder, Store, StoreResult};
+use super::{DeviceRow, EnrollmentRow, SqlBuilder, Store, StoreResult, narrow_to_locations};
 
 /// Whose rows: a merchant's, and for a store manager only those of their locations.
 #[derive(Debug, Clone, Copy)]
@@ -23,13 +23,20 @@ impl OverviewScope<'_> {
             " FROM {table} {alias} WHERE {alias}.merchant_id = "
         ));
         query.bind_text(self.merchant_id);
-        if let Some(allowed) = self.allowed_locations {
-            if allowed.is_empty() {
+        narrow_to_locations(&mut query, alias, self.allowed_locations, None).then_some(query)
+    }
+
+    /// ` FROM locations l WHERE ..`: the scope's locations, or those of them among `only`.
+    fn locations(&self, only: Option<&[String]>) -> Option<SqlBuilder> {
+        let mut query = SqlBuilder::new(" FROM locations l WHERE l.merchant_id = ");
+        query.bind_text(self.merchant_id);
+        for ids in [self.allowed_locations, only].into_iter().flatten() {
+            if ids.is_empty() {
                 return None;
             }
             query
-                .push(&format!(" AND {alias}.location_id IN ("))
-                .bind_list(allowed.iter().cloned())
+                .push(" AND l.id IN (")
+                .bind_list(ids.iter().cloned())
                 .push(")");
         }
         Some(query)
@@ -61,17 +68,8 @@ impl Store {
         until: Option<i64>,
         cap: i64,
     ) -> StoreResult<i64> {
-        self.count_at_most(live_codes(scope, now, until), cap).await
-    }
-
-    /// How many devices the scope holds; at most `cap + 1` (an exact count of a million
-    /// devices reads a million index entries).
-    pub async fn count_devices_at_most(
-        &self,
-        scope: OverviewScope<'_>,
-        cap: i64,
-    ) -> StoreResult<i64> {
-        self.count_at_most(scope.from("devices", "d"), cap).await
+        self.count_at_most(live_codes(scope, now, until).as_ref(), cap)
+            .await
     }
 
     /// Devices registered at or after `since`, newest first.
@@ -96,7 +94,7 @@ impl Store {
         since: i64,
         cap: i64,
     ) -> StoreResult<i64> {
-        self.count_at_most(registered_since(scope, since), cap)
+        self.count_at_most(registered_since(scope, since).as_ref(), cap)
             .await
     }
 
@@ -123,7 +121,8 @@ impl Store {
         before: i64,
         cap: i64,
     ) -> StoreResult<i64> {
-        self.count_at_most(quiet_since(scope, before), cap).await
+        self.count_at_most(quiet_since(scope, before).as_ref(), cap)
+            .await
     }
 
     /// The first `limit` devices `from_where` selects, in `order`.
@@ -142,38 +141,28 @@ impl Store {
         Ok(page.query_as()?.fetch_all(self.pool()).await?)
     }
 
-    /// The merchant's latest audit events, or only those `actor_id` made, newest first;
-    /// without counting them all, as the audit log's pages do.
-    pub async fn latest_audit_events(
+    /// How many locations the scope holds; at most `cap + 1`.
+    pub async fn count_locations_at_most(
         &self,
-        merchant_id: &str,
-        actor_id: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<AuditEventRow>> {
-        let mut query = SqlBuilder::new(
-            "SELECT id, merchant_id, occurred_at, actor_kind, actor_id, actor_label, action, \
-             target_kind, target_id, details FROM audit_events WHERE merchant_id = ",
-        );
-        query.bind_text(merchant_id);
-        if let Some(actor_id) = actor_id {
-            query.push(" AND actor_id = ").bind_text(actor_id);
-        }
-        query.push(" ORDER BY id DESC LIMIT ").bind_int(limit);
-        Ok(query.query_as()?.fetch_all(self.pool()).await?)
+        scope: OverviewScope<'_>,
+        cap: i64,
+    ) -> StoreResult<i64> {
+        self.count_at_most(scope.locations(None).as_ref(), cap)
+            .await
     }
 
-    /// `COUNT(*)` of what `from_where` selects, reading at most `cap + 1` rows; 0 when it
-    /// can select nothing (`None`).
-    async fn count_at_most(&self, from_where: Option<SqlBuilder>, cap: i64) -> StoreResult<i64> {
-        let Some(from_where) = from_where else {
-            return Ok(0);
+    /// The names of the scope's locations among `ids`, as `(id, name)`: the few that the
+    /// overview's lists mention.
+    pub async fn location_names(
+        &self,
+        scope: OverviewScope<'_>,
+        ids: &[String],
+    ) -> StoreResult<Vec<(String, String)>> {
+        let Some(query) = scope.locations(Some(ids)) else {
+            return Ok(Vec::new());
         };
-        let mut query = from_where.with_prefix("SELECT COUNT(*) FROM (SELECT 1 AS one");
-        query
-            .push(" LIMIT ")
-            .bind_int(cap.saturating_add(1))
-            .push(") capped");
-        Ok(query.query_scalar()?.fetch_one(self.pool()).await?)
+        let query = query.with_prefix("SELECT l.id, l.name");
+        Ok(query.query_as()?.fetch_all(self.pool()).await?)
     }
 }
 

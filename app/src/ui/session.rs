@@ -37,11 +37,7 @@ pub async fn current_user() -> Result<Option<Me>, PortalError> {
     let Some(user) = signed_in_user().await? else {
         return Ok(None);
     };
-    let browser_time_zone = portal_session().await?.browser_time_zone().await;
-    Ok(Some(Me {
-        user,
-        browser_time_zone,
-    }))
+    Ok(Some(me(user).await?))
 }
 
 /// Signs in and goes on to `next` (a path of this portal), or to the start page.
@@ -294,6 +290,30 @@ mod server {
         portal_session().await.ok()?.take_once(Once::Secret).await
     }
 
+    /// Keeps the signing secret of the webhook endpoint `endpoint_id` for that endpoint's
+    /// page, once (see [`put_flash`]).
+    pub async fn put_webhook_secret(endpoint_id: &str, secret: &str) {
+        if let Ok(session) = portal_session().await {
+            session
+                .put_once(Once::WebhookSecret, &(endpoint_id, secret))
+                .await;
+        }
+    }
+
+    /// The secret kept for the page of the endpoint `endpoint_id`, once; one kept for
+    /// another endpoint stays for that endpoint's page.
+    pub async fn take_webhook_secret(endpoint_id: &str) -> Option<String> {
+        let session = portal_session().await.ok()?;
+        let (id, secret) = session
+            .take_once::<(String, String)>(Once::WebhookSecret)
+            .await?;
+        if id == endpoint_id {
+            return Some(secret);
+        }
+        session.put_once(Once::WebhookSecret, &(id, secret)).await;
+        None
+    }
+
     /// Tells the page a plain form post goes back to how it went: forms outside the
     /// browser-side islands are answered with a redirect, which carries errors but no result.
     pub async fn put_notice(text: &str) {
@@ -339,19 +359,14 @@ mod server {
             .map_err(refuse)
     }
 
-    /// The zone `user` reads times in: their choice, else their browser's at sign-in,
-    /// else UTC.
-    pub async fn viewer_zone(user: &StaffUser) -> String {
-        let browser = match portal_session().await {
-            Ok(session) => session.browser_time_zone().await,
-            Err(_) => None,
-        };
-        super::Me {
-            user: user.clone(),
-            browser_time_zone: browser,
-        }
-        .zone()
-        .to_owned()
+    /// `user` as the portal knows them: with the zone their browser sent at sign-in,
+    /// which this session keeps.
+    pub async fn me(user: StaffUser) -> Result<super::Me, PortalError> {
+        let browser_time_zone = portal_session().await?.browser_time_zone().await;
+        Ok(super::Me {
+            user,
+            browser_time_zone,
+        })
     }
 
     /// The signed-in user and the actor to act as (401 otherwise). What the user may do

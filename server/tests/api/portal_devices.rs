@@ -146,7 +146,7 @@ async fn store_managers_see_and_change_only_their_devices(app: &TestApp) {
         .await;
     assert_eq!(
         summary,
-        "Deregistered 1 device; 1 could not be (already gone or not yours)."
+        "Deregistered 1 device. 1 was already gone or not yours."
     );
     let hq = expect_json(
         app.get(&format!("/ipp/v1/devices/{main_device}")).await,

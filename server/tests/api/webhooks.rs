@@ -671,7 +671,11 @@ async fn endpoints_are_managed_and_audited(app: &TestApp) {
     let enrollment = app.create_enrollment(json!({})).await;
     assert_eq!(deliveries(app, &id, "").await["total_elements"], 0);
     let code = enrollment["enrollment_code"].as_str().unwrap();
-    expect_json(app.register(code, "hw-hooks-sub").await, StatusCode::CREATED).await;
+    expect_json(
+        app.register(code, "hw-hooks-sub").await,
+        StatusCode::CREATED,
+    )
+    .await;
     let sent = deliveries(app, &id, "").await;
     assert_eq!(sent["total_elements"], 1);
     assert_eq!(sent["content"][0]["event_type"], "ipp.device.registered");
@@ -1002,7 +1006,8 @@ async fn endpoint_changes_that_matter_to_security_are_logged(app: &TestApp) {
     use crate::security::security_event;
     use crate::server_process::ServerProcess;
 
-    let server = ServerProcess::start(&app.database_url, &["--allow-private-webhook-targets"]).await;
+    let server =
+        ServerProcess::start(&app.database_url, &["--allow-private-webhook-targets"]).await;
     app.create_user(&app.merchant.id, "admin@shop.example", Role::Admin, &[])
         .await;
     let admin_id = app
@@ -1058,7 +1063,10 @@ async fn endpoint_changes_that_matter_to_security_are_logged(app: &TestApp) {
     security_event(&log, "webhook_endpoint.deleted", &by_key);
     let by_admin = [
         endpoint.as_slice(),
-        &[("user_id", admin_id.as_str()), ("email", "admin@shop.example")],
+        &[
+            ("user_id", admin_id.as_str()),
+            ("email", "admin@shop.example"),
+        ],
     ]
     .concat();
     security_event(&log, "webhook_endpoint.secret_revealed", &by_admin);

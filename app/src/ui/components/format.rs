@@ -38,13 +38,6 @@ impl Viewer {
         use_context::<Viewer>().unwrap_or_else(|| Viewer::new("UTC"))
     }
 
-    pub fn zone_name(&self) -> &str {
-        #[cfg(feature = "ssr")]
-        return self.zone.name();
-        #[cfg(not(feature = "ssr"))]
-        "UTC"
-    }
-
     /// `26 Nov 2026, 23:07 CET`; an unreadable time as it came.
     pub fn exact(&self, rfc3339: &str) -> String {
         #[cfg(feature = "ssr")]
@@ -52,6 +45,18 @@ impl Viewer {
             return self.zone.exact(ms);
         }
         utc_minutes(rfc3339)
+    }
+
+    /// Whole seconds from the page's "now" until `rfc3339` (negative once past; 0 if the
+    /// time cannot be read): what a countdown starts from.
+    pub fn seconds_until(&self, rfc3339: &str) -> i64 {
+        #[cfg(feature = "ssr")]
+        if let Some(ms) = crate::local_time::parse_rfc3339(rfc3339) {
+            return (ms - self.now_ms).div_euclid(1000);
+        }
+        #[cfg(not(feature = "ssr"))]
+        let _ = rfc3339;
+        0
     }
 
     /// `3 min ago`, `in 1 h 59 min`; a time over a week away reads exact.
@@ -177,6 +182,11 @@ pub fn capped(n: i64, cap: i64) -> String {
     }
 }
 
+/// A count that stops at `cap`, with its noun: `10,000+ devices`, `1 device`.
+pub fn plural_capped(n: i64, cap: i64, one: &str, many: &str) -> String {
+    format!("{} {}", capped(n, cap), noun(n, one, many))
+}
+
 /// A platform as people write it.
 pub fn platform_label(platform: Platform) -> &'static str {
     match platform {
@@ -231,5 +241,10 @@ mod tests {
         assert_eq!(noun(1, "code", "codes"), "code");
         assert_eq!(capped(10_001, 10_000), "10,000+");
         assert_eq!(capped(10_000, 10_000), "10,000");
+        assert_eq!(
+            plural_capped(10_001, 10_000, "event", "events"),
+            "10,000+ events"
+        );
+        assert_eq!(plural_capped(1, 10_000, "event", "events"), "1 event");
     }
 }

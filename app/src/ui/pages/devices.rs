@@ -11,8 +11,8 @@ use crate::model::{Device, Location};
 use crate::ui::components::filters::{
     FilterBar, FilterSelect, FilterText, LocationFilter, MetadataFilter,
 };
-use crate::ui::components::format::{Time, TimeOrNever, platform_label, plural};
-use crate::ui::components::forms::{FormMessage, choices, last_error};
+use crate::ui::components::format::{Time, TimeOrNever, platform_label, plural_capped};
+use crate::ui::components::forms::{FieldMessage, FormMessage, choices, last_error};
 use crate::ui::components::loading::{Loaded, WithKeptInput};
 use crate::ui::components::locations::location_name;
 use crate::ui::components::metadata::MetadataChips;
@@ -25,7 +25,9 @@ use crate::ui::session::OldInput;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DevicesPageData {
     pub devices: Vec<Device>,
+    /// How many devices match; past `count_cap`, more than it.
     pub total: i64,
+    pub count_cap: i64,
     pub next: Option<String>,
     pub locations: Vec<Location>,
 }
@@ -82,6 +84,7 @@ pub async fn devices_page(
     Ok(DevicesPageData {
         devices: page.devices,
         total: page.total,
+        count_cap: crate::services::OVERVIEW_COUNT_CAP,
         next: page.next,
         locations,
     })
@@ -113,15 +116,17 @@ pub async fn rename_device(id: String, name: String) -> Result<(), PortalError> 
     .await
 }
 
-/// Deregisters each chosen device; says how many went and which could not.
+/// Deregisters each chosen device; says how many went, how many were already gone (or
+/// are not the user's to see), and how many failed otherwise, and why.
 #[server(endpoint = "deregister_devices")]
 pub async fn deregister_devices(
     #[server(default)] ids: Vec<String>,
 ) -> Result<String, PortalError> {
     use crate::domain::FieldError;
+    use crate::services::ServiceError;
 
     use crate::ui::components::format::plural;
-    use crate::ui::session::{put_notice, reject, services, signed_in};
+    use crate::ui::session::{put_notice, refuse, reject, services, signed_in};
 
     use crate::domain::device::MAX_DEREGISTER_AT_ONCE;
 
@@ -139,20 +144,39 @@ pub async fn deregister_devices(
         )])));
     }
     let services = services()?;
-    let (mut done, mut failed) = (0, 0);
+    let (mut done, mut gone, mut failed) = (0, 0, 0);
+    let mut failure = None;
     for id in &ids {
         match services.deregister_device(&actor, id).await {
             Ok(()) => done += 1,
-            Err(_) => failed += 1,
+            Err(ServiceError::NotFound(_)) => gone += 1,
+            Err(error) => {
+                failed += 1;
+                failure.get_or_insert(error);
+            }
         }
     }
-    let summary = match failed {
-        0 => format!("Deregistered {}.", plural(done, "device", "devices")),
-        _ => format!(
-            "Deregistered {}; {failed} could not be (already gone or not yours).",
-            plural(done, "device", "devices")
-        ),
-    };
+    // Nothing went and something failed: that failure is the answer (a role that may not
+    // deregister, the database unreachable), with its status.
+    if done == 0
+        && gone == 0
+        && let Some(error) = failure
+    {
+        return Err(refuse(error));
+    }
+    let mut summary = format!("Deregistered {}.", plural(done, "device", "devices"));
+    if gone > 0 {
+        summary.push_str(&format!(
+            " {} already gone or not yours.",
+            plural(gone, "was", "were")
+        ));
+    }
+    if let Some(error) = failure {
+        summary.push_str(&format!(
+            " {failed} could not be deregistered: {}.",
+            PortalError::from(error)
+        ));
+    }
     put_notice(&summary).await;
     Ok(summary)
 }
@@ -181,7 +205,6 @@ pub fn DevicesPage() -> impl IntoView {
         |(filters, _, _)| devices_page(filters),
     );
     let rename_error = last_error(rename.value());
-    let deregister_error = last_error(deregister.value());
 
     view! {
         <div class="page-head">
@@ -194,7 +217,6 @@ pub fn DevicesPage() -> impl IntoView {
             </Loaded>
         </WithKeptInput>
         <FormMessage error=rename_error/>
-        <FormMessage error=deregister_error/>
     }
 }
 
@@ -249,10 +271,12 @@ fn DeviceList(
     old: OldInput,
 ) -> impl IntoView {
     let rename_error = last_error(rename.value());
+    let deregister_error = last_error(deregister.value());
     let refused_id = old.value("id");
     let DevicesPageData {
         devices,
         total,
+        count_cap,
         next,
         locations,
     } = data;
@@ -269,7 +293,7 @@ fn DeviceList(
 
     view! {
         {filter_bar}
-        <p class="muted" data-testid="device-count">{plural(total, "device", "devices")}</p>
+        <p class="muted" data-testid="device-count">{plural_capped(total, count_cap, "device", "devices")}</p>
         {if devices.is_empty() {
             if filtered {
                 view! { <p class="empty">"No device matches these filters. " <a href="/devices">"Show all devices"</a></p> }.into_any()
@@ -284,6 +308,9 @@ fn DeviceList(
                         <p>"The selected devices stop working at once; each needs a new pairing code to be used again."</p>
                         <button type="submit" class="danger">"Deregister selected devices"</button>
                     </details>
+                    // "Choose at least one device" and the like, and what went wrong otherwise.
+                    <FieldMessage field="ids" error=deregister_error/>
+                    <FormMessage error=deregister_error/>
                 </ActionForm>
                 <div class="table-wrap">
                 <table class="list devices">

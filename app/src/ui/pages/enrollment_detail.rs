@@ -45,13 +45,8 @@ pub async fn card_of(
         .qr_payload
         .as_deref()
         .and_then(crate::ui::components::qr::qr_svg);
-    let expires_at = time::OffsetDateTime::parse(
-        &enrollment.expires_at,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
-    .unwrap_or_default();
-    let seconds_left = (expires_at - services.now()) / 1000;
+    let expires_at = crate::local_time::parse_rfc3339(&enrollment.expires_at).unwrap_or_default();
+    let seconds_left = (expires_at - services.now()).div_euclid(1000);
     let device = device_of(services, actor, &enrollment).await;
     Ok(PairingCardData {
         enrollment,

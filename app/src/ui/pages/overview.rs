@@ -4,11 +4,10 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Device, Enrollment, Location, MerchantOverview};
+use crate::model::{Device, Enrollment, MerchantOverview};
 use crate::ui::components::audit_table::ActivityList;
-use crate::ui::components::format::{Time, TimeOrNever, Viewer, capped, noun};
+use crate::ui::components::format::{Time, TimeOrNever, Viewer, capped, noun, plural_capped};
 use crate::ui::components::loading::Loaded;
-use crate::ui::components::locations::location_name;
 use crate::ui::components::widgets::Countdown;
 use crate::ui::errors::PortalError;
 
@@ -17,39 +16,36 @@ pub struct OverviewData {
     pub merchant_name: String,
     #[serde(flatten)]
     pub overview: MerchantOverview,
-    /// The locations the user sees, for their names.
-    pub known_locations: Vec<Location>,
+    /// The names of the locations the lists mention, as `(id, name)`.
+    pub location_names: Vec<(String, String)>,
     /// Whether the user may create pairing codes (the actions at the top).
     pub may_pair: bool,
     /// Whether the user may read the whole audit log (a link to it).
     pub may_audit: bool,
-    /// Seconds until each expiring code expires, in the order of `expiring_soon`.
-    pub seconds_left: Vec<i64>,
+    /// Whether the user may open the Locations page (the location count links to it).
+    pub may_see_locations_page: bool,
 }
 
 #[server(endpoint = "overview")]
 pub async fn overview() -> Result<OverviewData, PortalError> {
     use crate::domain::Permission;
-    use crate::ui::session::{refuse, services, signed_in, viewer_zone};
+    use crate::ui::session::{me, refuse, services, signed_in};
 
     let (user, actor) = signed_in().await?;
     let services = services()?;
-    let zone = viewer_zone(&user).await;
-    let overview = services.overview(&actor, &zone).await.map_err(refuse)?;
-    let known_locations = services.all_locations(&actor).await.map_err(refuse)?;
-    let now = services.now();
-    let seconds_left = overview
-        .expiring_soon
-        .iter()
-        .map(|e| crate::local_time::parse_rfc3339(&e.expires_at).map_or(0, |at| (at - now) / 1000))
-        .collect();
+    let me = me(user).await?;
+    let overview = services.overview(&actor, me.zone()).await.map_err(refuse)?;
+    let location_names = services
+        .overview_location_names(&actor, &overview)
+        .await
+        .map_err(refuse)?;
     Ok(OverviewData {
-        merchant_name: user.merchant_name,
+        merchant_name: me.user.merchant_name,
         overview,
-        known_locations,
+        location_names,
         may_pair: actor.may(Permission::ManageEnrollments),
         may_audit: actor.may(Permission::ViewAudit),
-        seconds_left,
+        may_see_locations_page: actor.may(Permission::ManageLocations),
     })
 }
 
@@ -68,15 +64,18 @@ fn OverviewView(data: OverviewData) -> impl IntoView {
     let OverviewData {
         merchant_name,
         overview,
-        known_locations: locations,
+        location_names: names,
         may_pair,
         may_audit,
-        seconds_left,
+        may_see_locations_page,
     } = data;
     let cap = overview.count_cap;
-    let stat = move |n: i64, one: &'static str, many: &'static str, href: &'static str| {
-        view! {
-            <li><a href=href><strong>{capped(n, cap)}</strong>" "{noun(n, one, many)}</a></li>
+    // Each figure links to where its items are listed: another page, or the list below.
+    let stat = move |n: i64, one: &'static str, many: &'static str, href: Option<&'static str>| {
+        let figure = view! { <strong>{capped(n, cap)}</strong>" "{noun(n, one, many)} };
+        match href {
+            Some(href) => view! { <li><a href=href>{figure}</a></li> }.into_any(),
+            None => view! { <li><span class="stat">{figure}</span></li> }.into_any(),
         }
     };
     view! {
@@ -90,25 +89,27 @@ fn OverviewView(data: OverviewData) -> impl IntoView {
             })}
         </div>
         <ul class="stats" aria-label="At a glance">
-            {stat(overview.live_codes, "live pairing code", "live pairing codes", "/enrollments?view=live")}
-            {stat(overview.devices, "device", "devices", "/devices")}
-            {stat(overview.registered_today_count, "registered today", "registered today", "/devices")}
-            {stat(overview.quiet_count, "not seen for 7 days", "not seen for 7 days", "/devices")}
-            {stat(overview.locations, "location", "locations", "/locations")}
+            {stat(overview.live_codes, "live pairing code", "live pairing codes", Some("/enrollments?view=live"))}
+            {stat(overview.devices, "device", "devices", Some("/devices"))}
+            {stat(overview.registered_today_count, "registered today", "registered today", Some("#registered-today"))}
+            {stat(overview.quiet_count, "not seen for 7 days", "not seen for 7 days", Some("#not-seen"))}
+            {stat(overview.locations, "location", "locations", may_see_locations_page.then_some("/locations"))}
         </ul>
         <div class="overview-grid">
             <section class="card" aria-labelledby="expiring-heading">
                 <h2 id="expiring-heading">"Expiring within the hour"</h2>
-                <ExpiringCodes codes=overview.expiring_soon seconds_left total=overview.expiring_soon_count cap locations=locations.clone() may_pair/>
+                <ExpiringCodes codes=overview.expiring_soon total=overview.expiring_soon_count live=overview.live_codes cap names=names.clone() may_pair/>
             </section>
-            <section class="card" aria-labelledby="today-heading">
+            <section class="card" id="registered-today" aria-labelledby="today-heading">
                 <h2 id="today-heading">"Registered today"</h2>
-                <DeviceList devices=overview.registered_today total=overview.registered_today_count cap locations=locations.clone() registered=true
+                <DeviceList devices=overview.registered_today total=overview.registered_today_count cap names=names.clone() registered=true
+                    all="All devices, newest first"
                     empty="No device registered today. A device registers when a clerk enters a pairing code in the POS app."/>
             </section>
-            <section class="card" aria-labelledby="quiet-heading">
+            <section class="card" id="not-seen" aria-labelledby="quiet-heading">
                 <h2 id="quiet-heading">"Not seen for 7 days"</h2>
-                <DeviceList devices=overview.quiet total=overview.quiet_count cap locations registered=false
+                <DeviceList devices=overview.quiet total=overview.quiet_count cap names registered=false
+                    all="All devices"
                     empty="Every device has been in touch within the last 7 days."/>
             </section>
             <section class="card" aria-labelledby="activity-heading">
@@ -120,14 +121,25 @@ fn OverviewView(data: OverviewData) -> impl IntoView {
     }
 }
 
-/// The codes about to expire, each with its countdown.
+/// The name of the location `id` among `names` (`(id, name)` pairs); a dash if unknown.
+fn name_of(names: &[(String, String)], id: &str) -> String {
+    names
+        .iter()
+        .find(|(known, _)| known == id)
+        .map_or_else(|| "—".to_owned(), |(_, name)| name.clone())
+}
+
+/// The codes about to expire, each with its countdown; past the first few, how many
+/// expire within the hour and a link to every live code.
 #[component]
 fn ExpiringCodes(
     codes: Vec<Enrollment>,
-    seconds_left: Vec<i64>,
+    /// How many expire within the hour.
     total: i64,
+    /// How many codes are live.
+    live: i64,
     cap: i64,
-    locations: Vec<Location>,
+    names: Vec<(String, String)>,
     may_pair: bool,
 ) -> impl IntoView {
     if codes.is_empty() {
@@ -140,11 +152,13 @@ fn ExpiringCodes(
         .into_any();
     }
     let shown = codes.len() as i64;
+    let viewer = Viewer::current();
     view! {
         <ul class="rows">
-            {codes.into_iter().zip(seconds_left).map(|(code, seconds_left)| {
-                let location = location_name(&locations, &code.location_id).unwrap_or_else(|| "—".into());
-                let expires = format!("Expires {}", Viewer::current().exact(&code.expires_at));
+            {codes.into_iter().map(|code| {
+                let location = name_of(&names, &code.location_id);
+                let expires = format!("Expires {}", viewer.exact(&code.expires_at));
+                let seconds_left = viewer.seconds_until(&code.expires_at);
                 view! {
                     <li>
                         <a class="code" href=format!("/enrollments/{}", code.enrollment_id)>{code.enrollment_code.clone().unwrap_or_else(|| "Pairing code".into())}</a>
@@ -155,7 +169,10 @@ fn ExpiringCodes(
             }).collect_view()}
         </ul>
         {(total > shown).then(|| view! {
-            <p class="more"><a href="/enrollments?view=live">{format!("All {} live pairing codes", capped(total, cap))}</a></p>
+            <p class="more">
+                {format!("{} expire within the hour; the {shown} soonest are shown. ", capped(total, cap))}
+                <a href="/enrollments?view=live">{format!("All {}", plural_capped(live, cap, "live pairing code", "live pairing codes"))}</a>
+            </p>
         })}
     }
     .into_any()
@@ -167,9 +184,11 @@ fn DeviceList(
     devices: Vec<Device>,
     total: i64,
     cap: i64,
-    locations: Vec<Location>,
+    names: Vec<(String, String)>,
     /// Show when each registered (else when each was last seen).
     registered: bool,
+    /// The label of the link to the device list, saying in which order it lists them.
+    all: &'static str,
     empty: &'static str,
 ) -> impl IntoView {
     if devices.is_empty() {
@@ -179,7 +198,7 @@ fn DeviceList(
     view! {
         <ul class="rows">
             {devices.into_iter().map(|device| {
-                let location = location_name(&locations, &device.location_id).unwrap_or_else(|| "—".into());
+                let location = name_of(&names, &device.location_id);
                 let when = if registered {
                     view! { <Time at=device.created_at.clone()/> }.into_any()
                 } else {
@@ -195,7 +214,7 @@ fn DeviceList(
             }).collect_view()}
         </ul>
         {(total > shown).then(|| view! {
-            <p class="more">{format!("{} in all.", capped(total, cap))}" "<a href="/devices">"All devices"</a></p>
+            <p class="more">{format!("{} in all, {shown} shown. ", capped(total, cap))}<a href="/devices">{all}</a></p>
         })}
     }
     .into_any()

@@ -28,45 +28,58 @@ pub async fn webhook_endpoints() -> Result<Vec<WebhookEndpoint>, PortalError> {
         .content)
 }
 
-/// A new endpoint; the portal then shows it with its secret.
+/// A new endpoint; the portal then shows it with its secret. `subscribe` is `all`
+/// (every event, those added later too) or `chosen` (the `events` ticked, at least one).
 #[server(endpoint = "add_webhook_endpoint")]
 pub async fn add_webhook_endpoint(
     url: String,
     #[server(default)] description: String,
+    #[server(default)] subscribe: String,
     #[server(default)] events: Vec<String>,
 ) -> Result<(), PortalError> {
     use crate::domain::webhook::{MAX_DESCRIPTION_LENGTH, MAX_URL_LENGTH};
     use crate::services::NewWebhookEndpoint;
-    use crate::ui::session::{OldInput, keeping_input, put_flash, refuse, services, signed_in};
+    use crate::ui::session::{
+        OldInput, keeping_input, put_webhook_secret, refuse, services, signed_in,
+    };
 
     let kept = OldInput::new(AddWebhookEndpoint::PATH)
         .with("url", &url, MAX_URL_LENGTH)
         .with("description", &description, MAX_DESCRIPTION_LENGTH)
+        .with("subscribe", &subscribe, 10)
         .with_all("events", &events, 40);
     keeping_input(kept, async move {
         let (_, actor) = signed_in().await?;
-        // Nothing chosen, or "all" among the choices: every event, those added later too.
-        let events = if events.is_empty() || events.iter().any(|e| e == ALL_EVENTS) {
-            None
-        } else {
-            Some(events)
-        };
         let input = NewWebhookEndpoint {
             url,
-            description: Some(description).filter(|d| !d.trim().is_empty()),
-            events,
+            description: Some(description),
+            events: Some(subscription(&subscribe, events)),
             enabled: None,
         };
         let created = services()?
             .create_webhook_endpoint(&actor, input)
             .await
             .map_err(refuse)?;
-        put_flash(&created.secret).await;
+        put_webhook_secret(&created.endpoint.id, &created.secret).await;
         leptos_axum::redirect(&format!("/webhooks/{}", created.endpoint.id));
         Ok(())
     })
     .await
 }
+
+/// The events an endpoint's form asks for, as the services read them: `["*"]` for
+/// "All events", else the ones ticked (none ticked is refused there, beside the field).
+#[cfg(feature = "ssr")]
+pub fn subscription(subscribe: &str, events: Vec<String>) -> Vec<String> {
+    if subscribe == CHOSEN_EVENTS {
+        events
+    } else {
+        vec![ALL_EVENTS.to_owned()]
+    }
+}
+
+/// The value of the "Only these" choice of [`EventChoices`].
+pub const CHOSEN_EVENTS: &str = "chosen";
 
 #[component]
 pub fn WebhooksPage() -> impl IntoView {
@@ -84,43 +97,76 @@ pub fn WebhooksPage() -> impl IntoView {
         </Loaded>
         <section class="card">
             <h2>"Add an endpoint"</h2>
-            <ActionForm action=add>
+            <ActionForm action=add attr:class="form-grid">
                 <WithKeptInput form=AddWebhookEndpoint::PATH let:old>
-                    <label for="wh-url">"URL (https)"</label>
-                    <input id="wh-url" name="url" type="url" value=old.value("url") required maxlength="2048"
-                        placeholder="https://erp.example.com/hooks/ipp" aria-describedby="url-error"/>
-                    <FieldMessage field="url" error/>
-                    <label for="wh-description">"Description (optional)"</label>
-                    <input id="wh-description" name="description" value=old.value("description") maxlength="200"
-                        placeholder="ERP: new tills" aria-describedby="description-error"/>
-                    <FieldMessage field="description" error/>
-                    <EventChoices chosen=old.values("events")/>
-                    <FieldMessage field="events" error/>
+                    <EndpointFields
+                        url=old.value("url").unwrap_or_default()
+                        description=old.value("description").unwrap_or_default()
+                        all_events=old.value("subscribe").as_deref() != Some(CHOSEN_EVENTS)
+                        chosen=old.values("events")
+                        error/>
                 </WithKeptInput>
                 <FormMessage error/>
-                <SubmitButton label="Add endpoint".to_owned() pending="Adding…".to_owned()/>
+                <div class="form-actions">
+                    <SubmitButton label="Add endpoint".to_owned() pending="Adding…".to_owned()/>
+                </div>
             </ActionForm>
         </section>
     }
 }
 
-/// "All events" or a choice among them, as checkboxes named `events[i]` (indexed, so one
-/// ticked box still reads as a list).
+/// An endpoint's URL, description and events, each with its error beside it: the
+/// fields of the forms that add and change an endpoint.
 #[component]
-fn EventChoices(chosen: Vec<String>) -> impl IntoView {
-    let all = chosen.is_empty() || chosen.iter().any(|e| e == ALL_EVENTS);
+pub fn EndpointFields(
+    url: String,
+    description: String,
+    /// "All events" chosen (else "Only these", with `chosen` ticked).
+    all_events: bool,
+    chosen: Vec<String>,
+    error: impl Fn() -> Option<PortalError> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     view! {
-        <fieldset class="event-choices">
+        <div class="field">
+            <label for="wh-url">"URL (https)"</label>
+            <input id="wh-url" name="url" type="url" value=url required maxlength="2048"
+                placeholder="https://erp.example.com/hooks/ipp" aria-describedby="url-error"/>
+            <FieldMessage field="url" error/>
+        </div>
+        <div class="field">
+            <label for="wh-description">"Description (optional)"</label>
+            <input id="wh-description" name="description" value=description maxlength="200"
+                placeholder="ERP: new tills" aria-describedby="description-error"/>
+            <FieldMessage field="description" error/>
+        </div>
+        <div class="field wide">
+            <EventChoices all_events chosen/>
+            <FieldMessage field="events" error/>
+        </div>
+    }
+}
+
+/// "All events" or "Only these" as two radio buttons (`subscribe`), then a checkbox per
+/// event named `events[i]` (indexed, so one ticked box still reads as a list). The
+/// boxes count only with "Only these": what is sent is what the form shows.
+#[component]
+fn EventChoices(all_events: bool, chosen: Vec<String>) -> impl IntoView {
+    view! {
+        <fieldset class="event-choices" aria-describedby="events-error">
             <legend>"Events"</legend>
-            <label class="check"><input type="checkbox" name="events[0]" value=ALL_EVENTS checked=all/>
+            <label class="check"><input type="radio" name="subscribe" value="all" checked=all_events/>
                 " All events, including those added later"</label>
-            {WebhookEventType::SUBSCRIBABLE.into_iter().enumerate().map(|(index, kind)| {
-                let checked = chosen.iter().any(|e| e == kind.as_str());
-                view! {
-                    <label class="check"><input type="checkbox" name=format!("events[{}]", index + 1) value=kind.as_str() checked=checked/>
-                        " " <code>{kind.as_str()}</code></label>
-                }
-            }).collect_view()}
+            <label class="check"><input type="radio" name="subscribe" value=CHOSEN_EVENTS checked=!all_events/>
+                " Only these:"</label>
+            <div class="event-list">
+                {WebhookEventType::SUBSCRIBABLE.into_iter().enumerate().map(|(index, kind)| {
+                    let checked = chosen.iter().any(|e| e == kind.as_str());
+                    view! {
+                        <label class="check"><input type="checkbox" name=format!("events[{index}]") value=kind.as_str() checked=checked/>
+                            " " <code>{kind.as_str()}</code></label>
+                    }
+                }).collect_view()}
+            </div>
         </fieldset>
     }
 }
@@ -131,7 +177,8 @@ fn EndpointList(endpoints: Vec<WebhookEndpoint>) -> impl IntoView {
         return view! { <p class="empty">"No endpoints yet. Add the URL of the system that should hear about your devices below."</p> }.into_any();
     }
     view! {
-        <table class="list" data-testid="webhook-endpoints">
+        <div class="table-wrap">
+        <table class="list webhooks" data-testid="webhook-endpoints">
             <caption class="visually-hidden">"Webhook endpoints"</caption>
             <thead><tr>
                 <th scope="col">"URL"</th><th scope="col">"Events"</th>
@@ -140,15 +187,16 @@ fn EndpointList(endpoints: Vec<WebhookEndpoint>) -> impl IntoView {
             <tbody>
                 {endpoints.into_iter().map(|endpoint| view! {
                     <tr class:disabled=!endpoint.enabled>
-                        <td><a href=format!("/webhooks/{}", endpoint.id)>{endpoint.url.clone()}</a>
+                        <td class="url"><a href=format!("/webhooks/{}", endpoint.id)>{endpoint.url.clone()}</a>
                             {(!endpoint.description.is_empty()).then(|| view! { <br/><span class="muted">{endpoint.description.clone()}</span> })}</td>
-                        <td>{events_summary(&endpoint.events)}</td>
-                        <td><EndpointStatus endpoint=endpoint.clone()/></td>
-                        <td><LastAttempt attempt=endpoint.last_attempt.clone()/></td>
+                        <td data-label="Events">{events_summary(&endpoint.events)}</td>
+                        <td data-label="Status"><EndpointStatus endpoint=endpoint.clone()/></td>
+                        <td data-label="Last delivery"><LastAttempt attempt=endpoint.last_attempt.clone()/></td>
                     </tr>
                 }).collect_view()}
             </tbody>
         </table>
+        </div>
     }
     .into_any()
 }
