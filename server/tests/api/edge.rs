@@ -4,15 +4,15 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use server::application::ApplicationConfig;
 
-use crate::helpers::{TestApp, expect_json};
-use crate::server_process::{ServerProcess, read_until_closed};
-use crate::{on_both_databases, on_both_databases_with};
+use crate::helpers::TestApp;
+use crate::on_both_databases_with;
+use crate::server_process::read_until_closed;
 
 on_both_databases_with!(
     short_deadlines =>
@@ -20,7 +20,6 @@ on_both_databases_with!(
     a_request_slower_than_the_deadline_is_answered_408,
 );
 on_both_databases_with!(one_connection => connections_past_the_limit_wait_for_a_free_one);
-on_both_databases!(a_stop_finishes_the_registration_under_way);
 
 const DEADLINE: Duration = Duration::from_secs(2);
 
@@ -134,39 +133,4 @@ async fn connections_past_the_limit_wait_for_a_free_one(app: &TestApp) {
         .unwrap()
         .unwrap();
     assert_eq!(status, StatusCode::OK);
-}
-
-/// SIGTERM to `ipp-portal serve` while a POS app is halfway through sending its
-/// registration: new connections are refused at once, the registration is still
-/// answered 201, the process exits 0, and the device is in the database.
-async fn a_stop_finishes_the_registration_under_way(app: &TestApp) {
-    let mut server = ServerProcess::start(&app.database_url, &[]).await;
-    let enrollment = server
-        .create_enrollment(&app.merchant.api_key, json!({}))
-        .await;
-    let code = enrollment["enrollment_code"].as_str().unwrap();
-    let pos = server.start_slow_registration(code, "hw-stop").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    server.terminate().await;
-    // New connections are refused from now on.
-    server.until_refusing_connections().await;
-
-    let answer = pos.finish().await;
-    assert!(
-        answer.starts_with("HTTP/1.1 201"),
-        "the registration is answered: {answer}"
-    );
-    let registration: Value =
-        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
-    let device_id = registration["device"]["id"].as_str().unwrap().to_owned();
-
-    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
-        .await
-        .expect("the server exits once the request is answered");
-    assert!(status.success(), "exit {status}; log: {:#?}", server.log());
-
-    let device = app.get(&format!("/ipp/v1/devices/{device_id}")).await;
-    let device = expect_json(device, StatusCode::OK).await;
-    assert_eq!(device["hardware_id"], "hw-stop");
 }

@@ -41,7 +41,7 @@ async fn not_ready_when_the_database_is_gone(app: &TestApp) {
 /// SIGTERM while a POS app is slowly sending its registration and a probe is asking
 /// `/readyz`: the server refuses new connections, the probe gets 503 (shutting down)
 /// while the registration is still under way, the registration is then answered 201,
-/// and the process exits 0.
+/// the process exits 0, and the device is in the database.
 async fn not_ready_at_once_on_sigterm_while_a_slow_request_finishes(app: &TestApp) {
     let mut server = ServerProcess::start(&app.database_url, &[]).await;
     let ready = reqwest::get(format!("{}/readyz", server.address))
@@ -53,7 +53,6 @@ async fn not_ready_at_once_on_sigterm_while_a_slow_request_finishes(app: &TestAp
         .await;
     let code = enrollment["enrollment_code"].as_str().unwrap();
 
-    let slow = server.start_slow_registration(code, "hw-slow").await;
     // The probe: a readiness request whose headers are not finished yet.
     let address = server.host_and_port().to_owned();
     let mut probe = TcpStream::connect(&address).await.unwrap();
@@ -61,8 +60,9 @@ async fn not_ready_at_once_on_sigterm_while_a_slow_request_finishes(app: &TestAp
         .write_all(format!("GET /readyz HTTP/1.1\r\nHost: {address}\r\n").as_bytes())
         .await
         .unwrap();
-    // Let the server accept both before it is told to stop.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The slow registration, on a connection made after the probe's: once its handler
+    // asks for the body, the server has accepted both (it accepts in order).
+    let slow = server.start_slow_registration(code, "hw-slow").await;
 
     server.terminate().await;
     server.until_refusing_connections().await;
@@ -78,8 +78,16 @@ async fn not_ready_at_once_on_sigterm_while_a_slow_request_finishes(app: &TestAp
     // The slow request is still under way, and is answered.
     let answer = slow.finish().await;
     assert!(answer.starts_with("HTTP/1.1 201"), "registered: {answer}");
+    let registration: Value =
+        serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let device_id = registration["device"]["id"].as_str().unwrap().to_owned();
     let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
         .await
         .expect("the server exits once the requests are answered");
     assert!(status.success(), "exit {status}; log: {:#?}", server.log());
+
+    // What was answered is kept.
+    let device = app.get(&format!("/ipp/v1/devices/{device_id}")).await;
+    let device = expect_json(device, StatusCode::OK).await;
+    assert_eq!(device["hardware_id"], "hw-slow");
 }

@@ -107,7 +107,8 @@ impl ServerProcess {
     }
 
     /// A registration as a slow POS app sends it: the headers and half the body now,
-    /// the rest at [`SlowRequest::finish`]. Under way all along.
+    /// the rest at [`SlowRequest::finish`]. Returns once the handler has begun reading
+    /// the body (the server said `100 Continue`), so the request is under way for sure.
     pub async fn start_slow_registration(&self, code: &str, hardware_id: &str) -> SlowRequest {
         let body = json!({"enrollment_code": code, "hardware_id": hardware_id, "platform": "IOS"})
             .to_string();
@@ -116,10 +117,13 @@ impl ServerProcess {
         let mut stream = TcpStream::connect(address).await.unwrap();
         let head = format!(
             "POST /ipp/v1/devices/register HTTP/1.1\r\nHost: {address}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+             Content-Type: application/json\r\nContent-Length: {}\r\n\
+             Expect: 100-continue\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await.unwrap();
+        let interim = read_head(&mut stream).await;
+        assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
         stream.write_all(start.as_bytes()).await.unwrap();
         SlowRequest {
             stream,
@@ -214,6 +218,24 @@ impl SlowRequest {
         self.stream.write_all(&self.rest).await.unwrap();
         read_to_close(&mut self.stream).await
     }
+}
+
+/// One answer's head (status line and headers) from `stream`, read byte by byte so that
+/// nothing after it is taken (at most 10 s).
+pub async fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let read = async {
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read_u8().await {
+                Ok(byte) => head.push(byte),
+                Err(_) => break,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("an answer's head within 10 s");
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 /// An HTTP/1.1 answer, read until the server closes the connection (at most 10 s).
