@@ -130,9 +130,8 @@ async fn security_events_are_logged_without_secrets(app: &TestApp) {
         ]
     );
 
-    // Events are written as they happen; give the pipe a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = server.log();
+    // Stopped first, so every event written is read.
+    let (_, log) = server.stop_and_read_log().await;
     let merchant = app.merchant.id.as_str();
     let here = ("client_address", "127.0.0.1");
     security_event(
@@ -216,7 +215,6 @@ async fn security_events_are_logged_without_secrets(app: &TestApp) {
             "the log holds a secret ({secret}):\n{everything}"
         );
     }
-    server.stop().await;
 }
 
 /// 600 sign-ins at once, each from one of 199 addresses (so the per-address limit does

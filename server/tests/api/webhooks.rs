@@ -1048,9 +1048,8 @@ async fn endpoint_changes_that_matter_to_security_are_logged(app: &TestApp) {
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
 
-    // Events are written as they happen; give the pipe a moment.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = server.log();
+    // Stopped first, so every event written is read.
+    let (_, log) = server.stop_and_read_log().await;
     let merchant = app.merchant.id.as_str();
     let endpoint = [
         ("merchant_id", merchant),
@@ -1084,5 +1083,4 @@ async fn endpoint_changes_that_matter_to_security_are_logged(app: &TestApp) {
             "the log holds a secret ({secret}):\n{everything}"
         );
     }
-    server.stop().await;
 }
