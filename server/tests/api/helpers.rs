@@ -209,6 +209,14 @@ pub fn test_settings() -> Settings {
 }
 
 impl TestApp {
+    /// The database the app runs on.
+    pub fn backend(&self) -> Backend {
+        match self.database {
+            TestDatabase::Sqlite(_) => Backend::Sqlite,
+            TestDatabase::Postgres { .. } => Backend::Postgres,
+        }
+    }
+
     pub async fn spawn(backend: Backend) -> Self {
         Self::spawn_with(backend, test_settings()).await
     }

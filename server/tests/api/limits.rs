@@ -9,53 +9,48 @@ use serde_json::json;
 
 use app::clock::Clock;
 use app::domain::role::Role;
-use app::services::{LOGIN_FAILURES_PER_ACCOUNT, RegistrationLimits, Settings};
+use app::services::{LOGIN_FAILURES_PER_ACCOUNT, RegistrationLimits};
 
-use crate::helpers::{Backend, PASSWORD, PortalClient, TestApp, expect_json, test_settings};
+use server::application::ApplicationConfig;
+
+use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
+use crate::{on_both_databases, on_both_databases_with};
 
 const PER_ADDRESS: i64 = 10;
 
-fn limited(per_address: i64, global: i64) -> Settings {
-    Settings {
-        registration_limits: RegistrationLimits {
-            per_address,
-            global,
-            window_seconds: 900,
-        },
-        ..test_settings()
+fn limited(per_address: i64, global: i64) -> RegistrationLimits {
+    RegistrationLimits {
+        per_address,
+        global,
+        window_seconds: 900,
     }
 }
 
-/// Runs each named `async fn(Backend)` once on SQLite and once on PostgreSQL; each spawns
-/// its own app, with the limits it tests.
-macro_rules! on_both_databases_with_own_app {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(crate::helpers::Backend::Sqlite).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if crate::helpers::postgres_skipped() {
-                    return;
-                }
-                super::$name(crate::helpers::Backend::Postgres).await;
-            }
-        }
-    )*};
-}
-
-on_both_databases_with_own_app!(
-    parallel_wrong_codes_get_no_more_tries_than_the_limit,
+on_both_databases!(
     parallel_wrong_passwords_get_no_more_tries_than_the_limit,
-    registrations_that_succeed_do_not_use_up_the_limit,
     sign_ins_that_succeed_do_not_use_up_the_limit,
-    used_expired_and_cancelled_codes_count_as_failures,
-    a_refused_address_does_not_wear_down_the_global_limit,
+);
+on_both_databases_with!(ten_per_address =>
+    parallel_wrong_codes_get_no_more_tries_than_the_limit,
+    registrations_that_succeed_do_not_use_up_the_limit,
     old_windows_are_forgotten_by_the_upkeep_not_by_attempts,
 );
+on_both_databases_with!(three_per_address => used_expired_and_cancelled_codes_count_as_failures);
+on_both_databases_with!(two_per_address_five_overall =>
+    a_refused_address_does_not_wear_down_the_global_limit,
+);
+
+fn ten_per_address(config: &mut ApplicationConfig) {
+    config.registration_limits = limited(PER_ADDRESS, 100_000);
+}
+
+fn three_per_address(config: &mut ApplicationConfig) {
+    config.registration_limits = limited(3, 100_000);
+}
+
+fn two_per_address_five_overall(config: &mut ApplicationConfig) {
+    config.registration_limits = limited(2, 5);
+}
 
 /// A pairing code nobody was given: the `index`th in the code alphabet.
 fn unknown_code(index: usize) -> String {
@@ -89,11 +84,9 @@ async fn open_connections(app: &TestApp, count: usize) {
     futures::future::join_all(opened).await;
 }
 
-async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited(PER_ADDRESS, 100_000)).await;
-    open_connections(&app, 200).await;
+async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(app: &TestApp) {
+    open_connections(app, 200).await;
     let attempts = (0..200).map(|i| {
-        let app = &app;
         async move {
             app.register(&unknown_code(i), &format!("hw-{i}"))
                 .await
@@ -102,7 +95,10 @@ async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend)
     });
     let statuses = futures::future::join_all(attempts).await;
     let tried = not_refused(&statuses);
-    eprintln!("{backend:?}: 200 parallel wrong codes from one address, {tried} not refused");
+    eprintln!(
+        "{:?}: 200 parallel wrong codes from one address, {tried} not refused",
+        app.backend()
+    );
     assert!(
         statuses
             .iter()
@@ -113,11 +109,9 @@ async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(backend: Backend)
         tried >= 1 && tried <= PER_ADDRESS as usize,
         "{tried} wrong codes were tried, the limit is {PER_ADDRESS}"
     );
-    app.cleanup().await;
 }
 
-async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit(app: &TestApp) {
     app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
         .await;
     let portal = PortalClient::new(&app.address);
@@ -132,7 +126,10 @@ async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit(backend: Back
     });
     let statuses = futures::future::join_all(attempts).await;
     let tried = not_refused(&statuses);
-    eprintln!("{backend:?}: 200 parallel wrong passwords for one account, {tried} not refused");
+    eprintln!(
+        "{:?}: 200 parallel wrong passwords for one account, {tried} not refused",
+        app.backend()
+    );
     assert!(
         statuses
             .iter()
@@ -143,11 +140,9 @@ async fn parallel_wrong_passwords_get_no_more_tries_than_the_limit(backend: Back
         tried >= 1 && tried <= LOGIN_FAILURES_PER_ACCOUNT as usize,
         "{tried} passwords were tried, the limit is {LOGIN_FAILURES_PER_ACCOUNT}"
     );
-    app.cleanup().await;
 }
 
-async fn registrations_that_succeed_do_not_use_up_the_limit(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited(PER_ADDRESS, 100_000)).await;
+async fn registrations_that_succeed_do_not_use_up_the_limit(app: &TestApp) {
     for i in 0..15 {
         let enrollment = app.create_enrollment(json!({})).await;
         let code = enrollment["enrollment_code"].as_str().unwrap();
@@ -163,11 +158,9 @@ async fn registrations_that_succeed_do_not_use_up_the_limit(backend: Backend) {
     let code = enrollment["enrollment_code"].as_str().unwrap();
     let response = app.register(code, "hw-late").await;
     expect_json(response, StatusCode::TOO_MANY_REQUESTS).await;
-    app.cleanup().await;
 }
 
-async fn sign_ins_that_succeed_do_not_use_up_the_limit(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+async fn sign_ins_that_succeed_do_not_use_up_the_limit(app: &TestApp) {
     app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
         .await;
     let portal = PortalClient::new(&app.address);
@@ -178,13 +171,11 @@ async fn sign_ins_that_succeed_do_not_use_up_the_limit(backend: Backend) {
             "sign-in {i}: {status} {body}"
         );
     }
-    app.cleanup().await;
 }
 
 /// A code that exists but no longer works is as much a failed guess as an unknown one:
 /// otherwise guessing among used codes would be free.
-async fn used_expired_and_cancelled_codes_count_as_failures(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited(3, 100_000)).await;
+async fn used_expired_and_cancelled_codes_count_as_failures(app: &TestApp) {
     let used = app.create_enrollment(json!({})).await;
     let used_code = used["enrollment_code"].as_str().unwrap();
     expect_json(app.register(used_code, "hw-1").await, StatusCode::CREATED).await;
@@ -213,13 +204,11 @@ async fn used_expired_and_cancelled_codes_count_as_failures(backend: Backend) {
         StatusCode::TOO_MANY_REQUESTS,
     )
     .await;
-    app.cleanup().await;
 }
 
 /// An address held at its limit keeps being refused, but its refused attempts must not
 /// count against the limit over all clients: one client could block everyone.
-async fn a_refused_address_does_not_wear_down_the_global_limit(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited(2, 5)).await;
+async fn a_refused_address_does_not_wear_down_the_global_limit(app: &TestApp) {
     for i in 0..2 {
         expect_json(
             app.register(&unknown_code(i), "hw").await,
@@ -245,7 +234,6 @@ async fn a_refused_address_does_not_wear_down_the_global_limit(backend: Backend)
         .await
         .unwrap();
     expect_json(response, StatusCode::NOT_FOUND).await;
-    app.cleanup().await;
 }
 
 #[test]
@@ -260,8 +248,7 @@ fn unknown_codes_differ_and_parse() {
 /// Windows of failures that ended are forgotten by the upkeep each instance runs every
 /// minute, never by an attempt: a flood from many new addresses costs no scan of the
 /// counters. The window before the current one is kept for attempts still under way.
-async fn old_windows_are_forgotten_by_the_upkeep_not_by_attempts(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited(PER_ADDRESS, 100_000)).await;
+async fn old_windows_are_forgotten_by_the_upkeep_not_by_attempts(app: &TestApp) {
     let window_ms = 900 * 1000;
     let now = app.clock.now_ms();
     let first_window = now - now.rem_euclid(window_ms);
@@ -314,5 +301,4 @@ async fn old_windows_are_forgotten_by_the_upkeep_not_by_attempts(backend: Backen
         .unwrap();
     assert_eq!(kept, [1], "the current window stays");
     storage.close().await;
-    app.cleanup().await;
 }
