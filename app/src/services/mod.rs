@@ -30,7 +30,8 @@ pub use api_keys::CreatedApiKey;
 pub use audit::AuditQuery;
 pub use auth::{
     ACCOUNT_DISABLED, BAD_API_CREDENTIALS, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS,
-    PASSWORD_CHANGE_REQUIRED, SESSION_ENDED, SessionGrant, SessionLifetimes, WRONG_CREDENTIALS,
+    LOGIN_WINDOW_SECONDS, PASSWORD_CHANGE_REQUIRED, SESSION_ENDED, SessionGrant, SessionLifetimes,
+    WRONG_CREDENTIALS,
 };
 pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};

@@ -7,11 +7,12 @@ use serde_json::json;
 
 use app::clock::Clock;
 use app::domain::role::Role;
+use app::services::LOGIN_WINDOW_SECONDS;
 use app::ui::session::Login;
 use server::application::ApplicationConfig;
 use server::edge::client_address::TrustedProxies;
 
-use crate::helpers::{PortalClient, TestApp, expect_json};
+use crate::helpers::{PortalClient, TestApp, expect_json, test_settings};
 use crate::on_both_databases_with;
 
 on_both_databases_with!(
@@ -88,7 +89,10 @@ async fn clients_behind_a_trusted_proxy_are_limited_each_on_their_own(app: &Test
     let failures = app
         .storage()
         .await
-        .attempt_failures(&["register:addr:2001:db8::/64"], window_start(app, 900))
+        .attempt_failures(
+            &["register:addr:2001:db8::/64"],
+            window_start(app, registration_window_seconds()),
+        )
         .await
         .unwrap();
     assert_eq!(failures, vec![1]);
@@ -107,7 +111,7 @@ async fn a_spoofed_forwarded_address_is_ignored(app: &TestApp) {
         .await
         .attempt_failures(
             &["register:addr:127.0.0.1", "register:addr:203.0.113.1"],
-            window_start(app, 900),
+            window_start(app, registration_window_seconds()),
         )
         .await
         .unwrap();
@@ -137,7 +141,7 @@ async fn sign_in_failures_count_against_the_forwarded_client(app: &TestApp) {
         .await
         .attempt_failures(
             &["login:addr:198.51.100.23", "login:addr:127.0.0.1"],
-            window_start(app, 15 * 60),
+            window_start(app, LOGIN_WINDOW_SECONDS),
         )
         .await
         .unwrap();
@@ -175,6 +179,11 @@ async fn ipv6_clients_are_limited_by_their_64(app: &TestApp) {
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(guess_from(app, "203.0.113.2").await, StatusCode::NOT_FOUND);
+}
+
+/// The registration limits' window in these tests.
+fn registration_window_seconds() -> i64 {
+    test_settings().registration_limits.window_seconds
 }
 
 /// The start of the current counting window, as the services compute it.

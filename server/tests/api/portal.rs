@@ -13,6 +13,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use app::domain::role::Role;
+use app::services::{LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS};
 use app::ui::session::{CurrentUser, Login, Logout};
 
 use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
@@ -97,7 +98,7 @@ async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
     app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
         .await;
     let portal = PortalClient::new(&app.address);
-    for _ in 0..10 {
+    for _ in 0..LOGIN_FAILURES_PER_ACCOUNT {
         assert_eq!(
             portal.login("ops@shop.example", "not the password").await.0,
             StatusCode::UNAUTHORIZED
@@ -110,7 +111,7 @@ async fn repeated_failures_lock_an_account_for_a_while(app: &TestApp) {
         body.to_string().contains("too many failed sign-ins"),
         "{body}"
     );
-    app.clock.advance_seconds(15 * 60);
+    app.clock.advance_seconds(LOGIN_WINDOW_SECONDS);
     let (status, _) = portal.login("ops@shop.example", PASSWORD).await;
     assert!(status.is_success() || status.is_redirection(), "{status}");
 }
@@ -134,7 +135,7 @@ async fn guessing_the_current_password_counts_like_sign_in(app: &TestApp) {
             .await
         }
     };
-    for _ in 0..10 {
+    for _ in 0..LOGIN_FAILURES_PER_ACCOUNT {
         assert_eq!(change("not the password").await.0, StatusCode::BAD_REQUEST);
     }
     let (status, body) = change(PASSWORD).await;
@@ -145,7 +146,7 @@ async fn guessing_the_current_password_counts_like_sign_in(app: &TestApp) {
         portal.login("ops@shop.example", PASSWORD).await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
-    app.clock.advance_seconds(15 * 60);
+    app.clock.advance_seconds(LOGIN_WINDOW_SECONDS);
     assert_eq!(change(PASSWORD).await.0, StatusCode::OK);
 }
 
