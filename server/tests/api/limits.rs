@@ -86,12 +86,10 @@ async fn open_connections(app: &TestApp, count: usize) {
 
 async fn parallel_wrong_codes_get_no_more_tries_than_the_limit(app: &TestApp) {
     open_connections(app, 200).await;
-    let attempts = (0..200).map(|i| {
-        async move {
-            app.register(&unknown_code(i), &format!("hw-{i}"))
-                .await
-                .status()
-        }
+    let attempts = (0..200).map(|i| async move {
+        app.register(&unknown_code(i), &format!("hw-{i}"))
+            .await
+            .status()
     });
     let statuses = futures::future::join_all(attempts).await;
     let tried = not_refused(&statuses);
