@@ -76,6 +76,8 @@ async function typePassword(page, email) {
 }
 
 test('an authenticator app is set up on My account and asked for at sign-in', async ({ page }) => {
+  // Four sign-ins and two accessibility checks: more than the default 30 s on a busy machine.
+  test.slow();
   const merchant = createMerchant('Two-Step Bakery');
   const email = merchant.addUser('ops');
   await signIn(page, email);
@@ -107,6 +109,7 @@ test('an authenticator app is set up on My account and asked for at sign-in', as
 });
 
 test('the rule sends a user without a second factor to set one up first', async ({ page }) => {
+  test.slow();
   const merchant = createMerchant('Strict Deli');
   const admin = merchant.addUser('admin');
   const ops = merchant.addUser('ops');
@@ -134,6 +137,7 @@ test.describe('with JavaScript disabled', () => {
   test.use({ javaScriptEnabled: false });
 
   test('setting up an app and the second step work with plain forms', async ({ page }) => {
+    test.slow();
     const merchant = createMerchant('No-Script Two-Step');
     const email = merchant.addUser('ops');
     await page.goto('/login');
