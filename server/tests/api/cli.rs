@@ -343,14 +343,7 @@ async fn reset_mfa_removes_every_second_factor_of_a_locked_out_user(app: &TestAp
 
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     crate::second_factors::enroll_authenticator(app, &ops).await;
-    let user_id = app
-        .storage()
-        .await
-        .user_by_email("ops@shop.example")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let user_id = app.user_id("ops@shop.example").await;
     // A passkey, as the passkey ceremony stores one.
     let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
     sqlx::query(
