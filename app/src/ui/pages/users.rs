@@ -237,7 +237,7 @@ fn SecondFactorRule(required: bool, rule: ServerAction<SetSecondFactorRule>) -> 
             <ActionForm action=rule>
                 <input type="hidden" name="required" value=(!required).to_string()/>
                 <FormMessage error/>
-                <button type="submit" class=if required { "secondary" } else { "" }>
+                <button type="submit" class=if required { "secondary wraps" } else { "wraps" }>
                     {if required { "Stop requiring a second factor" } else { "Require a second factor for everyone" }}
                 </button>
             </ActionForm>
