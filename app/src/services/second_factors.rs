@@ -299,9 +299,6 @@ impl Services {
         client_address: &str,
     ) -> ServiceResult<SessionGrant> {
         let now = self.now();
-        if now - grant.signed_in_at > SECOND_STEP_MS {
-            return Err(ServiceError::Unauthorized(SECOND_STEP_EXPIRED));
-        }
         // A malformed code is no guess: refused before anything is counted.
         let typed = match proof {
             SecondStepProof::Authenticator(code) => normalize_totp_code(code)
@@ -309,10 +306,7 @@ impl Services {
             SecondStepProof::RecoveryCode(code) => normalize_recovery_code(code)
                 .ok_or(ServiceError::field(proof.field(), NOT_A_RECOVERY_CODE))?,
         };
-        let user = self.session_user_row(&grant.user_id).await?;
-        if user.disabled_at.is_some() || user.password_changed_at != grant.password_changed_at {
-            return Err(ServiceError::Unauthorized(SESSION_ENDED));
-        }
+        let user = self.waiting_user(grant).await?;
         let attempt = match self
             .count_sign_in_attempt(&user.email, client_address)
             .await?
@@ -350,6 +344,24 @@ impl Services {
         }
         security::sign_in_succeeded(&user, client_address);
         Ok(grant.clone())
+    }
+
+    /// Refuses a sign-in waiting for its second step that may not go on: it waited longer
+    /// than [`SECOND_STEP_MS`], or the user was disabled or changed password meanwhile.
+    /// Every way of taking the second step (codes here, passkeys) checks this first.
+    pub async fn check_second_step_grant(&self, grant: &SessionGrant) -> ServiceResult<()> {
+        self.waiting_user(grant).await.map(|_| ())
+    }
+
+    async fn waiting_user(&self, grant: &SessionGrant) -> ServiceResult<UserRow> {
+        if self.now() - grant.signed_in_at > SECOND_STEP_MS {
+            return Err(ServiceError::Unauthorized(SECOND_STEP_EXPIRED));
+        }
+        let user = self.session_user_row(&grant.user_id).await?;
+        if user.disabled_at.is_some() || user.password_changed_at != grant.password_changed_at {
+            return Err(ServiceError::Unauthorized(SESSION_ENDED));
+        }
+        Ok(user)
     }
 
     /// Whether `code` is the user's authenticator code of a step near `now` not used yet;
