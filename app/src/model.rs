@@ -104,6 +104,9 @@ pub struct StaffUser {
     pub location_ids: Vec<String>,
     /// Signed in with a one-time password: must choose a password first.
     pub must_change_password: bool,
+    /// The merchant requires a second factor and the user has none: must add one first.
+    #[serde(default)]
+    pub must_add_second_factor: bool,
     /// The time zone chosen on My account (`Europe/Stockholm`); `None`: the browser's.
     #[serde(default)]
     pub time_zone: Option<String>,
@@ -118,6 +121,35 @@ pub struct UserSummary {
     pub location_ids: Vec<String>,
     pub created_at: String,
     pub disabled: bool,
+    /// An authenticator app or a passkey.
+    #[serde(default)]
+    pub has_second_factor: bool,
+}
+
+/// A user's second factors as My account shows them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SecondFactors {
+    pub authenticator: Authenticator,
+    pub passkeys: i64,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: i64,
+    /// The merchant requires every user to have a second factor.
+    pub required: bool,
+}
+
+/// The user's authenticator app.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Authenticator {
+    None,
+    /// Set up, waiting for a first code: the secret, for the QR code and to type in.
+    Waiting {
+        secret: String,
+        otpauth_uri: String,
+    },
+    /// In use since then (RFC 3339).
+    Confirmed {
+        since: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

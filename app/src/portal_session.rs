@@ -12,6 +12,9 @@ use crate::model::StaffUser;
 use crate::services::{Actor, SESSION_ENDED, ServiceError, ServiceResult, Services, SessionGrant};
 
 const GRANT_KEY: &str = "grant";
+/// A sign-in whose password was right, waiting for its second step: the grant it will
+/// give. Nobody is signed in meanwhile.
+const PENDING_KEY: &str = "pending_sign_in";
 /// The browser's time zone at sign-in (a name the zone database knows).
 const BROWSER_ZONE_KEY: &str = "browser_time_zone";
 /// When the session was last used (the services' clock, ms): an idle session ends.
@@ -33,6 +36,8 @@ pub enum Once {
     Notice,
     /// What was typed into a refused form, secrets left out.
     TypedInput,
+    /// Recovery codes just made, for My account to show once.
+    RecoveryCodes,
 }
 
 impl Once {
@@ -42,6 +47,7 @@ impl Once {
             Once::WebhookSecret => "webhook_secret",
             Once::Notice => "notice",
             Once::TypedInput => "old_input",
+            Once::RecoveryCodes => "recovery_codes",
         }
     }
 }
@@ -89,8 +95,24 @@ impl PortalSession {
     /// The signed-in user and the actor they act as: what every server function and the
     /// CSV export start with. 401 when nobody is signed in; 403 for a user who signed in
     /// with a one-time password and has not chosen their own yet (see
-    /// [`PortalSession::signed_in_to_change_password`]).
+    /// [`PortalSession::signed_in_to_change_password`]), and for one whose merchant
+    /// requires a second factor they have not added (see
+    /// [`PortalSession::signed_in_to_add_second_factor`]).
     pub async fn signed_in(&self, services: &Services) -> ServiceResult<(StaffUser, Actor)> {
+        let (user, actor) = self.signed_in_to_add_second_factor(services).await?;
+        if user.must_add_second_factor {
+            return Err(ServiceError::SecondFactorRequired);
+        }
+        Ok((user, actor))
+    }
+
+    /// The signed-in user, whether their merchant's rule still wants a second factor of
+    /// them or not: for adding one (and seeing what they have). A one-time password must
+    /// be replaced first (403).
+    pub async fn signed_in_to_add_second_factor(
+        &self,
+        services: &Services,
+    ) -> ServiceResult<(StaffUser, Actor)> {
         let user = self.signed_in_to_change_password(services).await?;
         if user.must_change_password {
             return Err(ServiceError::PasswordChangeRequired);
@@ -114,6 +136,7 @@ impl PortalSession {
     /// so an id planted before cannot ride on it.
     pub async fn sign_in(&self, grant: &SessionGrant) -> ServiceResult<()> {
         self.0.cycle_id().await.map_err(ServiceError::internal)?;
+        let _ = self.0.remove_value(PENDING_KEY).await;
         self.0
             .insert(ACTIVE_KEY, grant.signed_in_at)
             .await
@@ -124,9 +147,51 @@ impl PortalSession {
             .map_err(ServiceError::internal)
     }
 
+    /// After the right password: signs in, or, for a user with a second factor, keeps
+    /// the grant waiting for the second step (under a new session id, nobody signed in
+    /// meanwhile). Returns whether the second step is needed.
+    pub async fn after_password(
+        &self,
+        services: &Services,
+        grant: &SessionGrant,
+    ) -> ServiceResult<bool> {
+        if !services.needs_second_step(grant).await? {
+            self.sign_in(grant).await?;
+            return Ok(false);
+        }
+        // Whoever was signed in on this browser before is not any more.
+        let _ = self.0.remove_value(GRANT_KEY).await;
+        let _ = self.0.remove_value(ACTIVE_KEY).await;
+        self.0.cycle_id().await.map_err(ServiceError::internal)?;
+        self.0
+            .insert(PENDING_KEY, grant)
+            .await
+            .map_err(ServiceError::internal)?;
+        Ok(true)
+    }
+
+    /// The sign-in waiting for its second step, if any: the grant it will give.
+    pub async fn pending_second_step(&self) -> Option<SessionGrant> {
+        self.0.get::<SessionGrant>(PENDING_KEY).await.ok().flatten()
+    }
+
+    /// The second step succeeded: the waiting sign-in is over, and `grant` signs in under
+    /// a new session id, as [`PortalSession::sign_in`] does.
+    pub async fn finish_second_step(&self, grant: &SessionGrant) -> ServiceResult<()> {
+        let _ = self.0.remove_value(PENDING_KEY).await;
+        self.sign_in(grant).await
+    }
+
+    /// Forgets a sign-in waiting for its second step (it took too long, or was given up).
+    pub async fn drop_second_step(&self) {
+        if self.pending_second_step().await.is_some() {
+            let _ = self.0.remove_value(PENDING_KEY).await;
+        }
+    }
+
     /// Remembers the time zone the browser signed in from (already checked to be known).
     pub async fn set_browser_time_zone(&self, zone: &str) {
-        if self.has_sign_in().await {
+        if self.has_sign_in().await || self.pending_second_step().await.is_some() {
             let _ = self.0.insert(BROWSER_ZONE_KEY, zone).await;
         }
     }

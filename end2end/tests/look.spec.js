@@ -108,7 +108,7 @@ for (const width of [360, 1280]) {
     }
     // The pages before sign-in too.
     await page.context().clearCookies();
-    for (const path of ['/login', '/pair']) {
+    for (const path of ['/login', '/login/verify', '/pair']) {
       await page.emulateMedia({ colorScheme: 'light' });
       await page.goto(path);
       await expectNoSidewaysScroll(page, `${path} at ${width} px`);

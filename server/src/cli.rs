@@ -314,6 +314,18 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Remove all second factors of a user who lost them (authenticator app, passkeys,
+    /// recovery codes) and end their sessions; audited. They sign in with their password
+    /// next, and set a factor up again where their merchant requires one.
+    ResetMfa {
+        /// The merchant's id.
+        #[arg(long)]
+        merchant: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -451,6 +463,19 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 location_ids: locations,
             };
             print_json(&services.create_user(&actor, input).await?)
+        }
+        Command::User(UserCommand::ResetMfa {
+            merchant,
+            email,
+            database,
+        }) => {
+            let services = open(&database).await?;
+            let actor = services.operator_for(&merchant).await?;
+            print_json(
+                &services
+                    .reset_second_factors_by_email(&actor, &email)
+                    .await?,
+            )
         }
         Command::ApiKey(ApiKeyCommand::Create {
             merchant,

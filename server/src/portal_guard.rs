@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tower::{Layer, ServiceExt};
 
 /// Pages anyone may open.
-const PUBLIC_PAGES: &[&str] = &["/login", "/pair"];
+const PUBLIC_PAGES: &[&str] = &["/login", app::ui::session::SECOND_STEP_PAGE, "/pair"];
 
 fn is_page_request(method: &Method, path: &str) -> bool {
     method == Method::GET
@@ -22,8 +22,10 @@ fn is_page_request(method: &Method, path: &str) -> bool {
         && !PUBLIC_PAGES.contains(&path)
 }
 
-/// Sends a visitor without a (still good) session to the login page, and back to where
-/// they were going afterwards; a user on a one-time password to choose their own first.
+/// Sends a visitor without a (still good) session to the login page (or, halfway through
+/// signing in, to its second step), and back to where they were going afterwards; a user
+/// on a one-time password to choose their own first, and one whose merchant requires a
+/// second factor they lack to My account to add one.
 pub async fn require_sign_in(
     State(state): State<AppState>,
     session: PortalSession,
@@ -39,9 +41,15 @@ pub async fn require_sign_in(
         None => {
             let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
             let next: String = form_urlencoded::byte_serialize(target.as_bytes()).collect();
-            Redirect::to(&format!("/login?next={next}")).into_response()
+            let page = match session.pending_second_step().await {
+                Some(_) => app::ui::session::SECOND_STEP_PAGE,
+                None => "/login",
+            };
+            Redirect::to(&format!("{page}?next={next}")).into_response()
         }
-        Some(user) if user.must_change_password && path != "/account" => {
+        Some(user)
+            if (user.must_change_password || user.must_add_second_factor) && path != "/account" =>
+        {
             Redirect::to("/account").into_response()
         }
         Some(_) => next.run(request).await,
@@ -113,6 +121,7 @@ mod tests {
         assert!(is_page_request(&Method::GET, "/"));
         assert!(is_page_request(&Method::GET, "/users"));
         assert!(!is_page_request(&Method::GET, "/login"));
+        assert!(!is_page_request(&Method::GET, "/login/verify"));
         assert!(!is_page_request(&Method::GET, "/pair"));
         assert!(!is_page_request(&Method::GET, "/favicon.svg"));
         assert!(!is_page_request(&Method::GET, "/pkg/ipp-portal.wasm"));

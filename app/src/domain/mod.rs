@@ -10,6 +10,7 @@ pub mod paging;
 pub mod pairing_code;
 pub mod permission;
 pub mod role;
+pub mod second_factor;
 pub mod text;
 pub mod webhook;
 

@@ -11,7 +11,7 @@ use crate::passwords::{MAX_PASSWORD_LENGTH, verify_off_runtime};
 use crate::secrets;
 use crate::store::UserRow;
 
-use super::attempts::{AttemptLimit, LOGIN_KIND, address_key};
+use super::attempts::{Attempt, AttemptLimit, LOGIN_KIND, Refusal, address_key};
 use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
@@ -55,6 +55,8 @@ pub const ACCOUNT_DISABLED: &str = "this account is disabled; ask an admin of yo
 pub const SESSION_ENDED: &str = "your session has ended; sign in again";
 pub const PASSWORD_CHANGE_REQUIRED: &str =
     "you signed in with a one-time password: choose your own password on My account first";
+pub const SECOND_FACTOR_REQUIRED: &str =
+    "your merchant requires a second factor: set one up on My account first";
 pub const BAD_API_CREDENTIALS: &str =
     "send a valid API key (Bearer, or Basic with the merchant id as user name) or device token";
 
@@ -100,6 +102,42 @@ pub(crate) fn account_bucket(email: &str) -> String {
 }
 
 impl Services {
+    /// Counts a sign-in attempt of the account `email` (lower case) from `client_address`
+    /// as a failure until given back: passwords and second-step codes share the limits
+    /// per account and per address. Past a few failures each attempt waits a little first.
+    pub(crate) async fn count_sign_in_attempt(
+        &self,
+        email: &str,
+        client_address: &str,
+    ) -> ServiceResult<Result<Attempt, Refusal>> {
+        // Longer emails were refused before: the counters never store more than that.
+        let account_bucket = account_bucket(email);
+        let address_bucket = format!("login:addr:{}", address_key(client_address));
+        let limits = [
+            AttemptLimit {
+                bucket: &account_bucket,
+                max: LOGIN_FAILURES_PER_ACCOUNT,
+                per: "account",
+            },
+            AttemptLimit {
+                bucket: &address_bucket,
+                max: LOGIN_FAILURES_PER_ADDRESS,
+                per: "address",
+            },
+        ];
+        let counted = self
+            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
+            .await?;
+        if let Ok(attempt) = &counted {
+            let failures = attempt.failures_before();
+            if failures >= SLOW_DOWN_AFTER {
+                let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+        }
+        Ok(counted)
+    }
+
     /// Checks an email and password; returns what the new session should remember.
     ///
     /// The attempt counts as a failure, per account and per client address, from before
@@ -126,35 +164,13 @@ impl Services {
         check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.
-        let account_bucket = account_bucket(&email);
-        let address_bucket = format!("login:addr:{}", address_key(client_address));
-        let limits = [
-            AttemptLimit {
-                bucket: &account_bucket,
-                max: LOGIN_FAILURES_PER_ACCOUNT,
-                per: "account",
-            },
-            AttemptLimit {
-                bucket: &address_bucket,
-                max: LOGIN_FAILURES_PER_ADDRESS,
-                per: "address",
-            },
-        ];
-        let attempt = match self
-            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
-            .await?
-        {
+        let attempt = match self.count_sign_in_attempt(&email, client_address).await? {
             Ok(attempt) => attempt,
             Err(refusal) => {
                 security::sign_in_locked_out(&email, client_address, refusal.per);
                 return Err(refusal.error("sign-ins"));
             }
         };
-        let failures = attempt.failures_before();
-        if failures >= SLOW_DOWN_AFTER {
-            let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
-            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        }
 
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -224,6 +240,9 @@ impl Services {
         } else {
             self.store.user_location_ids(&user.id).await?
         };
+        // Asked only where the merchant has the rule: most requests pay nothing for it.
+        let must_add_second_factor =
+            merchant.require_second_factor != 0 && !self.store.has_second_factor(&user.id).await?;
         Ok(Some(StaffUser {
             id: user.id,
             email: user.email,
@@ -232,6 +251,7 @@ impl Services {
             merchant_name: merchant.name,
             location_ids,
             must_change_password: user.must_change_password != 0,
+            must_add_second_factor,
             time_zone: user.time_zone,
         }))
     }

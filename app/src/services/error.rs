@@ -20,6 +20,10 @@ pub enum ServiceError {
     /// Signed in with a one-time password: nothing is allowed but choosing one's own.
     #[error("{}", super::auth::PASSWORD_CHANGE_REQUIRED)]
     PasswordChangeRequired,
+    /// The merchant requires a second factor and the user has none: nothing is allowed
+    /// but adding one.
+    #[error("{}", super::auth::SECOND_FACTOR_REQUIRED)]
+    SecondFactorRequired,
     /// No such object for this merchant: also what another merchant's object looks like.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -72,7 +76,9 @@ impl ServiceError {
         match self {
             ServiceError::Validation(_) => ErrorKind::Invalid,
             ServiceError::Unauthorized(_) => ErrorKind::Unauthorized,
-            ServiceError::Forbidden | ServiceError::PasswordChangeRequired => ErrorKind::Forbidden,
+            ServiceError::Forbidden
+            | ServiceError::PasswordChangeRequired
+            | ServiceError::SecondFactorRequired => ErrorKind::Forbidden,
             ServiceError::NotFound(_) => ErrorKind::NotFound,
             ServiceError::Gone(_) => ErrorKind::Gone,
             ServiceError::Conflict(_) => ErrorKind::Conflict,
@@ -190,6 +196,7 @@ mod tests {
         assert_eq!(ServiceError::internal("disk full").status(), 500);
         assert_eq!(ServiceError::field("name", "too long").status(), 400);
         assert_eq!(ServiceError::PasswordChangeRequired.status(), 403);
+        assert_eq!(ServiceError::SecondFactorRequired.status(), 403);
         let limited = ServiceError::RateLimited {
             retry_after_seconds: 900,
             attempts: "sign-ins",

@@ -25,6 +25,7 @@ impl Services {
             id: new_id(),
             name,
             created_at: now,
+            require_second_factor: 0,
         };
         let mut tx = self.store.begin().await?;
         Store::insert_merchant(&mut tx, &merchant).await?;

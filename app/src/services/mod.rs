@@ -14,6 +14,7 @@ mod locations;
 mod merchants;
 mod overview;
 mod registration;
+mod second_factors;
 mod security;
 mod users;
 mod webhook_delivery;
@@ -30,8 +31,8 @@ pub use api_keys::CreatedApiKey;
 pub use audit::AuditQuery;
 pub use auth::{
     ACCOUNT_DISABLED, BAD_API_CREDENTIALS, LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURES_PER_ADDRESS,
-    LOGIN_WINDOW_SECONDS, PASSWORD_CHANGE_REQUIRED, SESSION_ENDED, SessionGrant, SessionLifetimes,
-    WRONG_CREDENTIALS,
+    LOGIN_WINDOW_SECONDS, PASSWORD_CHANGE_REQUIRED, SECOND_FACTOR_REQUIRED, SESSION_ENDED,
+    SessionGrant, SessionLifetimes, WRONG_CREDENTIALS,
 };
 pub use devices::{DeviceListQuery, DevicePage, DevicePatch, DeviceReplacement};
 pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
@@ -39,6 +40,9 @@ pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
 pub use merchants::CreatedMerchant;
 pub use overview::{EXPIRING_WITHIN_SECONDS, OVERVIEW_COUNT_CAP, QUIET_AFTER_DAYS};
 pub use registration::{RegisterDevice, RegistrationLimits};
+pub use second_factors::{
+    SECOND_STEP_EXPIRED, SECOND_STEP_MS, SecondFactorsReset, SecondStepProof, WRONG_CODE,
+};
 pub use users::{CreatedUser, NewUserInput};
 pub use webhook_delivery::{MAX_RESPONSE_BYTES, WebhookWorker};
 pub use webhooks::{

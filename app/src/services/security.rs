@@ -202,3 +202,109 @@ pub(crate) fn registration_locked_out(client_address: &str, per: &'static str) {
         "registration refused: too many failed pairing attempts"
     );
 }
+
+/// What changed about a user's second factors, or how one was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecondFactorEvent {
+    /// An authenticator app was confirmed.
+    Added,
+    /// The user removed their authenticator app.
+    Removed,
+    /// An admin or operator removed all of a user's second factors.
+    Reset,
+    /// New recovery codes replaced the old.
+    RecoveryCodesRegenerated,
+    /// A recovery code finished a sign-in.
+    RecoveryCodeUsed,
+}
+
+impl SecondFactorEvent {
+    fn name(self) -> &'static str {
+        match self {
+            SecondFactorEvent::Added => "second_factor.added",
+            SecondFactorEvent::Removed => "second_factor.removed",
+            SecondFactorEvent::Reset => "second_factor.reset",
+            SecondFactorEvent::RecoveryCodesRegenerated => "recovery_codes.regenerated",
+            SecondFactorEvent::RecoveryCodeUsed => "recovery_code.used",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            SecondFactorEvent::Added => "authenticator app added",
+            SecondFactorEvent::Removed => "authenticator app removed",
+            SecondFactorEvent::Reset => "second factors reset",
+            SecondFactorEvent::RecoveryCodesRegenerated => "recovery codes regenerated",
+            SecondFactorEvent::RecoveryCodeUsed => "recovery code used",
+        }
+    }
+}
+
+/// `user_id` and `email` are the user whose factors these are; `by_*` who acted, when
+/// someone else did (an admin, `actor_kind` "system" for the command line).
+pub(crate) fn second_factor(
+    actor: &Actor,
+    what: SecondFactorEvent,
+    user_id: &str,
+    email: &str,
+    client_address: Option<&str>,
+) {
+    let (by_user_id, by_email) = acting_user(actor);
+    tracing::info!(
+        target: TARGET,
+        event = what.name(),
+        merchant_id = actor.merchant_id.as_str(),
+        user_id,
+        email,
+        actor_kind = actor.kind.as_str(),
+        by_user_id,
+        by_email,
+        client_address,
+        "{}",
+        what.message()
+    );
+}
+
+/// A code at the second step of a sign-in refused: wrong (`limit` `None`), or unchecked
+/// past the limit of failures per "account" or "address". `kind` says which code
+/// ("authenticator", "recovery").
+pub(crate) fn second_step_refused(
+    user: &UserRow,
+    client_address: &str,
+    kind: &'static str,
+    limit: Option<&'static str>,
+) {
+    let (event, message) = match limit {
+        None => ("second_step.failed", "second sign-in step failed"),
+        Some(_) => (
+            "second_step.locked_out",
+            "second sign-in step refused: too many failures",
+        ),
+    };
+    tracing::warn!(
+        target: TARGET,
+        event,
+        kind,
+        limit,
+        merchant_id = user.merchant_id.as_str(),
+        user_id = user.id.as_str(),
+        email = user.email.as_str(),
+        client_address,
+        "{message}"
+    );
+}
+
+/// The merchant's rule that every user needs a second factor was turned on or off.
+pub(crate) fn second_factor_policy(actor: &Actor, required: bool) {
+    let (user_id, email) = acting_user(actor);
+    tracing::info!(
+        target: TARGET,
+        event = "second_factor.policy_changed",
+        required,
+        merchant_id = actor.merchant_id.as_str(),
+        actor_kind = actor.kind.as_str(),
+        user_id,
+        email,
+        "second factor rule changed"
+    );
+}

@@ -210,9 +210,14 @@ impl Services {
     pub async fn list_users(&self, actor: &Actor) -> ServiceResult<Vec<UserSummary>> {
         actor.require(Permission::ManageUsers)?;
         let mut summaries = Vec::new();
+        let with_second_factor = self
+            .store
+            .users_with_second_factor(&actor.merchant_id)
+            .await?;
         for row in self.store.users(&actor.merchant_id).await? {
             let location_ids = self.store.user_location_ids(&row.id).await?;
             summaries.push(UserSummary {
+                has_second_factor: with_second_factor.contains(&row.id),
                 role: role_of(&row),
                 id: row.id,
                 email: row.email,
@@ -414,7 +419,11 @@ impl Services {
         Ok(zone)
     }
 
-    async fn merchant_user(&self, actor: &Actor, user_id: &str) -> ServiceResult<UserRow> {
+    pub(super) async fn merchant_user(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+    ) -> ServiceResult<UserRow> {
         self.store
             .user(user_id)
             .await?

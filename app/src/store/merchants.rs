@@ -5,6 +5,8 @@ pub struct MerchantRow {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// 1: every user must have a second factor.
+    pub require_second_factor: i64,
 }
 
 impl Store {
@@ -19,12 +21,12 @@ impl Store {
     }
 
     pub async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>> {
-        Ok(
-            sqlx::query_as("SELECT id, name, created_at FROM merchants WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
+        Ok(sqlx::query_as(
+            "SELECT id, name, created_at, require_second_factor FROM merchants WHERE id = $1",
         )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn count_merchants(&self) -> StoreResult<i64> {

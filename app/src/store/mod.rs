@@ -16,6 +16,7 @@ mod merchants;
 mod overview;
 mod rate_limits;
 mod registration;
+mod second_factors;
 mod sessions;
 mod sqlite;
 mod users;
@@ -38,6 +39,7 @@ pub use merchants::MerchantRow;
 pub use overview::OverviewScope;
 pub use rate_limits::CountedAttempt;
 pub use registration::NewDevice;
+pub use second_factors::UserTotpRow;
 pub use sessions::{SESSIONS_TABLE, SessionStorage};
 pub use users::{NewUser, UserRow};
 pub use webhooks::{

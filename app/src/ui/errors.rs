@@ -20,6 +20,9 @@ pub enum PortalError {
     /// Signed in with a one-time password, not yet replaced: only that may be done.
     #[error("{0}")]
     PasswordChangeRequired(String),
+    /// The merchant requires a second factor, not yet added: only that may be done.
+    #[error("{0}")]
+    SecondFactorRequired(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -105,9 +108,9 @@ mod server {
             match self {
                 PortalError::Invalid(_) => StatusCode::BAD_REQUEST,
                 PortalError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-                PortalError::Forbidden | PortalError::PasswordChangeRequired(_) => {
-                    StatusCode::FORBIDDEN
-                }
+                PortalError::Forbidden
+                | PortalError::PasswordChangeRequired(_)
+                | PortalError::SecondFactorRequired(_) => StatusCode::FORBIDDEN,
                 PortalError::NotFound(_) => StatusCode::NOT_FOUND,
                 PortalError::Gone(_) => StatusCode::GONE,
                 PortalError::Conflict(_) => StatusCode::CONFLICT,
@@ -150,6 +153,7 @@ mod server {
                 ServiceError::PasswordChangeRequired => {
                     PortalError::PasswordChangeRequired(message)
                 }
+                ServiceError::SecondFactorRequired => PortalError::SecondFactorRequired(message),
                 ServiceError::NotFound(what) => PortalError::NotFound(format!("no such {what}")),
                 ServiceError::Gone(_) => PortalError::Gone(message),
                 ServiceError::Conflict(_) => PortalError::Conflict(message),
@@ -187,6 +191,7 @@ mod server {
                 ServiceError::Conflict("no".into()),
                 ServiceError::Forbidden,
                 ServiceError::PasswordChangeRequired,
+                ServiceError::SecondFactorRequired,
                 ServiceError::Unauthorized("sign in"),
                 ServiceError::field("name", "too long"),
                 ServiceError::RateLimited {

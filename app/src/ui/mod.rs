@@ -17,7 +17,8 @@ use leptos_router::{SsrMode, path};
 use components::layout::PortalLayout;
 use pages::{
     account, api_keys, audit_log, device_detail, devices, enrollment_detail, enrollments,
-    locations, login, overview, pair_check, pairing_sheet, users, webhook_endpoint, webhooks,
+    locations, login, overview, pair_check, pairing_sheet, second_step, users, webhook_endpoint,
+    webhooks,
 };
 
 /// The HTML document around the app, rendered on the server.
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
             // fragments would need a script to be put in place).
             <Routes fallback=|| view! { <NotFound/> }>
                 <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/login/verify") view=second_step::SecondStepPage ssr=SsrMode::Async/>
                 <Route path=path!("/pair") view=pair_check::PairCheckPage ssr=SsrMode::Async/>
                 <ParentRoute path=path!("") view=PortalLayout ssr=SsrMode::Async>
                     <Route path=path!("/") view=overview::OverviewPage ssr=SsrMode::Async/>

@@ -64,25 +64,36 @@ pub async fn login(
             .await
             .map_err(refuse)?;
         let session = portal_session().await?;
-        session.sign_in(&grant).await.map_err(refuse)?;
+        let second_step = session
+            .after_password(&services, &grant)
+            .await
+            .map_err(refuse)?;
         if let Some(zone) = time_zone
             .as_deref()
             .and_then(crate::local_time::Zone::named)
         {
             session.set_browser_time_zone(zone.name()).await;
         }
-        Ok(())
+        Ok(second_step)
     }
     .await;
     match signed_in {
-        Ok(()) => leptos_axum::redirect(&next),
+        // A user with a second factor is asked for it next.
+        Ok(true) => leptos_axum::redirect(&format!(
+            "{SECOND_STEP_PAGE}?next={}",
+            percent_encode(&next)
+        )),
+        Ok(false) => leptos_axum::redirect(&next),
         Err(ref error) if is_plain_form_post() => {
             leptos_axum::redirect(&back_to_login(error, &email, &next));
         }
         Err(_) => {}
     }
-    signed_in
+    signed_in.map(|_| ())
 }
+
+/// The page of the second sign-in step.
+pub const SECOND_STEP_PAGE: &str = "/login/verify";
 
 /// Where a refused plain-form sign-in goes: the sign-in form, with `next`, the email as
 /// typed (capped) and the error, as the page reads them from its URL.
@@ -114,7 +125,7 @@ fn back_to_login(error: &PortalError, email: &str, next: &str) -> String {
 
 /// A value for a URL's query string: everything but letters, digits and `-._~` escaped.
 #[cfg(feature = "ssr")]
-fn percent_encode(value: &str) -> String {
+pub fn percent_encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
@@ -376,6 +387,17 @@ mod server {
         portal_session()
             .await?
             .signed_in(&services)
+            .await
+            .map_err(refuse)
+    }
+
+    /// The signed-in user even while their merchant's rule wants a second factor of them:
+    /// for adding one (401 when nobody is signed in, 403 on a one-time password).
+    pub async fn signed_in_to_add_second_factor() -> Result<(StaffUser, Actor), PortalError> {
+        let services = services()?;
+        portal_session()
+            .await?
+            .signed_in_to_add_second_factor(&services)
             .await
             .map_err(refuse)
     }

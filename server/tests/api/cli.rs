@@ -11,6 +11,7 @@ on_both_databases!(
     bootstrap_commands_create_a_working_merchant,
     bootstrap_commands_refuse_bad_input,
     the_pos_simulator_registers_and_asks_who_it_is,
+    reset_mfa_removes_every_second_factor_of_a_locked_out_user,
 );
 
 struct Output {
@@ -331,4 +332,78 @@ async fn the_pos_simulator_registers_and_asks_who_it_is(app: &TestApp) {
     .await;
     assert!(!again.success);
     assert!(again.stderr.contains("410"), "{}", again.stderr);
+}
+
+/// An operator helps a user who lost their phone: every factor goes (the passkeys too),
+/// their sessions end, and the password alone signs them in again.
+async fn reset_mfa_removes_every_second_factor_of_a_locked_out_user(app: &TestApp) {
+    use app::domain::role::Role;
+    use app::ui::session::CurrentUser;
+    use leptos::server_fn::ServerFn;
+
+    let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
+    crate::second_factors::enroll_authenticator(app, &ops).await;
+    let user_id = app.user_id("ops@shop.example").await;
+    // A passkey, as the passkey ceremony stores one.
+    let pool = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, name, credential, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind("pk-1")
+    .bind(&user_id)
+    .bind("Y3JlZGVudGlhbA")
+    .bind("Phone")
+    .bind("{}")
+    .bind(1_i64)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let reset = ipp_portal(
+        app,
+        &[
+            "user",
+            "reset-mfa",
+            "--merchant",
+            &app.merchant.id,
+            "--email",
+            "OPS@shop.example",
+        ],
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(reset["email"], "ops@shop.example");
+    assert_eq!(reset["authenticator_apps"], 1);
+    assert_eq!(reset["passkeys"], 1);
+    assert_eq!(reset["recovery_codes"], 10);
+    let passkeys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(passkeys, 0);
+    pool.close().await;
+    assert_eq!(ops.call(CurrentUser::PATH, &[]).await.1, Value::Null);
+    let (status, _) = crate::helpers::PortalClient::new(&app.address)
+        .login("ops@shop.example", crate::helpers::PASSWORD)
+        .await;
+    assert!(status.is_success() || status.is_redirection());
+
+    // Another merchant's user, or nobody, is no such user (66).
+    let other = app.other_merchant().await;
+    let refused = ipp_portal(
+        app,
+        &[
+            "user",
+            "reset-mfa",
+            "--merchant",
+            &other.id,
+            "--email",
+            "ops@shop.example",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(refused.exit_code, Some(66), "{}", refused.stderr);
 }

@@ -545,6 +545,17 @@ impl TestApp {
             .expect("create user");
     }
 
+    /// The id of the user with this email.
+    pub async fn user_id(&self, email: &str) -> String {
+        self.storage()
+            .await
+            .user_by_email(email)
+            .await
+            .expect("read the user")
+            .expect("the user exists")
+            .id
+    }
+
     /// Another server instance on the same database and clock, with the test settings, as
     /// a second machine behind a load balancer would be.
     pub async fn second_instance(&self) -> (String, tokio::task::JoinHandle<()>) {

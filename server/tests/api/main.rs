@@ -24,6 +24,7 @@ mod portal_forms;
 mod portal_overview;
 mod registration;
 mod request_ids;
+mod second_factors;
 mod security;
 mod security_headers;
 mod server_process;

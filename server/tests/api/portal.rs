@@ -343,14 +343,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
     let admin = app.signed_in("admin@shop.example", Role::Admin, &[]).await;
     let ops = app.signed_in("ops@shop.example", Role::Ops, &[]).await;
     assert_eq!(ops.call(Overview::PATH, &[]).await.0, StatusCode::OK);
-    let ops_id = app
-        .storage()
-        .await
-        .user_by_email("ops@shop.example")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let ops_id = app.user_id("ops@shop.example").await;
 
     let (status, _) = admin
         .call(
@@ -369,14 +362,7 @@ async fn disabling_a_user_ends_their_sessions_at_once(app: &TestApp) {
     assert!(body.to_string().contains("disabled"), "{body}");
 
     // Admins cannot lock themselves out.
-    let admin_id = app
-        .storage()
-        .await
-        .user_by_email("admin@shop.example")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let admin_id = app.user_id("admin@shop.example").await;
     let (status, _) = admin
         .call(
             SetUserDisabled::PATH,

@@ -360,14 +360,7 @@ async fn the_audit_log_is_for_admins_and_ops(app: &TestApp) {
     assert_eq!(page["content"][0]["actor"]["kind"], "user");
     let (_, by_target) = ops.call(AuditPage::PATH, &[("target", &id)]).await;
     assert_eq!(by_target["total_elements"], 2);
-    let ops_id = app
-        .storage()
-        .await
-        .user_by_email("ops@shop.example")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let ops_id = app.user_id("ops@shop.example").await;
     let (_, by_actor) = ops.call(AuditPage::PATH, &[("actor", &ops_id)]).await;
     assert_eq!(by_actor["total_elements"], 1);
 }

@@ -19,7 +19,10 @@ use crate::helpers::{PASSWORD, PortalClient, TestApp};
 use crate::on_both_databases;
 use crate::server_process::ServerProcess;
 
-on_both_databases!(security_events_are_logged_without_secrets);
+on_both_databases!(
+    security_events_are_logged_without_secrets,
+    second_factor_events_are_logged_without_codes,
+);
 
 /// The one line of the security event `event` having each of `fields` (`name`, `value`).
 pub fn security_event<'a>(log: &'a [String], event: &str, fields: &[(&str, &str)]) -> &'a str {
@@ -215,6 +218,129 @@ async fn security_events_are_logged_without_secrets(app: &TestApp) {
             "the log holds a secret ({secret}):\n{everything}"
         );
     }
+}
+
+/// The authenticator code the app of `secret` shows now (the server process keeps real time).
+fn code_now(secret: &[u8]) -> String {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    app::domain::second_factor::totp_code(secret, app::domain::second_factor::step_at(now_ms))
+}
+
+/// Sets up an authenticator app for the user signed in on `portal`; returns its key as
+/// shown and the recovery codes.
+async fn set_up_authenticator(portal: &PortalClient) -> (String, Vec<u8>, Vec<String>) {
+    use app::ui::pages::second_factors::{
+        ConfirmAuthenticator, SecondFactorsSection, StartAuthenticator,
+    };
+    assert_eq!(
+        portal.call(StartAuthenticator::PATH, &[]).await.0,
+        StatusCode::OK
+    );
+    let (_, data) = portal.call(SecondFactorsSection::PATH, &[]).await;
+    let text = data["factors"]["authenticator"]["Waiting"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let secret = app::domain::second_factor::secret_from_base32(&text).unwrap();
+    let (status, codes) = portal
+        .call(ConfirmAuthenticator::PATH, &[("code", &code_now(&secret))])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{codes}");
+    (text, secret, serde_json::from_value(codes).unwrap())
+}
+
+async fn second_factor_events_are_logged_without_codes(app: &TestApp) {
+    use app::ui::pages::second_factors::RegenerateRecoveryCodes;
+    use app::ui::pages::second_step::{VerifyCode, VerifyRecoveryCode};
+    use app::ui::pages::users::{ResetSecondFactors, SetSecondFactorRule};
+
+    let server = ServerProcess::start(&app.database_url, &[]).await;
+    app.create_user(&app.merchant.id, "admin@shop.example", Role::Admin, &[])
+        .await;
+    app.create_user(&app.merchant.id, "ops@shop.example", Role::Ops, &[])
+        .await;
+    let ops_id = app.user_id("ops@shop.example").await;
+    let admin = PortalClient::new(&server.address);
+    admin.login("admin@shop.example", PASSWORD).await;
+    let (admin_key, _, _) = set_up_authenticator(&admin).await;
+    let ops = PortalClient::new(&server.address);
+    ops.login("ops@shop.example", PASSWORD).await;
+    let (ops_key, secret, codes) = set_up_authenticator(&ops).await;
+
+    let phone = PortalClient::new(&server.address);
+    phone.login("ops@shop.example", PASSWORD).await;
+    let right = code_now(&secret);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let (status, _) = phone.call(VerifyCode::PATH, &[("code", wrong)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = phone
+        .call(VerifyRecoveryCode::PATH, &[("recovery_code", &codes[0])])
+        .await;
+    assert!(status.is_success() || status.is_redirection(), "{status}");
+    let (status, fresh) = phone.call(RegenerateRecoveryCodes::PATH, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh: Vec<String> = serde_json::from_value(fresh).unwrap();
+    let (status, _) = admin
+        .call(SetSecondFactorRule::PATH, &[("required", "true")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = admin
+        .call(ResetSecondFactors::PATH, &[("user_id", &ops_id)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = server.log();
+    let merchant = app.merchant.id.as_str();
+    let ops_fields = [
+        ("merchant_id", merchant),
+        ("user_id", ops_id.as_str()),
+        ("email", "ops@shop.example"),
+    ];
+    security_event(&log, "second_factor.added", &ops_fields);
+    security_event(
+        &log,
+        "second_step.failed",
+        &[("user_id", &ops_id), ("kind", "authenticator")],
+    );
+    security_event(
+        &log,
+        "recovery_code.used",
+        &[("user_id", &ops_id), ("client_address", "127.0.0.1")],
+    );
+    security_event(&log, "recovery_codes.regenerated", &ops_fields);
+    let rule = security_event(
+        &log,
+        "second_factor.policy_changed",
+        &[("email", "admin@shop.example")],
+    );
+    assert!(rule.contains("required=true"), "{rule}");
+    security_event(
+        &log,
+        "second_factor.reset",
+        &[("user_id", &ops_id), ("by_email", "admin@shop.example")],
+    );
+
+    let everything = log.join("\n");
+    // (Six digits may well appear in a timestamp: the keys and recovery codes are checked.)
+    for secret in [admin_key.as_str(), ops_key.as_str()]
+        .into_iter()
+        .chain(codes.iter().map(String::as_str))
+        .chain(fresh.iter().map(String::as_str))
+    {
+        assert!(
+            !everything.contains(secret),
+            "the log holds a secret ({secret}):\n{everything}"
+        );
+    }
+    server.stop().await;
 }
 
 /// 600 sign-ins at once, each from one of 199 addresses (so the per-address limit does

@@ -94,6 +94,12 @@ pub fn Refusal(error: PortalError) -> impl IntoView {
             </div>
         }
         .into_any(),
+        PortalError::SecondFactorRequired(_) => view! {
+            <div class="notice" role="alert">
+                "Your merchant requires a second factor. " <a href="/account#second-factors">"Set one up on My account"</a> " to go on."
+            </div>
+        }
+        .into_any(),
         PortalError::Forbidden => view! {
             <div class="notice" role="alert">"Your role does not give access to this page."</div>
         }

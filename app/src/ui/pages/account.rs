@@ -1,4 +1,5 @@
-//! `/account`: who I am, the time zone I read times in, and changing my password.
+//! `/account`: who I am, the time zone I read times in, changing my password, and my
+//! second factors (`second_factors`).
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
@@ -8,6 +9,7 @@ use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_erro
 use crate::ui::components::layout::CurrentUser;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
+use crate::ui::pages::second_factors::SecondFactorsSection;
 
 /// Changes the signed-in user's password; their other sessions end, this one stays.
 #[server(endpoint = "change_password")]
@@ -83,6 +85,7 @@ pub fn AccountPage() -> impl IntoView {
                     let zone = me.zone().to_owned();
                     let user = me.user;
                     let must_change = user.must_change_password;
+                    let must_add_factor = user.must_add_second_factor && !must_change;
                     view! {
                         <dl class="facts">
                             <dt>"Email"</dt><dd>{user.email}</dd>
@@ -93,6 +96,11 @@ pub fn AccountPage() -> impl IntoView {
                         {must_change.then(|| view! {
                             <div class="notice" role="status">
                                 "You signed in with a one-time password. Choose your own password to go on."
+                            </div>
+                        })}
+                        {must_add_factor.then(|| view! {
+                            <div class="notice" role="status">
+                                "Your merchant requires a second factor. " <a href="#second-factors">"Set one up below"</a> " to go on."
                             </div>
                         })}
                     }
@@ -135,6 +143,7 @@ pub fn AccountPage() -> impl IntoView {
                 </div>
             </ActionForm>
         </section>
+        <SecondFactorsSection/>
     }
 }
 

@@ -12,6 +12,8 @@ pub mod login;
 pub mod overview;
 pub mod pair_check;
 pub mod pairing_sheet;
+pub mod second_factors;
+pub mod second_step;
 pub mod users;
 pub mod webhook_endpoint;
 pub mod webhooks;

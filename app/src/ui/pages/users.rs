@@ -22,6 +22,8 @@ pub struct UsersPageData {
     pub me: String,
     /// A one-time password just made by a plain form post, to show this once.
     pub new_password: Option<String>,
+    /// Every user must have a second factor.
+    pub second_factor_required: bool,
 }
 
 #[server(endpoint = "users")]
@@ -32,12 +34,54 @@ pub async fn users_page() -> Result<UsersPageData, PortalError> {
     let services = services()?;
     let users = services.list_users(&actor).await.map_err(refuse)?;
     let locations = services.all_locations(&actor).await.map_err(refuse)?;
+    let second_factor_required = services
+        .second_factor_required(&actor)
+        .await
+        .map_err(refuse)?;
     Ok(UsersPageData {
         users,
         locations,
         me: user.id,
         new_password: take_flash().await,
+        second_factor_required,
     })
+}
+
+/// Turns the merchant's rule that every user needs a second factor on or off.
+#[server(endpoint = "set_second_factor_rule")]
+pub async fn set_second_factor_rule(required: bool) -> Result<(), PortalError> {
+    use crate::ui::session::{put_notice, refuse, services, signed_in};
+
+    let (_, actor) = signed_in().await?;
+    services()?
+        .set_second_factor_required(&actor, required)
+        .await
+        .map_err(refuse)?;
+    put_notice(if required {
+        "Every user now needs a second factor: those without one set it up at their next page."
+    } else {
+        "A second factor is now up to each user."
+    })
+    .await;
+    Ok(())
+}
+
+/// Removes all of a user's second factors (for a lost phone); their sessions end.
+#[server(endpoint = "reset_second_factors")]
+pub async fn reset_second_factors(user_id: String) -> Result<(), PortalError> {
+    use crate::ui::session::{put_notice, refuse, services, signed_in};
+
+    let (_, actor) = signed_in().await?;
+    let reset = services()?
+        .reset_second_factors(&actor, &user_id)
+        .await
+        .map_err(refuse)?;
+    put_notice(&format!(
+        "Second factors of {} removed; they are signed out everywhere.",
+        reset.email
+    ))
+    .await;
+    Ok(())
 }
 
 /// Creates a user. With no password given, a one-time password is made and returned,
@@ -136,45 +180,92 @@ pub fn UsersPage() -> impl IntoView {
     let create = ServerAction::<CreateUser>::new();
     let update = ServerAction::<UpdateUserAccess>::new();
     let disable = ServerAction::<SetUserDisabled>::new();
+    let rule = ServerAction::<SetSecondFactorRule>::new();
+    let reset = ServerAction::<ResetSecondFactors>::new();
     let data = Resource::new(
         move || {
             (
                 create.version().get(),
                 update.version().get(),
                 disable.version().get(),
+                rule.version().get(),
+                reset.version().get(),
             )
         },
         |_| users_page(),
     );
+    let actions = UserActions {
+        create,
+        update,
+        disable,
+        rule,
+        reset,
+    };
 
     view! {
         <h1>"Users"</h1>
         <WithKeptInput form=CreateUser::PATH let:old>
             <Loaded resource=data let:data>
-                <Users data old=old.clone() create update disable/>
+                <Users data old=old.clone() actions/>
             </Loaded>
         </WithKeptInput>
+    }
+}
+
+/// The forms of the users page.
+#[derive(Clone, Copy)]
+struct UserActions {
+    create: ServerAction<CreateUser>,
+    update: ServerAction<UpdateUserAccess>,
+    disable: ServerAction<SetUserDisabled>,
+    rule: ServerAction<SetSecondFactorRule>,
+    reset: ServerAction<ResetSecondFactors>,
+}
+
+/// The merchant's rule on second factors, with the form that turns it over.
+#[component]
+fn SecondFactorRule(required: bool, rule: ServerAction<SetSecondFactorRule>) -> impl IntoView {
+    let error = last_error(rule.value());
+    view! {
+        <section class="card">
+            <h2>"Second factors"</h2>
+            <p data-testid="second-factor-rule">{if required {
+                "Every user must have a second factor (an authenticator app or a passkey). Those without one are sent to set it up right after their password, and can do nothing else until then."
+            } else {
+                "A second factor is up to each user. Requiring one sends every user without one to set it up right after their password."
+            }}</p>
+            <ActionForm action=rule>
+                <input type="hidden" name="required" value=(!required).to_string()/>
+                <FormMessage error/>
+                <button type="submit" class=if required { "secondary wraps" } else { "wraps" }>
+                    {if required { "Stop requiring a second factor" } else { "Require a second factor for everyone" }}
+                </button>
+            </ActionForm>
+        </section>
     }
 }
 
 /// The form to add a user (as last sent, if the server refused it: `old`), and the users
 /// with the forms to change their access or disable them.
 #[component]
-fn Users(
-    data: UsersPageData,
-    old: OldInput,
-    create: ServerAction<CreateUser>,
-    update: ServerAction<UpdateUserAccess>,
-    disable: ServerAction<SetUserDisabled>,
-) -> impl IntoView {
+fn Users(data: UsersPageData, old: OldInput, actions: UserActions) -> impl IntoView {
+    let UserActions {
+        create,
+        update,
+        disable,
+        rule,
+        reset,
+    } = actions;
     let create_error = last_error(create.value());
     let update_error = last_error(update.value());
     let disable_error = last_error(disable.value());
+    let reset_error = last_error(reset.value());
     let UsersPageData {
         users,
         locations,
         me,
         new_password,
+        second_factor_required,
     } = data;
     let locations_for_new = locations.clone();
     let new_role = old
@@ -208,14 +299,16 @@ fn Users(
                 </div>
             </ActionForm>
         </section>
+        <SecondFactorRule required=second_factor_required rule/>
         <FormMessage error=update_error/>
         <FieldMessage field="location" error=update_error/>
         <FormMessage error=disable_error/>
+        <FormMessage error=reset_error/>
         <div class="table-wrap">
         <table class="list">
             <caption class="visually-hidden">"Users of this merchant"</caption>
             <thead>
-                <tr><th scope="col">"Email"</th><th scope="col">"Access"</th><th scope="col">"Status"</th><th scope="col">"Change"</th></tr>
+                <tr><th scope="col">"Email"</th><th scope="col">"Access"</th><th scope="col">"Status"</th><th scope="col">"Second factor"</th><th scope="col">"Change"</th></tr>
             </thead>
             <tbody>
                 {users.into_iter().map(|user| {
@@ -224,6 +317,8 @@ fn Users(
                     let prefix = format!("u-{}", user.id);
                     let user_id_for_access = user.id.clone();
                     let user_id_for_status = user.id.clone();
+                    let user_id_for_reset = user.id.clone();
+                    let reset_label = format!("Reset second factors of {}", user.email);
                     let row_locations = locations.clone();
                     view! {
                         <tr class:disabled=user.disabled>
@@ -233,6 +328,11 @@ fn Users(
                                 view! { <span class="badge muted">"Disabled"</span> }
                             } else {
                                 view! { <span class="badge ok">"Active"</span> }
+                            }}</td>
+                            <td data-label="Second factor">{if user.has_second_factor {
+                                view! { <span class="badge ok">"Yes"</span> }
+                            } else {
+                                view! { <span class="badge muted">"None"</span> }
                             }}</td>
                             <td data-label="Change" class="row-actions">
                                 <details>
@@ -250,6 +350,12 @@ fn Users(
                                         <button type="submit" class=if user.disabled { "secondary" } else { "danger" }>
                                             {if user.disabled { "Enable" } else { "Disable" }}
                                         </button>
+                                    </ActionForm>
+                                })}
+                                {(!is_me && user.has_second_factor).then(|| view! {
+                                    <ActionForm action=reset>
+                                        <input type="hidden" name="user_id" value=user_id_for_reset/>
+                                        <button type="submit" class="secondary" aria-label=reset_label>"Reset second factors"</button>
                                     </ActionForm>
                                 })}
                             </td>
