@@ -11,7 +11,7 @@ use crate::passwords::{MAX_PASSWORD_LENGTH, verify_off_runtime};
 use crate::secrets;
 use crate::store::UserRow;
 
-use super::attempts::{AttemptLimit, LOGIN_KIND, address_key};
+use super::attempts::{Attempt, AttemptLimit, LOGIN_KIND, address_key};
 use super::{Actor, ActorKind, ServiceError, ServiceResult, Services, security};
 
 /// Failed sign-ins counted per window, per account and per client address.
@@ -126,30 +126,7 @@ impl Services {
         check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.
-        let account_bucket = account_bucket(&email);
-        let address_bucket = format!("login:addr:{}", address_key(client_address));
-        let limits = [
-            AttemptLimit {
-                bucket: &account_bucket,
-                max: LOGIN_FAILURES_PER_ACCOUNT,
-                per: "account",
-            },
-            AttemptLimit {
-                bucket: &address_bucket,
-                max: LOGIN_FAILURES_PER_ADDRESS,
-                per: "address",
-            },
-        ];
-        let attempt = match self
-            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
-            .await?
-        {
-            Ok(attempt) => attempt,
-            Err(refusal) => {
-                security::sign_in_locked_out(&email, client_address, refusal.per);
-                return Err(refusal.error("sign-ins"));
-            }
-        };
+        let attempt = self.count_sign_in(Some(&email), client_address).await?;
         let failures = attempt.failures_before();
         if failures >= SLOW_DOWN_AFTER {
             let delay_ms = ((failures - SLOW_DOWN_AFTER + 1) * 500).min(3000) as u64;
@@ -190,6 +167,45 @@ impl Services {
             password_changed_at: user.password_changed_at,
             signed_in_at: self.now(),
         })
+    }
+
+    /// Counts a sign-in attempt (a password or a passkey) as a failure until it is given
+    /// back: per account where the account is known (`email`) and per client address.
+    /// Past a limit the attempt is refused unchecked, and the lockout logged.
+    pub(crate) async fn count_sign_in(
+        &self,
+        email: Option<&str>,
+        client_address: &str,
+    ) -> ServiceResult<Attempt> {
+        let account_bucket = email.map(account_bucket);
+        let address_bucket = format!("login:addr:{}", address_key(client_address));
+        let mut limits = Vec::with_capacity(2);
+        if let Some(bucket) = &account_bucket {
+            limits.push(AttemptLimit {
+                bucket,
+                max: LOGIN_FAILURES_PER_ACCOUNT,
+                per: "account",
+            });
+        }
+        limits.push(AttemptLimit {
+            bucket: &address_bucket,
+            max: LOGIN_FAILURES_PER_ADDRESS,
+            per: "address",
+        });
+        match self
+            .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
+            .await?
+        {
+            Ok(attempt) => Ok(attempt),
+            Err(refusal) => {
+                security::sign_in_locked_out(
+                    email.unwrap_or_default(),
+                    client_address,
+                    refusal.per,
+                );
+                Err(refusal.error("sign-ins"))
+            }
+        }
     }
 
     /// The user a session belongs to, while the session is still good: the user is not

@@ -13,6 +13,7 @@ mod error;
 mod locations;
 mod merchants;
 mod overview;
+mod passkeys;
 mod registration;
 mod security;
 mod users;
@@ -37,6 +38,7 @@ pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
 pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
 pub use merchants::CreatedMerchant;
 pub use overview::{EXPIRING_WITHIN_SECONDS, OVERVIEW_COUNT_CAP, QUIET_AFTER_DAYS};
+pub use passkeys::{Ceremony, PASSKEY_REFUSED, PasskeyParty, PendingPasskey, no_ceremony};
 pub use registration::{RegisterDevice, RegistrationLimits};
 pub use users::{CreatedUser, NewUserInput};
 pub use webhook_delivery::{MAX_RESPONSE_BYTES, WebhookWorker};
@@ -77,6 +79,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Wakes this instance's webhook worker when a change has written an event.
     webhook_wake: Arc<tokio::sync::Notify>,
+    /// The portal as a WebAuthn relying party (from `settings.public_url`).
+    passkey_party: PasskeyParty,
 }
 
 impl Services {
@@ -84,6 +88,7 @@ impl Services {
         Self {
             store,
             clock,
+            passkey_party: PasskeyParty::new(&settings.public_url),
             settings: Arc::new(settings),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
