@@ -46,6 +46,32 @@ impl Once {
     }
 }
 
+/// A passkey ceremony under way: its state, kept between the call that hands the browser
+/// a challenge and the call that checks the answer, which takes it (so once only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyCeremony {
+    /// A signed-in user adding a passkey.
+    Add,
+    /// Signing in with a passkey, nobody named.
+    SignIn,
+    /// A passkey as the second step after a right password.
+    SecondStep,
+}
+
+impl PasskeyCeremony {
+    fn key(self) -> &'static str {
+        match self {
+            PasskeyCeremony::Add => "passkey_add",
+            PasskeyCeremony::SignIn => "passkey_sign_in",
+            PasskeyCeremony::SecondStep => "passkey_second_step",
+        }
+    }
+}
+
+/// Stand-in for the half-signed-in state that the authenticator-code work brings (a right
+/// password, the second step still to do): the key it is kept under.
+const PENDING_KEY: &str = "pending_sign_in";
+
 #[derive(Clone)]
 pub struct PortalSession(Session);
 
@@ -122,6 +148,38 @@ impl PortalSession {
             .insert(GRANT_KEY, grant)
             .await
             .map_err(ServiceError::internal)
+    }
+
+    /// Keeps the state of a passkey ceremony for its second call (replacing any earlier
+    /// one of the same kind). Also for a caller not signed in: a passkey sign-in has to
+    /// remember its challenge somewhere only the server can change.
+    pub async fn keep_ceremony<T: Serialize>(
+        &self,
+        ceremony: PasskeyCeremony,
+        state: &T,
+    ) -> ServiceResult<()> {
+        self.0
+            .insert(ceremony.key(), state)
+            .await
+            .map_err(ServiceError::internal)
+    }
+
+    /// Takes the state of a passkey ceremony: a second answer finds none.
+    pub async fn take_ceremony<T: DeserializeOwned>(&self, ceremony: PasskeyCeremony) -> Option<T> {
+        self.0.remove::<T>(ceremony.key()).await.ok().flatten()
+    }
+
+    /// The grant a sign-in will give once its second step is done, if one is waiting.
+    /// (Minimal stand-in: the authenticator-code work owns the real one.)
+    pub async fn pending_second_step(&self) -> Option<SessionGrant> {
+        self.0.get::<SessionGrant>(PENDING_KEY).await.ok().flatten()
+    }
+
+    /// The second step is done: the pending sign-in becomes a full one, under a new id.
+    /// (Minimal stand-in: the authenticator-code work owns the real one.)
+    pub async fn finish_second_step(&self, grant: &SessionGrant) -> ServiceResult<()> {
+        let _ = self.0.remove_value(PENDING_KEY).await;
+        self.sign_in(grant).await
     }
 
     /// Remembers the time zone the browser signed in from (already checked to be known).

@@ -65,12 +65,7 @@ pub async fn login(
             .map_err(refuse)?;
         let session = portal_session().await?;
         session.sign_in(&grant).await.map_err(refuse)?;
-        if let Some(zone) = time_zone
-            .as_deref()
-            .and_then(crate::local_time::Zone::named)
-        {
-            session.set_browser_time_zone(zone.name()).await;
-        }
+        remember_browser_zone(&session, time_zone.as_deref()).await;
         Ok(())
     }
     .await;
@@ -410,6 +405,13 @@ mod server {
             }
         }
         error
+    }
+
+    /// Keeps the time zone the browser sent with a sign-in, if the zone database knows it.
+    pub async fn remember_browser_zone(session: &PortalSession, time_zone: Option<&str>) {
+        if let Some(zone) = time_zone.and_then(crate::local_time::Zone::named) {
+            session.set_browser_time_zone(zone.name()).await;
+        }
     }
 
     /// Keeps the session of a user whose password just changed signed in, under a new id.
