@@ -83,3 +83,10 @@ test('the sign-in page says when the browser has no passkeys', async ({ page }) 
   await expect(page.getByRole('button', { name: 'Sign in with a passkey' })).toBeDisabled();
   await expect(page.getByTestId('passkey-support')).toContainText('needs a browser with passkeys');
 });
+
+test('opened at the IP address, the sign-in page says to use the portal\'s own address', async ({ page }) => {
+  await page.goto(`${process.env.IPP_BASE_URL}/login`);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await expect(page.getByRole('alert')).toContainText('refuses passkeys at this address');
+});

@@ -132,7 +132,9 @@ fn ceremony_error(error: &leptos::wasm_bindgen::JsValue, create: bool) -> String
         "InvalidStateError" if create => {
             "this authenticator holds a passkey for your account already".to_owned()
         }
-        "SecurityError" => "this browser refuses passkeys at this address".to_owned(),
+        "SecurityError" => "this browser refuses passkeys at this address: open the portal at \
+                            the address it was set up with (its --public-url)"
+            .to_owned(),
         _ => "the browser could not complete the passkey request".to_owned(),
     }
 }
