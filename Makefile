@@ -6,12 +6,15 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.cargo/bin:/usr/local/bin:$(PATH)
 
 ADDR ?= 127.0.0.1:3000
+# The address people open: a host name, not the IP address, since browsers refuse
+# passkeys at an IP address (localhost is a name they accept without https).
+PUBLIC_URL ?= http://localhost:$(lastword $(subst :, ,$(ADDR)))
 DATABASE_URL ?= sqlite://data/ipp-portal.db
 
 .PHONY: help setup run build test test-rust test-api-fuzz test-e2e lint fmt bench clean
 
 help:
-	@echo "make run     build and serve the portal at http://$(ADDR) (SQLite, demo login printed)"
+	@echo "make run     build and serve the portal at $(PUBLIC_URL) (SQLite, demo login printed)"
 	@echo "make test    every test: lint, unit, integration (SQLite and PostgreSQL), browser"
 	@echo "make build   release build: target/release/ipp-portal and target/site"
 	@echo "make bench   throughput and latency benchmarks on 1,000,000 devices"
@@ -25,7 +28,7 @@ setup:
 run:
 	bash scripts/setup.sh run
 	bash scripts/build-site.sh
-	target/debug/ipp-portal serve --addr $(ADDR) --database-url $(DATABASE_URL) --seed-demo
+	target/debug/ipp-portal serve --addr $(ADDR) --public-url $(PUBLIC_URL) --database-url $(DATABASE_URL) --seed-demo
 
 build:
 	bash scripts/setup.sh run

@@ -42,7 +42,11 @@ export default async function globalSetup() {
   const databaseUrl = `sqlite://${join(dataDir, 'e2e.db')}`;
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
+  // Browsers refuse passkeys at an IP address: the portal's public URL names the host
+  // `localhost` (the passkey tests browse there), the other tests keep the address.
+  const localUrl = `http://localhost:${port}`;
   const child = spawn(binary, ['serve', '--addr', `127.0.0.1:${port}`, '--database-url', databaseUrl,
+    '--public-url', localUrl,
     // The webhook tests' receiver listens on this machine.
     '--allow-private-webhook-targets'], {
     cwd: repoRoot,
@@ -51,6 +55,7 @@ export default async function globalSetup() {
   });
   await waitUntilServing(`${baseUrl}/ipp/v1/openapi.json`, child, 60);
   process.env.IPP_BASE_URL = baseUrl;
+  process.env.IPP_LOCAL_URL = localUrl;
   process.env.IPP_DATABASE_URL = databaseUrl;
   return async () => {
     child.kill('SIGTERM');

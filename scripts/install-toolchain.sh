@@ -66,6 +66,8 @@ apt_install() {   # apt_install pkg...  (installs only the missing ones)
 # rustup brings no C toolchain, yet Rust links through `cc`, and the bundled SQLite and ring
 # compile C: without these the first cargo build stops at "linker `cc` not found".
 apt_install gcc libc6-dev
+# Passkeys (webauthn-rs) verify signatures with OpenSSL: its headers, found through pkg-config.
+apt_install libssl-dev pkg-config
 
 if [ "$WITH_BROWSER" = 1 ]; then
   log "Debian packages: chromium (headless browser for end-to-end tests)"

@@ -152,6 +152,15 @@ pub enum Authenticator {
     },
 }
 
+/// One of a user's passkeys, as My account lists it (never the key itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasskeySummary {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeySummary {
     pub id: String,

@@ -52,6 +52,28 @@ impl Once {
     }
 }
 
+/// A passkey ceremony under way: its state, kept between the call that hands the browser
+/// a challenge and the call that checks the answer, which takes it (so once only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyCeremony {
+    /// A signed-in user adding a passkey.
+    Add,
+    /// Signing in with a passkey, nobody named.
+    SignIn,
+    /// A passkey as the second step after a right password.
+    SecondStep,
+}
+
+impl PasskeyCeremony {
+    fn key(self) -> &'static str {
+        match self {
+            PasskeyCeremony::Add => "passkey_add",
+            PasskeyCeremony::SignIn => "passkey_sign_in",
+            PasskeyCeremony::SecondStep => "passkey_second_step",
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PortalSession(Session);
 
@@ -145,6 +167,25 @@ impl PortalSession {
             .insert(GRANT_KEY, grant)
             .await
             .map_err(ServiceError::internal)
+    }
+
+    /// Keeps the state of a passkey ceremony for its second call (replacing any earlier
+    /// one of the same kind). Also for a caller not signed in: a passkey sign-in has to
+    /// remember its challenge somewhere only the server can change.
+    pub async fn keep_ceremony<T: Serialize>(
+        &self,
+        ceremony: PasskeyCeremony,
+        state: &T,
+    ) -> ServiceResult<()> {
+        self.0
+            .insert(ceremony.key(), state)
+            .await
+            .map_err(ServiceError::internal)
+    }
+
+    /// Takes the state of a passkey ceremony: a second answer finds none.
+    pub async fn take_ceremony<T: DeserializeOwned>(&self, ceremony: PasskeyCeremony) -> Option<T> {
+        self.0.remove::<T>(ceremony.key()).await.ok().flatten()
     }
 
     /// After the right password: signs in, or, for a user with a second factor, keeps

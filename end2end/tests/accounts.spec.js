@@ -37,7 +37,7 @@ test('a refused sign-in keeps the email but not the password', async ({ page }) 
   await expect(password).toHaveValue('');
   await expect(password).toBeFocused();
   await password.fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await page.waitForURL((url) => url.pathname !== '/login');
 });
 
@@ -51,11 +51,11 @@ test.describe('with JavaScript disabled', () => {
     await expect(page).toHaveURL(/\/login\?next=%2Fusers/);
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill('wrong password');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page.getByRole('alert')).toContainText('wrong email or password');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/users$/);
     await expect(page.getByRole('heading', { name: 'Users' })).toBeVisible();
     await expect(page.getByRole('cell', { name: `${email} (you)` })).toBeVisible();

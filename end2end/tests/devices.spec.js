@@ -118,7 +118,7 @@ test.describe('with JavaScript disabled', () => {
     await page.goto('/login?next=%2Fdevices');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/devices$/);
 
     await page.getByLabel('Metadata (key:value)').fill('store:s1');

@@ -222,7 +222,7 @@ test.describe('with JavaScript disabled', () => {
     await page.goto('/login');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.goto('/enrollments');
 
     await page.locator('#location_id').selectOption({ label: 'Second Store' });

@@ -14,7 +14,7 @@ test.describe('without JavaScript', () => {
     const response = await page.goto('/users');
     expect(response.status()).toBe(200);
     await expect(page).toHaveURL(/\/login\?next=%2Fusers$/);
-    await expect(page.getByRole('button', { name: 'Sign in' })).toBeVisible();
+    await expect(page.getByRole('button', { name: 'Sign in', exact: true })).toBeVisible();
   });
 });
 

@@ -163,7 +163,7 @@ test.describe('with JavaScript disabled', () => {
     await page.goto('/login');
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/$/);
     await page.getByText('Menu', { exact: true }).click();
     const nav = page.getByRole('navigation', { name: 'Main' });

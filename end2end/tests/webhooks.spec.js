@@ -139,7 +139,7 @@ test.describe('with JavaScript disabled', () => {
     await page.goto('/webhooks');
     await page.getByLabel('Email').fill(admin);
     await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await expect(page).toHaveURL(/\/webhooks$/);
     await page.getByLabel('URL (https)').fill('http://127.0.0.1:9/hooks');
     // Two chosen events instead of all.

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod metadata;
 pub mod paging;
 pub mod pairing_code;
+pub mod passkey;
 pub mod permission;
 pub mod role;
 pub mod second_factor;

@@ -102,29 +102,31 @@ pub(crate) fn account_bucket(email: &str) -> String {
 }
 
 impl Services {
-    /// Counts a sign-in attempt of the account `email` (lower case) from `client_address`
-    /// as a failure until given back: passwords and second-step codes share the limits
-    /// per account and per address. Past a few failures each attempt waits a little first.
+    /// Counts a sign-in attempt from `client_address` as a failure until given back: per
+    /// account where the account is known (`email`, lower case) and per address. Passwords,
+    /// passkeys and second-step codes share these limits. Past a few failures each attempt
+    /// waits a little first; past a limit it is refused unchecked.
     pub(crate) async fn count_sign_in_attempt(
         &self,
-        email: &str,
+        email: Option<&str>,
         client_address: &str,
     ) -> ServiceResult<Result<Attempt, Refusal>> {
         // Longer emails were refused before: the counters never store more than that.
-        let account_bucket = account_bucket(email);
+        let account_bucket = email.map(account_bucket);
         let address_bucket = format!("login:addr:{}", address_key(client_address));
-        let limits = [
-            AttemptLimit {
-                bucket: &account_bucket,
+        let mut limits = Vec::with_capacity(2);
+        if let Some(bucket) = &account_bucket {
+            limits.push(AttemptLimit {
+                bucket,
                 max: LOGIN_FAILURES_PER_ACCOUNT,
                 per: "account",
-            },
-            AttemptLimit {
-                bucket: &address_bucket,
-                max: LOGIN_FAILURES_PER_ADDRESS,
-                per: "address",
-            },
-        ];
+            });
+        }
+        limits.push(AttemptLimit {
+            bucket: &address_bucket,
+            max: LOGIN_FAILURES_PER_ADDRESS,
+            per: "address",
+        });
         let counted = self
             .count_attempt(LOGIN_KIND, &limits, LOGIN_WINDOW_SECONDS)
             .await?;
@@ -164,13 +166,7 @@ impl Services {
         check_credentials_length(email, password)?;
         let email = email.trim().to_lowercase();
         // Longer emails were refused above: the counters never store more than that.
-        let attempt = match self.count_sign_in_attempt(&email, client_address).await? {
-            Ok(attempt) => attempt,
-            Err(refusal) => {
-                security::sign_in_locked_out(&email, client_address, refusal.per);
-                return Err(refusal.error("sign-ins"));
-            }
-        };
+        let attempt = self.count_sign_in(Some(&email), client_address).await?;
 
         let user = self.store.user_by_email(&email).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -206,6 +202,25 @@ impl Services {
             password_changed_at: user.password_changed_at,
             signed_in_at: self.now(),
         })
+    }
+
+    /// [`Services::count_sign_in_attempt`] for a password or a passkey: a refusal is
+    /// logged as a lockout and becomes the error the caller answers with.
+    pub(crate) async fn count_sign_in(
+        &self,
+        email: Option<&str>,
+        client_address: &str,
+    ) -> ServiceResult<Attempt> {
+        self.count_sign_in_attempt(email, client_address)
+            .await?
+            .map_err(|refusal| {
+                security::sign_in_locked_out(
+                    email.unwrap_or_default(),
+                    client_address,
+                    refusal.per,
+                );
+                refusal.error("sign-ins")
+            })
     }
 
     /// The user a session belongs to, while the session is still good: the user is not

@@ -13,6 +13,7 @@ mod error;
 mod locations;
 mod merchants;
 mod overview;
+mod passkeys;
 mod registration;
 mod second_factors;
 mod security;
@@ -39,6 +40,7 @@ pub use enrollments::{CreateEnrollment, EnrollmentListQuery};
 pub use error::{ErrorKind, ServiceError, ServiceResult, wait_text};
 pub use merchants::CreatedMerchant;
 pub use overview::{EXPIRING_WITHIN_SECONDS, OVERVIEW_COUNT_CAP, QUIET_AFTER_DAYS};
+pub use passkeys::{Ceremony, PASSKEY_REFUSED, PasskeyParty, PendingPasskey, no_ceremony};
 pub use registration::{RegisterDevice, RegistrationLimits};
 pub use second_factors::{
     SECOND_STEP_EXPIRED, SECOND_STEP_MS, SecondFactorsReset, SecondStepProof, WRONG_CODE,
@@ -82,6 +84,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Wakes this instance's webhook worker when a change has written an event.
     webhook_wake: Arc<tokio::sync::Notify>,
+    /// The portal as a WebAuthn relying party (from `settings.public_url`).
+    passkey_party: PasskeyParty,
 }
 
 impl Services {
@@ -89,6 +93,7 @@ impl Services {
         Self {
             store,
             clock,
+            passkey_party: PasskeyParty::new(&settings.public_url),
             settings: Arc::new(settings),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }

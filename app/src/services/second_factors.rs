@@ -308,7 +308,7 @@ impl Services {
         };
         let user = self.waiting_user(grant).await?;
         let attempt = match self
-            .count_sign_in_attempt(&user.email, client_address)
+            .count_sign_in_attempt(Some(&user.email), client_address)
             .await?
         {
             Ok(attempt) => attempt,

@@ -88,6 +88,19 @@ pub(crate) fn password_changed(user: &StaffUser) {
     );
 }
 
+/// A passkey added to or removed from the user's own account (`event` says which).
+pub(crate) fn passkey_changed(user: &StaffUser, event: &'static str, passkey_id: &str) {
+    tracing::info!(
+        target: TARGET,
+        event,
+        merchant_id = user.merchant_id.as_str(),
+        user_id = user.id.as_str(),
+        email = user.email.as_str(),
+        passkey_id,
+        "passkeys changed"
+    );
+}
+
 pub(crate) fn api_key_created(actor: &Actor, api_key_id: &str) {
     let (user_id, email) = acting_user(actor);
     tracing::info!(

@@ -152,6 +152,18 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session granted to the user before `now` (they remember the time of the
+    /// last password change, which this moves on without changing the password): what a
+    /// removed second factor does to the user's other sessions.
+    pub async fn renew_sign_ins(tx: &mut Tx, user_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET password_changed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     /// The zone the user reads times in (`None`: their browser's).
     pub async fn set_user_time_zone(&self, user_id: &str, zone: Option<&str>) -> StoreResult<()> {
         sqlx::query("UPDATE users SET time_zone = $1 WHERE id = $2")

@@ -68,12 +68,7 @@ pub async fn login(
             .after_password(&services, &grant)
             .await
             .map_err(refuse)?;
-        if let Some(zone) = time_zone
-            .as_deref()
-            .and_then(crate::local_time::Zone::named)
-        {
-            session.set_browser_time_zone(zone.name()).await;
-        }
+        remember_browser_zone(&session, time_zone.as_deref()).await;
         Ok(second_step)
     }
     .await;
@@ -432,6 +427,13 @@ mod server {
             }
         }
         error
+    }
+
+    /// Keeps the time zone the browser sent with a sign-in, if the zone database knows it.
+    pub async fn remember_browser_zone(session: &PortalSession, time_zone: Option<&str>) {
+        if let Some(zone) = time_zone.and_then(crate::local_time::Zone::named) {
+            session.set_browser_time_zone(zone.name()).await;
+        }
     }
 
     /// Keeps the session of a user whose password just changed signed in, under a new id.

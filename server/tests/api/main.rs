@@ -17,6 +17,7 @@ mod limits;
 mod logs;
 mod metrics;
 mod paging;
+mod passkeys;
 mod portal;
 mod portal_devices;
 mod portal_enrollments;

@@ -3,6 +3,11 @@
 //! codes, the merchant's rule (held by every server function), an admin's reset, and
 //! other sessions ending when a factor goes.
 
+use app::ui::components::passkeys::{
+    FinishAddingPasskey, FinishPasskeySecondStep, FinishPasskeySignIn, PasskeysUnavailable,
+    StartAddingPasskey, StartPasskeySecondStep, StartPasskeySignIn,
+};
+use app::ui::pages::account::MyPasskeys;
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -424,6 +429,15 @@ async fn the_rule_holds_every_server_function_until_a_factor_is_added(app: &Test
         SecondStepPage::PATH,
         VerifyCode::PATH,
         VerifyRecoveryCode::PATH,
+        // Passkeys: listing and adding one, and the sign-in ceremonies.
+        MyPasskeys::PATH,
+        PasskeysUnavailable::PATH,
+        StartAddingPasskey::PATH,
+        FinishAddingPasskey::PATH,
+        StartPasskeySignIn::PATH,
+        FinishPasskeySignIn::PATH,
+        StartPasskeySecondStep::PATH,
+        FinishPasskeySecondStep::PATH,
     ];
     let mut checked = 0;
     for (path, _) in leptos::server_fn::axum::server_fn_paths() {

@@ -8,7 +8,7 @@ use super::format::Time;
 use crate::model::AuditEvent;
 
 /// Every action the audit log records: the API's name and how the portal says it.
-pub const ACTIONS: [(&str, &str); 23] = [
+pub const ACTIONS: [(&str, &str); 25] = [
     ("enrollment.created", "Pairing code created"),
     ("enrollment.cancelled", "Pairing code cancelled"),
     ("device.registered", "Device registered"),
@@ -21,6 +21,8 @@ pub const ACTIONS: [(&str, &str); 23] = [
     ("user.disabled", "User disabled"),
     ("user.enabled", "User enabled"),
     ("user.password_changed", "Password changed"),
+    ("user.passkey_added", "Passkey added"),
+    ("user.passkey_removed", "Passkey removed"),
     ("api_key.created", "API key created"),
     ("api_key.revoked", "API key revoked"),
     ("merchant.created", "Merchant created"),

@@ -14,6 +14,7 @@ pub mod locations;
 pub mod metadata;
 pub mod pager;
 pub mod params;
+pub mod passkeys;
 #[cfg(feature = "ssr")]
 pub mod qr;
 pub mod widgets;

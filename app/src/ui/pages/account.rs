@@ -1,15 +1,53 @@
 //! `/account`: who I am, the time zone I read times in, changing my password, and my
-//! second factors (`second_factors`).
+//! second factors: an authenticator app and recovery codes (`second_factors`), passkeys.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 
-use crate::ui::components::format::role_label;
+use crate::model::PasskeySummary;
+use crate::ui::components::format::{Time, TimeOrNever, role_label};
 use crate::ui::components::forms::{FieldMessage, FormMessage, Options, last_error};
 use crate::ui::components::layout::CurrentUser;
+use crate::ui::components::loading::Loaded;
+use crate::ui::components::passkeys::AddPasskey;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 use crate::ui::pages::second_factors::SecondFactorsSection;
+
+/// The signed-in user's passkeys, and why the portal's address cannot have any if so.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PasskeysData {
+    pub unavailable: Option<String>,
+    pub passkeys: Vec<PasskeySummary>,
+}
+
+#[server(endpoint = "my_passkeys")]
+pub async fn my_passkeys() -> Result<PasskeysData, PortalError> {
+    use crate::ui::session::{refuse, services, signed_in_to_change_password};
+
+    // Listed for a user on a one-time password too (adding one waits for their password).
+    let user = signed_in_to_change_password().await?;
+    let services = services()?;
+    Ok(PasskeysData {
+        unavailable: services.passkeys_unavailable(),
+        passkeys: services.own_passkeys(&user).await.map_err(refuse)?,
+    })
+}
+
+/// Removes one of the signed-in user's passkeys; their other sessions end, this one stays.
+#[server(endpoint = "remove_passkey")]
+pub async fn remove_passkey(passkey_id: String) -> Result<(), PortalError> {
+    use crate::ui::session::{put_notice, refuse, renew_grant, services, signed_in};
+
+    let (user, _) = signed_in().await?;
+    let grant = services()?
+        .remove_own_passkey(&user, &passkey_id)
+        .await
+        .map_err(refuse)?;
+    renew_grant(&grant).await?;
+    put_notice("Passkey removed. Your other sessions have ended.").await;
+    Ok(())
+}
 
 /// Changes the signed-in user's password; their other sessions end, this one stays.
 #[server(endpoint = "change_password")]
@@ -76,6 +114,9 @@ pub fn AccountPage() -> impl IntoView {
     let set_zone = ServerAction::<SetTimeZone>::new();
     let zone_error = last_error(set_zone.value());
     let zones = Resource::new(|| (), |_| time_zones());
+    let remove = ServerAction::<RemovePasskey>::new();
+    let remove_error = last_error(remove.value());
+    let passkeys = Resource::new(move || remove.version().get(), |_| my_passkeys());
 
     view! {
         <h1>"My account"</h1>
@@ -118,6 +159,18 @@ pub fn AccountPage() -> impl IntoView {
                     view! { <TimeZoneForm action=set_zone zones chosen browser error=zone_error/> }
                 })}
             </Transition>
+        </section>
+        <section class="card" data-testid="passkeys">
+            <h2>"Passkeys"</h2>
+            <p class="muted">"A passkey signs you in without a password: your device's screen lock, a password manager or a security key proves it is you. Add one for each device you sign in from."</p>
+            <FormMessage error=remove_error/>
+            <Loaded resource=passkeys let:data>
+                {match data.unavailable {
+                    Some(reason) => view! { <p class="notice" role="status" data-testid="passkeys-unavailable">{reason}</p> }.into_any(),
+                    None => view! { <AddPasskey/> }.into_any(),
+                }}
+                <PasskeyList passkeys=data.passkeys remove/>
+            </Loaded>
         </section>
         <section class="card">
             <h2>"Change password"</h2>
@@ -183,4 +236,47 @@ fn TimeZoneForm(
             </div>
         </ActionForm>
     }
+}
+
+/// The user's passkeys, each with a form to remove it (a plain form: works without
+/// JavaScript).
+#[component]
+fn PasskeyList(
+    passkeys: Vec<PasskeySummary>,
+    remove: ServerAction<RemovePasskey>,
+) -> impl IntoView {
+    if passkeys.is_empty() {
+        return view! { <p class="empty">"No passkeys yet."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+        <table class="list">
+            <caption class="visually-hidden">"Your passkeys"</caption>
+            <thead><tr>
+                <th scope="col">"Name"</th><th scope="col">"Added"</th><th scope="col">"Last used"</th>
+                <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+            </tr></thead>
+            <tbody>
+                {passkeys.into_iter().map(|passkey| view! {
+                    <tr>
+                        <td>{passkey.name.clone()}</td>
+                        <td data-label="Added"><Time at=passkey.created_at.clone()/></td>
+                        <td data-label="Last used"><TimeOrNever at=passkey.last_used_at.clone()/></td>
+                        <td class="row-actions">
+                            <details>
+                                <summary>"Remove…"</summary>
+                                <ActionForm action=remove>
+                                    <input type="hidden" name="passkey_id" value=passkey.id.clone()/>
+                                    <p>"You can no longer sign in with " <strong>{passkey.name.clone()}</strong> ". Your other sessions end."</p>
+                                    <button type="submit" class="danger">"Remove passkey"</button>
+                                </ActionForm>
+                            </details>
+                        </td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+        </div>
+    }
+    .into_any()
 }

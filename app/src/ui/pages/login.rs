@@ -1,10 +1,11 @@
-//! `/login`: email and password.
+//! `/login`: email and password, or a passkey.
 
 use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_router::hooks::use_query_map;
 
+use crate::ui::components::passkeys::{PasskeySignIn, passkeys_unavailable};
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::session::Login;
 
@@ -23,10 +24,23 @@ pub fn LoginPage() -> impl IntoView {
             .flatten()
             .filter(|email| !email.is_empty())
     };
+    let passkeys = Resource::new(|| (), |_| passkeys_unavailable());
     view! {
         <main class="narrow login">
             <h1>"Sign in to ipp-portal"</h1>
             <LoginForm login next=next() email=email()/>
+            <section class="passkey-alternative" aria-label="Passkey">
+                <p class="or">"or"</p>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let unavailable = match passkeys.await {
+                            Ok(reason) => reason,
+                            Err(error) => Some(error.to_string()),
+                        };
+                        view! { <PasskeySignIn unavailable next=next()/> }
+                    })}
+                </Suspense>
+            </section>
         </main>
     }
 }

@@ -193,7 +193,6 @@ fn SecondFactorsView(
             }
             .into_any(),
         }}
-        // PASSKEYS: the Passkeys part of this section goes here.
         <h3>"Recovery codes"</h3>
         {new_recovery_codes.map(|codes| view! { <NewRecoveryCodes codes/> })}
         {if has_factor {

@@ -8,6 +8,7 @@ use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
 use crate::ui::components::forms::{FieldMessage, FormMessage, last_error};
+use crate::ui::components::passkeys::PasskeySecondStep;
 use crate::ui::components::widgets::SubmitButton;
 use crate::ui::errors::PortalError;
 
@@ -127,7 +128,15 @@ fn SecondStep(
     // The recovery form opens by itself when it was the one refused.
     let recovery_open = recovery_error().is_some() || !data.authenticator;
     view! {
-        // PASSKEYS: the passkey step (`PasskeySecondStep`) goes here when `data.passkeys`.
+        {data.passkeys.then(|| {
+            let next = next.clone();
+            view! {
+                <section aria-labelledby="passkey-heading">
+                    <h2 id="passkey-heading">"Passkey"</h2>
+                    <PasskeySecondStep next/>
+                </section>
+            }
+        })}
         {data.authenticator.then(|| view! {
             <section aria-labelledby="code-heading">
                 <h2 id="code-heading">"Authenticator app"</h2>
