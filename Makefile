@@ -17,7 +17,7 @@ help:
 	@echo "make run     build and serve the portal at $(PUBLIC_URL) (SQLite, demo login printed)"
 	@echo "make test    every test: lint, unit, integration (SQLite and PostgreSQL), browser"
 	@echo "make build   release build: target/release/ipp-portal and target/site"
-	@echo "make bench   throughput and latency benchmarks on 1,000,000 devices"
+	@echo "make bench   throughput and latency on 1,000,000 devices, SQLite and PostgreSQL"
 	@echo "make setup   install the toolchain alone"
 
 setup:
@@ -59,9 +59,14 @@ test-api-fuzz:
 test-e2e:
 	cd end2end && npm test
 
+# SQLite, and PostgreSQL at BENCH_POSTGRES_URL or else a throwaway one, side by side.
 bench:
 	bash scripts/setup.sh run
-	cargo bench -p server --features bench --bench device_api
+	if [ -n "$${BENCH_POSTGRES_URL:-}" ]; then \
+	  cargo bench -p server --features bench --bench device_api; \
+	else \
+	  bash scripts/with-postgres.sh cargo bench -p server --features bench --bench device_api; \
+	fi
 
 fmt:
 	cargo fmt --all

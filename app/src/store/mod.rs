@@ -33,6 +33,8 @@ use crate::domain::metadata::MetadataFilter;
 
 pub use api_keys::{ApiKeyRow, NewApiKey};
 pub use audit::{AuditEventRow, AuditFilter, NewAuditEvent};
+#[cfg(feature = "bench")]
+pub use bulk::RegistrationOutcome;
 pub use devices::{DeviceCursor, DeviceFilter, DeviceRow, DeviceUpdate};
 pub use enrollments::{EnrollmentFilter, EnrollmentRow, NewEnrollment};
 pub use locations::LocationRow;
