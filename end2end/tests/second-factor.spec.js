@@ -72,7 +72,7 @@ async function signOut(page) {
 async function typePassword(page, email) {
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 test('an authenticator app is set up on My account and asked for at sign-in', async ({ page }) => {
