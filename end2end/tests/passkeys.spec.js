@@ -75,6 +75,32 @@ test('add a passkey, sign in with it without a password, remove it', async ({ pa
   await expect(page).toHaveURL(/\/login/);
 });
 
+test('a password sign-in asks for the passkey next, and the first passkey brings recovery codes', async ({ page }) => {
+  const merchant = createMerchant('Passkey Bakery');
+  const email = merchant.addUser('ops');
+  await virtualAuthenticator(page);
+
+  await signIn(page, email);
+  await page.goto('/account');
+  await hydrated(page);
+  const section = page.getByTestId('passkeys');
+  await section.getByLabel('Name (the device or password manager that keeps it)').fill('Till laptop');
+  await section.getByRole('button', { name: 'Add a passkey' }).click();
+  await expect(section.getByRole('row', { name: /Till laptop/ })).toBeVisible();
+  // Shown once, with the first second factor.
+  await expect(page.getByTestId('recovery-codes-left')).toContainText('10 of 10');
+
+  await signOut(page);
+  await signIn(page, email);
+  await expect(page).toHaveURL(/\/login\/verify/);
+  await hydrated(page);
+  await expectAccessible(page);
+  await page.getByRole('button', { name: 'Use a passkey' }).click();
+  // Signed in, on the overview.
+  await expect(page).toHaveURL(/:\d+\/$/);
+  await expect(page.locator('.account-menu > summary')).toBeVisible();
+});
+
 test('the sign-in page says when the browser has no passkeys', async ({ page }) => {
   // A browser without WebAuthn: the button stays off and the page says why.
   await page.addInitScript(() => { delete window.PublicKeyCredential; });
