@@ -211,10 +211,9 @@ impl Services {
             }
             other => other?,
         }
-        let codes = match first_factor {
-            true => Some(self.issue_recovery_codes(&mut tx, &user.id, now).await?),
-            false => None,
-        };
+        let codes = self
+            .recovery_codes_for_first_factor(&mut tx, first_factor, &user.id, now)
+            .await?;
         audit(
             &mut tx,
             &actor,

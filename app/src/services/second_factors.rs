@@ -177,10 +177,9 @@ impl Services {
                 "this authenticator app was changed meanwhile: reload the page".into(),
             ));
         }
-        let codes = match first_factor {
-            true => Some(self.issue_recovery_codes(&mut tx, &user.id, now).await?),
-            false => None,
-        };
+        let codes = self
+            .recovery_codes_for_first_factor(&mut tx, first_factor, &user.id, now)
+            .await?;
         audit(
             &mut tx,
             &actor,
@@ -199,6 +198,21 @@ impl Services {
             None,
         );
         Ok(codes)
+    }
+
+    /// The recovery codes that come with a user's first second factor (authenticator app or
+    /// passkey), made in the transaction adding it; none when the user had one already.
+    pub(crate) async fn recovery_codes_for_first_factor(
+        &self,
+        tx: &mut Tx,
+        first_factor: bool,
+        user_id: &str,
+        now: i64,
+    ) -> ServiceResult<Option<Vec<String>>> {
+        match first_factor {
+            true => Ok(Some(self.issue_recovery_codes(tx, user_id, now).await?)),
+            false => Ok(None),
+        }
     }
 
     /// Replaces the user's recovery codes with ten new ones, inside the transaction that
