@@ -1,10 +1,12 @@
 //! Registration's one write: the pairing code is consumed, and the device, its metadata,
 //! its first token, the audit event and the webhook events are created, and the attempt
-//! counted against the failure limits is given back, all in one transaction. On SQLite registrations are
-//! written in groups by one writer task (see `sqlite.rs`).
+//! counted against the failure limits is given back, all in one transaction. On SQLite
+//! registrations are written in groups by one writer task (see `sqlite.rs`); on
+//! PostgreSQL each is one statement.
 
+use super::webhooks::push_registration_event;
 use super::{
-    Backend, CountedAttempt, NewAuditEvent, NewWebhookEvent, SqlBuilder, Store, StoreResult,
+    CountedAttempt, NewAuditEvent, NewWebhookEvent, SqlBuilder, Store, StoreError, StoreResult,
 };
 
 /// A device about to be registered with the pending enrollment `enrollment_id`. Its
@@ -35,13 +37,23 @@ impl Store {
     /// device, which the first does only while it is pending: of concurrent registrations
     /// with one code, exactly one writes anything. On SQLite the statements travel as one
     /// batch: its single writer holds the write lock for the whole transaction, so the
-    /// round trips to the database are part of what limits registrations.
+    /// round trips to the database are part of what limits registrations. On PostgreSQL
+    /// they are one statement (see [`registration_in_one_statement`]).
     pub async fn register_device(
         &self,
         device: &NewDevice<'_>,
         audit: &NewAuditEvent<'_>,
     ) -> StoreResult<bool> {
-        let mut batch = StatementBatch::new(self.backend);
+        let Some(writer) = &self.group_writer else {
+            let statement = registration_in_one_statement(device, audit);
+            let registered: i64 = statement
+                .query_scalar()?
+                .fetch_one(self.writer())
+                .await
+                .map_err(StoreError::classify)?;
+            return Ok(registered > 0);
+        };
+        let mut batch = StatementBatch::default();
         batch
             .statement(
                 "UPDATE enrollments SET status = 'CONSUMED', live_code = NULL, consumed_at = ",
@@ -115,9 +127,8 @@ impl Store {
         for event in device.webhook_events {
             batch.push_webhook_event(event, device.id);
         }
-        // Last, so that PostgreSQL holds the counters' rows (the global one is every
-        // registration's) as briefly as it can; bucket by bucket in one order, like every
-        // other statement on them.
+        // The attempt given back, bucket by bucket in one order, like every other
+        // statement on the counters.
         if let Some(attempt) = device.counted_attempt {
             for bucket in attempt.sorted_buckets() {
                 batch
@@ -133,60 +144,111 @@ impl Store {
             }
         }
 
-        match &self.group_writer {
-            Some(writer) => writer.write_registration(batch, device.id).await,
-            None => {
-                let mut tx = self.begin().await?;
-                let written = batch.execute(&mut tx).await?;
-                if written == 0 {
-                    return Ok(false);
-                }
-                tx.commit().await?;
-                Ok(true)
-            }
-        }
+        writer.write_registration(batch, device.id).await
     }
 }
 
-/// Statements run in order in one transaction: on SQLite sent together as one batch, in
-/// a single round trip; on PostgreSQL one at a time, as its protocol binds values to
-/// one statement at a time. Placeholders are numbered across the whole batch, which
-/// SQLite binds by number in each statement.
+/// The registration as one PostgreSQL statement of data-modifying CTEs, each fed by the
+/// one before through `RETURNING` (a statement's parts do not see each other's rows in
+/// the tables): one round trip, and a transaction no longer than its execution. That
+/// matters most for the attempt counters, whose rows (the global one is every
+/// registration's) stay locked until the commit: locked by a statement that commits at
+/// once, they are not held across round trips. Their rows are locked in bucket order, as
+/// every statement on them does, so concurrent registrations never wait in a circle.
+fn registration_in_one_statement(device: &NewDevice<'_>, audit: &NewAuditEvent<'_>) -> SqlBuilder {
+    let mut sql = SqlBuilder::new(
+        "WITH consumed AS (UPDATE enrollments SET status = 'CONSUMED', live_code = NULL, \
+         consumed_at = ",
+    );
+    sql.bind_int(device.now)
+        .push(", device_id = ")
+        .bind_text(device.id)
+        .push(" WHERE id = ")
+        .bind_text(device.enrollment_id)
+        .push(" AND status = 'PENDING' AND expires_at > ")
+        .bind_int(device.now)
+        .push(
+            " RETURNING id, merchant_id, location_id), \
+             registered AS (INSERT INTO devices (id, merchant_id, location_id, enrollment_id, \
+             hardware_id, name, platform, created_at, updated_at) SELECT ",
+        )
+        .bind_text(device.id)
+        .push(", merchant_id, location_id, id, ")
+        .bind_text(device.hardware_id)
+        .push(", ")
+        .bind_text(device.name)
+        .push(", ")
+        .bind_text(device.platform)
+        .push(", ")
+        .bind_int(device.now)
+        .push(", ")
+        .bind_int(device.now)
+        .push(
+            " FROM consumed RETURNING id, merchant_id, enrollment_id, created_at), \
+             metadata AS (INSERT INTO device_metadata (device_id, merchant_id, key, value, \
+             device_created_at) SELECT d.id, d.merchant_id, m.key, m.value, d.created_at \
+             FROM registered d JOIN enrollment_metadata m ON m.enrollment_id = d.enrollment_id), \
+             token AS (INSERT INTO device_tokens (token_hash, device_id, created_at) SELECT ",
+        )
+        .bind_text(device.token_hash)
+        .push(
+            ", id, created_at FROM registered), \
+             audit AS (INSERT INTO audit_events (merchant_id, occurred_at, actor_kind, \
+             actor_id, actor_label, action, target_kind, target_id, details) SELECT merchant_id, ",
+        )
+        .bind_int(audit.occurred_at)
+        .push(", ")
+        .bind_text(audit.actor_kind)
+        .push(", ");
+    match audit.actor_id {
+        Some(actor_id) => sql.bind_text(actor_id),
+        None => sql.push("NULL"),
+    };
+    sql.push(", ")
+        .bind_text(audit.actor_label)
+        .push(", ")
+        .bind_text(audit.action)
+        .push(", ")
+        .bind_text(audit.target_kind)
+        .push(", ")
+        .bind_text(audit.target_id)
+        .push(", ")
+        .bind_text(&audit.details)
+        .push(" FROM registered)");
+    for (index, event) in device.webhook_events.iter().enumerate() {
+        push_registration_event(&mut sql, event, index);
+    }
+    if let Some(attempt) = device.counted_attempt {
+        sql.push(", counted AS (SELECT bucket FROM attempt_failures WHERE window_start = ")
+            .bind_int(attempt.window_start)
+            .push(" AND bucket IN (")
+            .bind_list(attempt.sorted_buckets().into_iter().map(str::to_owned))
+            .push(
+                ") AND EXISTS (SELECT 1 FROM registered) ORDER BY bucket FOR UPDATE), \
+             given_back AS (UPDATE attempt_failures a SET failures = a.failures - 1 \
+             FROM counted c WHERE a.bucket = c.bucket AND a.window_start = ",
+            )
+            .bind_int(attempt.window_start)
+            .push(" AND a.failures > 0)");
+    }
+    sql.push(" SELECT COUNT(*) FROM registered");
+    sql
+}
+
+/// SQLite's statements of one registration, run in order in one transaction and sent
+/// together as one batch, in a single round trip. Placeholders are numbered across the
+/// whole batch, which SQLite binds by number in each statement.
+#[derive(Default)]
 pub(super) struct StatementBatch {
-    backend: Backend,
-    pub(super) statements: Vec<SqlBuilder>,
+    pub(super) sql: SqlBuilder,
 }
 
 impl StatementBatch {
-    fn new(backend: Backend) -> Self {
-        Self {
-            backend,
-            statements: Vec::new(),
-        }
-    }
-
     /// Starts the next statement with `sql`; bind its values on what this returns.
     pub(super) fn statement(&mut self, sql: &str) -> &mut SqlBuilder {
-        match (self.backend, self.statements.last_mut()) {
-            (Backend::Sqlite, Some(_)) => {}
-            _ => self.statements.push(SqlBuilder::new("")),
+        if !self.sql.is_empty() {
+            self.sql.push("; ");
         }
-        let statement = self
-            .statements
-            .last_mut()
-            .expect("a statement was just made");
-        if !statement.is_empty() {
-            statement.push("; ");
-        }
-        statement.push(sql)
-    }
-
-    /// Rows written by all the statements.
-    pub(super) async fn execute(&self, tx: &mut super::Tx) -> StoreResult<u64> {
-        let mut written = 0;
-        for statement in &self.statements {
-            written += statement.execute(tx).await?;
-        }
-        Ok(written)
+        self.sql.push(sql)
     }
 }

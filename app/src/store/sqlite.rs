@@ -224,14 +224,11 @@ async fn write_group(writer: &AnyPool, group: &[QueuedWrite]) -> StoreResult<Vec
 
 impl StatementBatch {
     /// Runs the statements inside `SAVEPOINT registration`, released if all succeed, and
-    /// tells whether they created `device_id` (SQLite only: a single batch). Asked of the
+    /// tells whether they created `device_id`. Asked of the
     /// database, not summed from row counts: SQLite reports a savepoint's count as that
     /// of the statement before it, which may be another registration's.
     async fn execute_in_savepoint(&self, tx: &mut super::Tx, device_id: &str) -> StoreResult<bool> {
-        let [statement] = self.statements.as_slice() else {
-            unreachable!("SQLite batches are one statement list");
-        };
-        let mut wrapped = statement.with_prefix("SAVEPOINT registration; ");
+        let mut wrapped = self.sql.with_prefix("SAVEPOINT registration; ");
         wrapped
             .push("; RELEASE registration; SELECT COUNT(*) FROM devices WHERE id = ")
             .bind_text(device_id);
