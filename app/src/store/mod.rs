@@ -479,6 +479,26 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends `other`, text and values, its placeholders numbered on after this one's:
+    /// statements built apart, sent as one batch.
+    pub fn append(&mut self, other: &SqlBuilder) -> &mut Self {
+        let offset = self.values.len();
+        let mut rest = other.sql.as_str();
+        while let Some(dollar) = rest.find('$') {
+            self.sql.push_str(&rest[..dollar]);
+            let after = &rest[dollar + 1..];
+            let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+            match after[..digits].parse::<usize>() {
+                Ok(number) => self.sql.push_str(&format!("${}", number + offset)),
+                Err(_) => self.sql.push('$'),
+            }
+            rest = &after[digits..];
+        }
+        self.sql.push_str(rest);
+        self.values.extend(other.values.iter().cloned());
+        self
+    }
+
     /// This statement's text behind `prefix`, with the same values: one WHERE clause
     /// shared by a COUNT and a SELECT.
     pub fn with_prefix(&self, prefix: &str) -> Self {
@@ -555,6 +575,24 @@ mod tests {
             sql.sql(),
             "SELECT * FROM t WHERE a = $1 AND b IN ($2, $3) LIMIT $4"
         );
+    }
+
+    #[test]
+    fn appended_statements_number_on() {
+        let mut first = SqlBuilder::new("UPDATE t SET a = ");
+        first.bind_int(1).push(" WHERE b = ").bind_text("x");
+        let mut second = SqlBuilder::new("DELETE FROM t WHERE a = ");
+        second
+            .bind_int(2)
+            .push(" AND b = '$' AND c = ")
+            .bind_text("y");
+        let mut batch = SqlBuilder::new("");
+        batch.append(&first).push("; ").append(&second);
+        assert_eq!(
+            batch.sql(),
+            "UPDATE t SET a = $1 WHERE b = $2; DELETE FROM t WHERE a = $3 AND b = '$' AND c = $4"
+        );
+        assert_eq!(batch.values.len(), 4);
     }
 
     #[test]

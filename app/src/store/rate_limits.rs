@@ -64,7 +64,10 @@ impl Store {
     /// with the registrations, one round trip.
     pub async fn count_attempt(&self, attempt: &CountedAttempt) -> StoreResult<Vec<i64>> {
         let counted = self
-            .write_counts(upsert(attempt, 1, "attempt_failures.failures + 1"))
+            .write_counts(
+                upsert(attempt, 1, "attempt_failures.failures + 1"),
+                attempt.sorted_buckets().len(),
+            )
             .await?;
         attempt
             .buckets
@@ -82,12 +85,15 @@ impl Store {
     /// Takes the attempt back from each of its buckets (it succeeded, or was refused and
     /// so never tried). Never below zero.
     pub async fn give_back_attempt(&self, attempt: &CountedAttempt) -> StoreResult<()> {
-        self.write_counts(upsert(
-            attempt,
-            0,
-            "CASE WHEN attempt_failures.failures > 0 \
-             THEN attempt_failures.failures - 1 ELSE 0 END",
-        ))
+        self.write_counts(
+            upsert(
+                attempt,
+                0,
+                "CASE WHEN attempt_failures.failures > 0 \
+                 THEN attempt_failures.failures - 1 ELSE 0 END",
+            ),
+            attempt.sorted_buckets().len(),
+        )
         .await?;
         Ok(())
     }
@@ -101,14 +107,19 @@ impl Store {
             .bind_text(format!("{prefix}%"))
             .push(" AND window_start < ")
             .bind_int(before);
-        self.write_counts(statement).await?;
+        self.write_counts(statement, 0).await?;
         Ok(())
     }
 
-    /// Runs a statement on the counters, returning its `(bucket, failures)` rows.
-    async fn write_counts(&self, statement: SqlBuilder) -> StoreResult<Vec<(String, i64)>> {
+    /// Runs a statement on the counters, returning its `(bucket, failures)` rows, of
+    /// which there are `rows`.
+    async fn write_counts(
+        &self,
+        statement: SqlBuilder,
+        rows: usize,
+    ) -> StoreResult<Vec<(String, i64)>> {
         match &self.group_writer {
-            Some(writer) => writer.write_counts(statement).await,
+            Some(writer) => writer.write_counts(statement, rows).await,
             None => Ok(statement.query_as()?.fetch_all(self.writer()).await?),
         }
     }

@@ -91,9 +91,10 @@ enum QueuedWrite {
         reply: oneshot::Sender<StoreResult<bool>>,
     },
     /// One statement on the attempt counters, answered with its `(bucket, failures)` rows
-    /// once the group is committed.
+    /// (`rows` of them) once the group is committed.
     Counts {
         statement: SqlBuilder,
+        rows: usize,
         reply: oneshot::Sender<StoreResult<Vec<(String, i64)>>>,
     },
 }
@@ -134,9 +135,14 @@ impl GroupWriter {
     pub(super) async fn write_counts(
         &self,
         statement: SqlBuilder,
+        rows: usize,
     ) -> StoreResult<Vec<(String, i64)>> {
         let (reply, outcome) = oneshot::channel();
-        self.queue(QueuedWrite::Counts { statement, reply })?;
+        self.queue(QueuedWrite::Counts {
+            statement,
+            rows,
+            reply,
+        })?;
         outcome.await.map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -191,10 +197,11 @@ async fn write_groups(writer: AnyPool, mut queue: mpsc::UnboundedReceiver<Queued
 
 /// One transaction for the group; each registration under a savepoint, so one refused
 /// (a hardware id already registered) leaves the others in. The savepoint travels in the
-/// registration's own batch: one round trip each, unless it fails. A count is a single
-/// statement, which SQLite undoes by itself if it fails.
+/// registration's own batch: one round trip each, unless it fails. The counts go first,
+/// all in one batch.
 async fn write_group(writer: &AnyPool, group: &[QueuedWrite]) -> StoreResult<Vec<Written>> {
     let mut tx = writer.begin().await?;
+    let mut counted = write_counts_together(&mut tx, group).await.into_iter();
     let mut outcomes = Vec::with_capacity(group.len());
     for write in group {
         match write {
@@ -209,17 +216,64 @@ async fn write_group(writer: &AnyPool, group: &[QueuedWrite]) -> StoreResult<Vec
                 }
                 outcomes.push(Written::Registration(outcome));
             }
-            QueuedWrite::Counts { statement, .. } => {
-                let outcome = match statement.query_as() {
-                    Ok(query) => query.fetch_all(&mut *tx).await.map_err(StoreError::from),
-                    Err(error) => Err(error.into()),
-                };
+            QueuedWrite::Counts { .. } => {
+                let outcome = counted.next().expect("an outcome for each count");
                 outcomes.push(Written::Counts(outcome));
             }
         }
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// The group's counts, in its order: their statements sent as one batch, one round trip
+/// for them all (each registration and sign-in makes one, so one each would double the
+/// round trips of registrations). Their rows come back statement by statement, each
+/// count's as many as it said. Should a statement fail, every count of the group hears
+/// so, and those before it stay counted: an error never lets an attempt through.
+async fn write_counts_together(
+    tx: &mut super::Tx,
+    group: &[QueuedWrite],
+) -> Vec<StoreResult<Vec<(String, i64)>>> {
+    let counts: Vec<(&SqlBuilder, usize)> = group
+        .iter()
+        .filter_map(|write| match write {
+            QueuedWrite::Counts {
+                statement, rows, ..
+            } => Some((statement, *rows)),
+            QueuedWrite::Registration { .. } => None,
+        })
+        .collect();
+    if counts.is_empty() {
+        return Vec::new();
+    }
+    let mut batch = SqlBuilder::new("");
+    for (statement, _) in &counts {
+        if !batch.is_empty() {
+            batch.push("; ");
+        }
+        batch.append(statement);
+    }
+    let expected: usize = counts.iter().map(|(_, rows)| rows).sum();
+    let rows: StoreResult<Vec<(String, i64)>> = match batch.query_as() {
+        Ok(query) => query.fetch_all(&mut **tx).await.map_err(StoreError::from),
+        Err(error) => Err(error.into()),
+    };
+    let failure = match rows {
+        Ok(rows) if rows.len() == expected => {
+            let mut rows = rows.into_iter();
+            return counts
+                .iter()
+                .map(|(_, count)| Ok(rows.by_ref().take(*count).collect()))
+                .collect();
+        }
+        Ok(rows) => format!("{} counter rows for {expected}", rows.len()),
+        Err(error) => error.to_string(),
+    };
+    counts
+        .iter()
+        .map(|_| Err(StoreError::GroupFailed(failure.clone())))
+        .collect()
 }
 
 impl StatementBatch {
