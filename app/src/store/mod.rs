@@ -131,11 +131,16 @@ impl Store {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
             },
+            sqlite::READER_CACHE_KIB,
         )
         .connect_with(options.clone())
         .await?;
         let writer = match backend {
-            Backend::Sqlite => pool_options(backend, 1).connect_with(options).await?,
+            Backend::Sqlite => {
+                pool_options(backend, 1, sqlite::WRITER_CACHE_KIB)
+                    .connect_with(options)
+                    .await?
+            }
             Backend::Postgres => pool.clone(),
         };
         let group_writer =
@@ -250,7 +255,8 @@ impl ConnectionCounts {
     }
 }
 
-fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
+/// A pool of `max_connections`; on SQLite each keeps `sqlite_cache_kib` of pages.
+fn pool_options(backend: Backend, max_connections: u32, sqlite_cache_kib: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         // A SQLite connection is a file handle in this process and cannot drop, and pinging
@@ -260,7 +266,7 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    sqlite::configure_connection(conn).await?;
+                    sqlite::configure_connection(conn, sqlite_cache_kib).await?;
                 }
                 Ok(())
             })

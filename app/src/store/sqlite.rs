@@ -22,8 +22,20 @@ use super::{SqlBuilder, StoreError, StoreResult};
 /// Most writes (registrations, counts) in one transaction.
 const MOST_PER_GROUP: usize = 64;
 
-/// Settings every SQLite connection gets when it opens.
-pub(super) async fn configure_connection(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+/// Pages each reading connection keeps of its own, in KiB. A million devices make a
+/// database of gigabytes, which the operating system's page cache holds for every process
+/// at once; what a connection keeps beyond that is the server's own memory, 8 readers
+/// over.
+pub(super) const READER_CACHE_KIB: u32 = 4 * 1024;
+/// The writer's: registrations rewrite the same pages (the ends of indexes) again and
+/// again, so it keeps more.
+pub(super) const WRITER_CACHE_KIB: u32 = 16 * 1024;
+
+/// Settings every SQLite connection gets when it opens; `cache_kib` is its page cache.
+pub(super) async fn configure_connection(
+    conn: &mut AnyConnection,
+    cache_kib: u32,
+) -> Result<(), sqlx::Error> {
     // WAL lets readers work while the writer writes; the busy timeout
     // covers other processes (the command line) writing meanwhile.
     for pragma in [
@@ -31,14 +43,18 @@ pub(super) async fn configure_connection(conn: &mut AnyConnection) -> Result<(),
         "PRAGMA busy_timeout = 10000",
         "PRAGMA foreign_keys = ON",
         "PRAGMA synchronous = NORMAL",
-        // A million devices make a database of gigabytes: a larger page
-        // cache and memory-mapped reads (up to SQLite's 2 GB cap) keep
-        // queries off read calls.
-        "PRAGMA cache_size = -32768",
-        "PRAGMA mmap_size = 2147418112",
-        // Registrations rewrite the same pages (the ends of indexes)
-        // again and again: a longer log between checkpoints copies each
-        // of them back to the database once instead of many times.
+        &format!("PRAGMA cache_size = -{cache_kib}"),
+        // Pages are read with read calls, not through a memory map: a mapped page
+        // counts in the server's resident memory once for each connection that
+        // touched it.
+        "PRAGMA mmap_size = 0",
+        // Each registration of a group writes under a savepoint, which keeps the
+        // pages it changes in a sub-journal: in memory, not a temporary file made
+        // and deleted for every group.
+        "PRAGMA temp_store = MEMORY",
+        // Registrations rewrite the same pages (the ends of indexes) again and
+        // again: a longer log between checkpoints copies each of them back to
+        // the database once instead of many times.
         "PRAGMA wal_autocheckpoint = 10000",
     ] {
         sqlx::query(pragma).execute(&mut *conn).await?;
