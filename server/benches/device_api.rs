@@ -10,7 +10,8 @@
 //! portal's device page and overview (rendered whole on the server), and of a deep page
 //! of the device list by cursor and by number; webhooks: how fast a backlog is delivered
 //! to a local receiver, and the time from a registration to its delivery; and the peak
-//! memory of the process while it measures. Prints them against their targets and exits
+//! memory of the server. The one-instance figures are those of `ipp-portal serve` run as
+//! a process of its own, as deployed. Prints them against their targets and exits
 //! 0 either way: a measurement, not a test. All traffic stays on 127.0.0.1.
 //!
 //! PostgreSQL is the server at `BENCH_POSTGRES_URL`, else at `TEST_POSTGRES_URL` (`make
@@ -321,15 +322,12 @@ async fn measure_database(mut databases: BenchDatabases) -> BackendReport {
     assert_eq!(seeded, seeded_count as u64, "every device is seeded");
     eprintln!("seeded in {:.1} s", seeding_time.as_secs_f64());
 
-    // From here on the process measures: its peak memory starts again from what it holds
-    // now (the seeding's is not the server's). The seeding's connection closes in the
-    // background: its page cache must be gone first.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let peak_reset = reset_peak_memory();
-    let heap_peak = HeapPeak::start();
     let load_before = load_average();
-
-    let (app_url, app_server) = serve(application);
+    // The in-process application prepares (codes, users, endpoints) and is not served;
+    // the server measured is `ipp-portal serve` on the same database.
+    drop(application);
+    let server = ServerProcess::start(&database_url, LOOSE_LIMITS).await;
+    let app_url = server.url.clone();
     let (bare_url, bare_server) = spawn_bare().await;
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
@@ -426,14 +424,13 @@ async fn measure_database(mut databases: BenchDatabases) -> BackendReport {
     let delivery_latency =
         measure_delivery_latency(&client, &register_url, &latency_codes, &receiver).await;
 
-    let memory = Memory::now(peak_reset, heap_peak.mb());
+    let memory = server.stop().await;
     let load_after = load_average();
     let database_bytes = store.database_bytes().await.unwrap_or(-1);
     let commit_settings = store
         .commit_settings()
         .await
         .unwrap_or_else(|error| error.to_string());
-    app_server.abort();
     bare_server.abort();
     services.close().await;
     store.close().await;
@@ -882,37 +879,24 @@ async fn measure_deep_pages(
     }
 }
 
-/// The process's memory, in MB: its peak since the reset, and what it holds now.
+/// The server process's memory, in MB: its peak over its whole life (it starts after the
+/// seeding), and what it holds at the end.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Memory {
-    /// VmHWM: the most resident at once since the peak was reset.
+    /// VmHWM: the most resident at once.
     peak_mb: f64,
-    /// Whether the peak was reset after seeding (else it is the process's whole life).
-    peak_reset: bool,
-    /// RssAnon: heap and stacks, now.
+    /// RssAnon: heap and stacks, at the end.
     anonymous_mb: f64,
-    /// The most RssAnon seen, sampled every `HEAP_SAMPLE_INTERVAL` since the reset: the
-    /// process's own memory, without the file pages it maps.
+    /// The most RssAnon seen, sampled every `MEMORY_SAMPLE_INTERVAL`: the process's own
+    /// memory, without the file pages it maps.
     anonymous_peak_mb: f64,
-    /// RssFile: pages of files mapped in (SQLite's memory-mapped database), now.
+    /// RssFile: pages of files mapped in (the program itself), at the end.
     file_mb: f64,
 }
 
-impl Memory {
-    fn now(peak_reset: bool, anonymous_peak_mb: f64) -> Self {
-        Self {
-            peak_mb: status_mb("VmHWM:"),
-            peak_reset,
-            anonymous_mb: status_mb("RssAnon:"),
-            anonymous_peak_mb,
-            file_mb: status_mb("RssFile:"),
-        }
-    }
-}
-
-/// A field of `/proc/self/status`, in MB; -1 when missing.
-fn status_mb(name: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+/// A field of `/proc/<pid>/status`, in MB; -1 when missing.
+fn status_mb(pid: u32, name: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix(name))
@@ -926,38 +910,99 @@ fn status_mb(name: &str) -> f64 {
         .map_or(-1.0, |kib| kib / 1024.0)
 }
 
-const HEAP_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
+const MEMORY_SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The most anonymous memory (RssAnon) the process held, sampled in the background.
-struct HeapPeak {
-    most_kib: Arc<std::sync::atomic::AtomicU64>,
+/// `ipp-portal serve` in a process of its own, as deployed: the one-instance figures are
+/// its, and so is the memory measured. Request logging is off (warnings only), as the
+/// log's cost depends on where it goes.
+struct ServerProcess {
+    child: tokio::process::Child,
+    pid: u32,
+    url: String,
+    most_anonymous_kib: Arc<std::sync::atomic::AtomicU64>,
     sampler: JoinHandle<()>,
 }
 
-impl HeapPeak {
-    fn start() -> Self {
-        let most_kib: Arc<std::sync::atomic::AtomicU64> = Arc::default();
-        let noted = most_kib.clone();
-        let sampler = tokio::spawn(async move {
-            loop {
-                let kib = (status_mb("RssAnon:") * 1024.0).max(0.0) as u64;
-                noted.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
-                tokio::time::sleep(HEAP_SAMPLE_INTERVAL).await;
+impl ServerProcess {
+    async fn start(database_url: &str, limits: RegistrationLimits) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ipp-portal"))
+            .args([
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args([
+                "--registration-failures-per-address",
+                &limits.per_address.to_string(),
+                "--registration-failures-global",
+                &limits.global.to_string(),
+                "--registration-window-seconds",
+                &limits.window_seconds.to_string(),
+                // The webhook receiver is on loopback.
+                "--allow-private-webhook-targets",
+            ])
+            .env("RUST_LOG", "warn,server::cli=info")
+            .env("NO_COLOR", "1")
+            .env("IPP_PORTAL_LOG_FORMAT", "pretty")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start ipp-portal serve");
+        let pid = child.id().expect("the server's process id");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().expect("its log")).lines();
+        let mut url = None;
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(at) = line.split("serving the portal at ").nth(1) {
+                url = Some(at.trim().to_owned());
+                break;
+            }
+            eprintln!("server: {line}");
+        }
+        let url = url.expect("the server says where it serves");
+        // Read the log all along: a full pipe would stop the server.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("server: {line}");
             }
         });
-        Self { most_kib, sampler }
+        let most_anonymous_kib: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let noted = most_anonymous_kib.clone();
+        let sampler = tokio::spawn(async move {
+            loop {
+                let kib = (status_mb(pid, "RssAnon:") * 1024.0).max(0.0) as u64;
+                noted.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(MEMORY_SAMPLE_INTERVAL).await;
+            }
+        });
+        Self {
+            child,
+            pid,
+            url,
+            most_anonymous_kib,
+            sampler,
+        }
     }
 
-    /// The peak so far, in MB; stops sampling.
-    fn mb(&self) -> f64 {
+    /// Its memory now, with its peak; then stops it.
+    async fn stop(mut self) -> Memory {
         self.sampler.abort();
-        self.most_kib.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1024.0
+        let memory = Memory {
+            peak_mb: status_mb(self.pid, "VmHWM:"),
+            anonymous_mb: status_mb(self.pid, "RssAnon:"),
+            anonymous_peak_mb: self
+                .most_anonymous_kib
+                .load(std::sync::atomic::Ordering::Relaxed) as f64
+                / 1024.0,
+            file_mb: status_mb(self.pid, "RssFile:"),
+        };
+        let _ = self.child.kill().await;
+        memory
     }
-}
-
-/// Starts the process's peak resident memory (VmHWM) again from what it holds now.
-fn reset_peak_memory() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 /// The load average over the last minute, as `uptime` shows it.
@@ -1269,7 +1314,7 @@ fn comparison_rows(reports: &[BackendReport]) -> Vec<Row> {
             &|r: &BackendReport| Some(r.delivery_latency.p99_within(TARGET_DELIVERY_P99_MS)),
         ),
         row(
-            "peak RSS while measuring (MB)",
+            "server process peak RSS (MB)",
             &format!("<= {TARGET_PEAK_RSS_MB:.0}"),
             &|r: &BackendReport| format!("{:.0}", r.memory.peak_mb),
             &|r: &BackendReport| {
@@ -1277,7 +1322,7 @@ fn comparison_rows(reports: &[BackendReport]) -> Vec<Row> {
             },
         ),
         row(
-            "peak heap: RssAnon sampled every 50 ms (MB)",
+            "  peak heap: RssAnon sampled every 50 ms (MB)",
             "",
             &|r: &BackendReport| format!("{:.0}", r.memory.anonymous_peak_mb),
             &|_: &BackendReport| None,
@@ -1326,19 +1371,10 @@ fn print_details(report: &BackendReport) {
         );
     }
     println!(
-        "{name}: peak RSS is the measuring process's VmHWM, {} after seeding (clear_refs 5), \
-         read after the last registration: the server with the benchmark's own HTTP client, \
-         the store-alone run and the two extra instances in one process{}",
-        if report.memory.peak_reset {
-            "reset"
-        } else {
-            "NOT reset"
-        },
-        if name == "SQLite" {
-            "; it counts each page of the database file read through a memory map once for every connection that mapped it (each maps up to 2 GB), so the heap is printed apart"
-        } else {
-            ""
-        }
+        "{name}: peak RSS is the VmHWM of `ipp-portal serve`, run as a process of its own from \
+         after the seeding until the last registration (one instance's registrations, lists, \
+         pages and webhooks); the benchmark's client, the store-alone run and the two-instance \
+         run are in another process"
     );
     for (what, error) in [
         ("register", &report.register.first_error),
