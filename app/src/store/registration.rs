@@ -65,22 +65,11 @@ impl Store {
             .bind_text(device.enrollment_id)
             .push(" AND status = 'PENDING' AND expires_at > ")
             .bind_int(device.now);
-        batch
-            .statement(
-                "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, \
-                 name, platform, created_at, updated_at) SELECT ",
-            )
-            .bind_text(device.id)
-            .push(", merchant_id, location_id, id, ")
-            .bind_text(device.hardware_id)
-            .push(", ")
-            .bind_text(device.name)
-            .push(", ")
-            .bind_text(device.platform)
-            .push(", ")
-            .bind_int(device.now)
-            .push(", ")
-            .bind_int(device.now)
+        let statement = batch.statement(
+            "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, \
+             name, platform, created_at, updated_at) SELECT ",
+        );
+        push_device_values(statement, device)
             .push(" FROM enrollments WHERE id = ")
             .bind_text(device.enrollment_id)
             .push(" AND device_id = ")
@@ -102,26 +91,7 @@ impl Store {
             "INSERT INTO audit_events (merchant_id, occurred_at, actor_kind, actor_id, \
              actor_label, action, target_kind, target_id, details) SELECT merchant_id, ",
         );
-        statement
-            .bind_int(audit.occurred_at)
-            .push(", ")
-            .bind_text(audit.actor_kind)
-            .push(", ");
-        match audit.actor_id {
-            Some(actor_id) => statement.bind_text(actor_id),
-            None => statement.push("NULL"),
-        };
-        statement
-            .push(", ")
-            .bind_text(audit.actor_label)
-            .push(", ")
-            .bind_text(audit.action)
-            .push(", ")
-            .bind_text(audit.target_kind)
-            .push(", ")
-            .bind_text(audit.target_id)
-            .push(", ")
-            .bind_text(&audit.details)
+        push_audit_values(statement, audit)
             .push(" FROM devices WHERE id = ")
             .bind_text(device.id);
         for event in device.webhook_events {
@@ -171,18 +141,8 @@ fn registration_in_one_statement(device: &NewDevice<'_>, audit: &NewAuditEvent<'
             " RETURNING id, merchant_id, location_id), \
              registered AS (INSERT INTO devices (id, merchant_id, location_id, enrollment_id, \
              hardware_id, name, platform, created_at, updated_at) SELECT ",
-        )
-        .bind_text(device.id)
-        .push(", merchant_id, location_id, id, ")
-        .bind_text(device.hardware_id)
-        .push(", ")
-        .bind_text(device.name)
-        .push(", ")
-        .bind_text(device.platform)
-        .push(", ")
-        .bind_int(device.now)
-        .push(", ")
-        .bind_int(device.now)
+        );
+    push_device_values(&mut sql, device)
         .push(
             " FROM consumed RETURNING id, merchant_id, enrollment_id, created_at), \
              metadata AS (INSERT INTO device_metadata (device_id, merchant_id, key, value, \
@@ -195,26 +155,8 @@ fn registration_in_one_statement(device: &NewDevice<'_>, audit: &NewAuditEvent<'
             ", id, created_at FROM registered), \
              audit AS (INSERT INTO audit_events (merchant_id, occurred_at, actor_kind, \
              actor_id, actor_label, action, target_kind, target_id, details) SELECT merchant_id, ",
-        )
-        .bind_int(audit.occurred_at)
-        .push(", ")
-        .bind_text(audit.actor_kind)
-        .push(", ");
-    match audit.actor_id {
-        Some(actor_id) => sql.bind_text(actor_id),
-        None => sql.push("NULL"),
-    };
-    sql.push(", ")
-        .bind_text(audit.actor_label)
-        .push(", ")
-        .bind_text(audit.action)
-        .push(", ")
-        .bind_text(audit.target_kind)
-        .push(", ")
-        .bind_text(audit.target_id)
-        .push(", ")
-        .bind_text(&audit.details)
-        .push(" FROM registered)");
+        );
+    push_audit_values(&mut sql, audit).push(" FROM registered)");
     for (index, event) in device.webhook_events.iter().enumerate() {
         push_registration_event(&mut sql, event, index);
     }
@@ -251,4 +193,43 @@ impl StatementBatch {
         }
         self.sql.push(sql)
     }
+}
+
+/// `<id>, merchant_id, location_id, id, <hardware id>, <name>, <platform>, <now>, <now>`: a
+/// new device's values, read from a row of its enrollment.
+fn push_device_values<'s>(sql: &'s mut SqlBuilder, device: &NewDevice<'_>) -> &'s mut SqlBuilder {
+    sql.bind_text(device.id)
+        .push(", merchant_id, location_id, id, ")
+        .bind_text(device.hardware_id)
+        .push(", ")
+        .bind_text(device.name)
+        .push(", ")
+        .bind_text(device.platform)
+        .push(", ")
+        .bind_int(device.now)
+        .push(", ")
+        .bind_int(device.now)
+}
+
+/// `<occurred at>, <actor kind>, <actor id or NULL>, <label>, <action>, <target kind>,
+/// <target id>, <details>`: the registration's audit event, after its `merchant_id`.
+fn push_audit_values<'s>(sql: &'s mut SqlBuilder, audit: &NewAuditEvent<'_>) -> &'s mut SqlBuilder {
+    sql.bind_int(audit.occurred_at)
+        .push(", ")
+        .bind_text(audit.actor_kind)
+        .push(", ");
+    match audit.actor_id {
+        Some(actor_id) => sql.bind_text(actor_id),
+        None => sql.push("NULL"),
+    };
+    sql.push(", ")
+        .bind_text(audit.actor_label)
+        .push(", ")
+        .bind_text(audit.action)
+        .push(", ")
+        .bind_text(audit.target_kind)
+        .push(", ")
+        .bind_text(audit.target_id)
+        .push(", ")
+        .bind_text(&audit.details)
 }

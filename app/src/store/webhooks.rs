@@ -155,12 +155,9 @@ fn push_subscribed(sql: &mut SqlBuilder, merchant_id: &str, event_type: WebhookE
         .push(")");
 }
 
-/// The statement that writes an event, only when an endpoint will receive it (and, with
-/// `device_id`, only when that device exists: a registration's events are written only if
-/// it registered).
-fn push_event_insert(sql: &mut SqlBuilder, event: &NewWebhookEvent, device_id: Option<&str>) {
-    sql.push("INSERT INTO webhook_events (id, merchant_id, type, occurred_at, body) SELECT ")
-        .bind_text(&event.id)
+/// `<id>, <merchant id>, <type>, <occurred at>, <body>`: an event's values.
+fn push_event_values<'s>(sql: &'s mut SqlBuilder, event: &NewWebhookEvent) -> &'s mut SqlBuilder {
+    sql.bind_text(&event.id)
         .push(", ")
         .bind_text(&event.merchant_id)
         .push(", ")
@@ -169,7 +166,14 @@ fn push_event_insert(sql: &mut SqlBuilder, event: &NewWebhookEvent, device_id: O
         .bind_int(event.occurred_at)
         .push(", ")
         .bind_text(&event.body)
-        .push(" WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
+}
+
+/// The statement that writes an event, only when an endpoint will receive it (and, with
+/// `device_id`, only when that device exists: a registration's events are written only if
+/// it registered).
+fn push_event_insert(sql: &mut SqlBuilder, event: &NewWebhookEvent, device_id: Option<&str>) {
+    sql.push("INSERT INTO webhook_events (id, merchant_id, type, occurred_at, body) SELECT ");
+    push_event_values(sql, event).push(" WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
     push_subscribed(sql, &event.merchant_id, event.event_type);
     sql.push(")");
     if let Some(device_id) = device_id {
@@ -201,17 +205,9 @@ pub(super) fn push_registration_event(sql: &mut SqlBuilder, event: &NewWebhookEv
     sql.push(&format!(
         ", event_{index} AS (INSERT INTO webhook_events (id, merchant_id, type, occurred_at, \
          body) SELECT "
-    ))
-    .bind_text(&event.id)
-    .push(", ")
-    .bind_text(&event.merchant_id)
-    .push(", ")
-    .bind_text(event.event_type.as_str())
-    .push(", ")
-    .bind_int(event.occurred_at)
-    .push(", ")
-    .bind_text(&event.body)
-    .push(" FROM registered WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
+    ));
+    push_event_values(sql, event)
+        .push(" FROM registered WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
     push_subscribed(sql, &event.merchant_id, event.event_type);
     sql.push(&format!(
         ") RETURNING id, merchant_id, occurred_at), \
