@@ -220,7 +220,7 @@ impl Services {
             now,
             "user.passkey_added",
             ("user", &user.id),
-            json!({"passkey_id": id, "name": pending.name}),
+            json!({"passkey_id": id, "name": pending.name, "recovery_codes_issued": codes.is_some()}),
         )
         .await?;
         tx.commit().await?;

@@ -328,6 +328,11 @@ async fn a_passkey_is_added_listed_and_signs_in_without_a_password(app: &TestApp
     .await;
     assert_eq!(events["content"][0]["actor"]["label"], "ops@shop.example");
     assert_eq!(events["content"][0]["details"]["name"], "Work laptop");
+    // The account's first second factor: its recovery codes came with it.
+    assert_eq!(
+        events["content"][0]["details"]["recovery_codes_issued"],
+        true
+    );
 }
 
 async fn forged_and_replayed_passkey_answers_are_refused(app: &TestApp) {
