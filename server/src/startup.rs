@@ -1,7 +1,7 @@
 //! Building the application from its settings and serving it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -11,7 +11,7 @@ use axum::{Router, middleware};
 use leptos::config::LeptosOptions;
 use leptos::nonce::Nonce;
 use leptos::prelude::*;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -72,6 +72,14 @@ pub struct EdgeSettings {
     pub headers: HeaderSettings,
 }
 
+/// The portal's routes, listed once a process. Listing renders the app, and while it runs
+/// Leptos holds back every resource first polled anywhere in the process for good: a page
+/// another application in the process is rendering at that moment would never finish.
+fn portal_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// The whole application: the Device API under `/ipp/v1`, the portal everywhere else.
 pub async fn router(
     services: Services,
@@ -84,7 +92,7 @@ pub async fn router(
         leptos_options: leptos_options.clone(),
         services,
     };
-    let routes = generate_route_list(app::App);
+    let routes = portal_routes();
     let portal = Router::new()
         .route("/devices.csv", axum::routing::get(export::devices_csv))
         .leptos_routes_with_context(&state, routes, portal_context(state.clone()), {

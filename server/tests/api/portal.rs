@@ -539,3 +539,58 @@ async fn sessions_survive_a_restart_and_are_shared_by_instances(app: &TestApp) {
     assert_eq!(user["email"], "ops@shop.example");
     handle.abort();
 }
+
+/// Building an application lists the portal's routes by rendering it once, and while that
+/// runs Leptos holds back every resource first polled anywhere in the process. Tests,
+/// the benchmark and a multi-instance process build several applications side by side,
+/// so a page rendered meanwhile must still load: the listing is made once a process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_application_starts_in_the_process() {
+    const SHORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
+    let app = TestApp::spawn_configured(crate::helpers::Backend::Sqlite, |config| {
+        config.request_timeout = SHORT_DEADLINE;
+    })
+    .await;
+    let ops = std::sync::Arc::new(app.signed_in("ops@shop.example", Role::Ops, &[]).await);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let ops = std::sync::Arc::clone(&ops);
+            let stop = std::sync::Arc::clone(&stop);
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for path in ["/devices", "/enrollments", "/"] {
+                        statuses.push(ops.page(path).await.0);
+                    }
+                }
+                statuses
+            })
+        })
+        .collect();
+    for _ in 0..12 {
+        TestApp::spawn(crate::helpers::Backend::Sqlite)
+            .await
+            .cleanup()
+            .await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+
+    let mut pages = 0;
+    for reader in readers {
+        for status in reader.await.expect("reader") {
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "a page answered while others started"
+            );
+            pages += 1;
+        }
+    }
+    assert!(
+        pages >= 12,
+        "pages were loaded while the others started ({pages})"
+    );
+    app.cleanup().await;
+}
