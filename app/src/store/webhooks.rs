@@ -617,14 +617,13 @@ impl Store {
         claim: &str,
         limit: i64,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let mut sql = SqlBuilder::new("UPDATE webhook_deliveries SET next_attempt_at = ");
-        sql.bind_int(lease_until)
-            .push(", claim = ")
-            .bind_text(claim)
-            .push(" WHERE endpoint_id = ")
-            .bind_text(endpoint_id)
-            .push(" AND status = 'PENDING' AND event_id IN (SELECT event_id FROM webhook_deliveries WHERE endpoint_id = ")
-            .bind_text(endpoint_id)
+        // The due rows are picked first, in a CTE of their own, and then updated by key.
+        // Picked inside `event_id IN (...)`, PostgreSQL may run the pick again for every
+        // pending row and claim them all, past the limit.
+        let mut sql = SqlBuilder::new(
+            "WITH due AS (SELECT event_id FROM webhook_deliveries WHERE endpoint_id = ",
+        );
+        sql.bind_text(endpoint_id)
             .push(" AND status = 'PENDING' AND next_attempt_at <= ")
             .bind_int(now)
             .push(" ORDER BY next_attempt_at LIMIT ")
@@ -632,7 +631,16 @@ impl Store {
         if self.backend == Backend::Postgres {
             sql.push(" FOR UPDATE SKIP LOCKED");
         }
-        sql.push(") RETURNING event_id, attempts, manual");
+        sql.push(") UPDATE webhook_deliveries SET next_attempt_at = ")
+            .bind_int(lease_until)
+            .push(", claim = ")
+            .bind_text(claim)
+            .push(" FROM due WHERE webhook_deliveries.endpoint_id = ")
+            .bind_text(endpoint_id)
+            .push(
+                " AND webhook_deliveries.event_id = due.event_id \
+                 RETURNING webhook_deliveries.event_id, attempts, manual",
+            );
         let claimed: Vec<(String, i64, i64)> = sql.query_as()?.fetch_all(self.writer()).await?;
         if claimed.is_empty() {
             return Ok(Vec::new());

@@ -4,6 +4,7 @@
 //! Signatures are checked with the `standardwebhooks` crate, not the product's code.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,6 +62,11 @@ struct Shared {
     plan: Mutex<VecDeque<Answer>>,
     /// After the plan: this status (200 by default).
     then: Mutex<Option<u16>>,
+    /// After the plan: how long each request waits for its answer.
+    hold: Mutex<Duration>,
+    /// Requests being answered now, and the most there ever were at once.
+    open: AtomicUsize,
+    most_open: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -101,6 +107,16 @@ impl Receiver {
         *self.shared.then.lock().unwrap() = Some(status);
     }
 
+    /// Every request after the plan waits `time` for its answer.
+    pub fn hold_each(&self, time: Duration) {
+        *self.shared.hold.lock().unwrap() = time;
+    }
+
+    /// The most requests the receiver was answering at one moment.
+    pub fn most_at_once(&self) -> usize {
+        self.shared.most_open.load(Ordering::SeqCst)
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
@@ -130,7 +146,10 @@ async fn receive(
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     });
+    let open = shared.open.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.most_open.fetch_max(open, Ordering::SeqCst);
     let answer = shared.plan.lock().unwrap().pop_front();
+    let hold = *shared.hold.lock().unwrap();
     let (status, text) = match answer {
         Some(Answer::Status(status)) => (status, String::new()),
         Some(Answer::Hang(time)) => {
@@ -138,8 +157,12 @@ async fn receive(
             (200, String::new())
         }
         Some(Answer::Text(text)) => (200, text),
-        None => (shared.then.lock().unwrap().unwrap_or(200), String::new()),
+        None => {
+            tokio::time::sleep(hold).await;
+            (shared.then.lock().unwrap().unwrap_or(200), String::new())
+        }
     };
+    shared.open.fetch_sub(1, Ordering::SeqCst);
     (StatusCode::from_u16(status).unwrap(), text)
 }
 

@@ -33,6 +33,7 @@ on_both_databases_with!(local_targets =>
 
 on_both_databases_with!(local_targets_without_worker =>
     the_outbox_survives_a_restart,
+    a_backlog_goes_out_a_few_at_a_time,
     private_targets_are_refused_when_sent,
 );
 
@@ -825,6 +826,45 @@ async fn two_instances_deliver_each_event_once(app: &TestApp) {
         "each event once: {times:?}"
     );
     second.abort();
+}
+
+/// Deliveries that piled up while no instance sent them go out at most `per_endpoint` at
+/// a time to their endpoint, each once: a backlog never floods a merchant's server.
+async fn a_backlog_goes_out_a_few_at_a_time(app: &TestApp) {
+    const EVENTS: usize = 40;
+    const PER_ENDPOINT: usize = 4;
+    let receiver = Receiver::start().await;
+    receiver.hold_each(Duration::from_millis(100));
+    let (endpoint_id, _) = add_endpoint(app, &receiver.url).await;
+    for _ in 0..EVENTS {
+        app.create_enrollment(json!({})).await;
+    }
+    let pending = deliveries(app, &endpoint_id, "").await;
+    assert_eq!(pending["total_elements"], EVENTS);
+
+    let (_, sender) = app
+        .instance_configured(|config| {
+            local_targets(config);
+            config.webhooks.per_endpoint = PER_ENDPOINT;
+        })
+        .await;
+    receiver.wait_for(EVENTS).await;
+    all_recorded(app, &endpoint_id).await;
+    let mut ids: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|request| request.webhook_id().to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), EVENTS, "each event once");
+    assert_eq!(receiver.received().len(), EVENTS, "each event once");
+    let most = receiver.most_at_once();
+    assert!(
+        most <= PER_ENDPOINT,
+        "{most} requests at once, against a limit of {PER_ENDPOINT}"
+    );
+    sender.abort();
 }
 
 async fn the_outbox_survives_a_restart(app: &TestApp) {
