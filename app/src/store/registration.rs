@@ -4,6 +4,7 @@
 //! registrations are written in groups by one writer task (see `sqlite.rs`); on
 //! PostgreSQL each is one statement.
 
+use super::enrollments::STILL_PENDING;
 use super::webhooks::push_registration_event;
 use super::{
     CountedAttempt, NewAuditEvent, NewWebhookEvent, SqlBuilder, Store, StoreError, StoreResult,
@@ -63,7 +64,9 @@ impl Store {
             .bind_text(device.id)
             .push(" WHERE id = ")
             .bind_text(device.enrollment_id)
-            .push(" AND status = 'PENDING' AND expires_at > ")
+            .push(" AND ")
+            .push(STILL_PENDING)
+            .push(" AND expires_at > ")
             .bind_int(device.now);
         let statement = batch.statement(
             "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, \
@@ -135,7 +138,9 @@ fn registration_in_one_statement(device: &NewDevice<'_>, audit: &NewAuditEvent<'
         .bind_text(device.id)
         .push(" WHERE id = ")
         .bind_text(device.enrollment_id)
-        .push(" AND status = 'PENDING' AND expires_at > ")
+        .push(" AND ")
+        .push(STILL_PENDING)
+        .push(" AND expires_at > ")
         .bind_int(device.now)
         .push(
             " RETURNING id, merchant_id, location_id), \
