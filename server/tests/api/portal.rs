@@ -1,3 +1,7 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use app::ui::pages::account::ChangePassword;
 use app::ui::pages::api_keys::ApiKeys;
 use app::ui::pages::api_keys::CreateApiKey;
@@ -16,7 +20,7 @@ use app::domain::role::Role;
 use app::services::{LOGIN_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS};
 use app::ui::session::{CurrentUser, Login, Logout};
 
-use crate::helpers::{PASSWORD, PortalClient, TestApp, expect_json};
+use crate::helpers::{Backend, PASSWORD, PortalClient, TestApp, expect_json};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -546,21 +550,21 @@ async fn sessions_survive_a_restart_and_are_shared_by_instances(app: &TestApp) {
 /// so a page rendered meanwhile must still load: the listing is made once a process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_while_another_application_starts_in_the_process() {
-    const SHORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3);
-    let app = TestApp::spawn_configured(crate::helpers::Backend::Sqlite, |config| {
+    const SHORT_DEADLINE: Duration = Duration::from_secs(3);
+    let app = TestApp::spawn_configured(Backend::Sqlite, |config| {
         config.request_timeout = SHORT_DEADLINE;
     })
     .await;
-    let ops = std::sync::Arc::new(app.signed_in("ops@shop.example", Role::Ops, &[]).await);
+    let ops = Arc::new(app.signed_in("ops@shop.example", Role::Ops, &[]).await);
 
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = (0..4)
         .map(|_| {
-            let ops = std::sync::Arc::clone(&ops);
-            let stop = std::sync::Arc::clone(&stop);
+            let ops = Arc::clone(&ops);
+            let stop = Arc::clone(&stop);
             tokio::spawn(async move {
                 let mut statuses = Vec::new();
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                while !stop.load(Ordering::Relaxed) {
                     for path in ["/devices", "/enrollments", "/"] {
                         statuses.push(ops.page(path).await.0);
                     }
@@ -570,12 +574,9 @@ async fn pages_render_while_another_application_starts_in_the_process() {
         })
         .collect();
     for _ in 0..12 {
-        TestApp::spawn(crate::helpers::Backend::Sqlite)
-            .await
-            .cleanup()
-            .await;
+        TestApp::spawn(Backend::Sqlite).await.cleanup().await;
     }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
 
     let mut pages = 0;
     for reader in readers {
