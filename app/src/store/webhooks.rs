@@ -621,7 +621,8 @@ impl Store {
         // Picked inside `event_id IN (...)`, PostgreSQL may run the pick again for every
         // pending row and claim them all, past the limit.
         let mut sql = SqlBuilder::new(
-            "WITH due AS (SELECT event_id FROM webhook_deliveries WHERE endpoint_id = ",
+            "WITH due AS (SELECT endpoint_id, event_id FROM webhook_deliveries \
+             WHERE endpoint_id = ",
         );
         sql.bind_text(endpoint_id)
             .push(" AND status = 'PENDING' AND next_attempt_at <= ")
@@ -635,10 +636,9 @@ impl Store {
             .bind_int(lease_until)
             .push(", claim = ")
             .bind_text(claim)
-            .push(" FROM due WHERE webhook_deliveries.endpoint_id = ")
-            .bind_text(endpoint_id)
             .push(
-                " AND webhook_deliveries.event_id = due.event_id \
+                " FROM due WHERE webhook_deliveries.endpoint_id = due.endpoint_id \
+                 AND webhook_deliveries.event_id = due.event_id \
                  RETURNING webhook_deliveries.event_id, attempts, manual",
             );
         let claimed: Vec<(String, i64, i64)> = sql.query_as()?.fetch_all(self.writer()).await?;
