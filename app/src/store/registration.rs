@@ -5,8 +5,12 @@
 //! attempt given back in the same transaction; on PostgreSQL each is one statement, and
 //! the attempt is given back by another once it has committed.
 
+use std::sync::LazyLock;
+
+use serde_json::json;
+
 use super::enrollments::STILL_PENDING;
-use super::webhooks::push_registration_event;
+use super::webhooks::{push_registration_event, subscribed_on_columns};
 use super::{
     CountedAttempt, NewAuditEvent, NewWebhookEvent, SqlBuilder, Store, StoreError, StoreResult,
 };
@@ -35,19 +39,17 @@ impl Store {
     /// was cancelled or expired meanwhile); nothing is written then. A hardware id already
     /// registered with the merchant fails with [`StoreError::UniqueViolation`].
     ///
-    /// Every statement after the first writes only if the enrollment now names this
-    /// device, which the first does only while it is pending: of concurrent registrations
-    /// with one code, exactly one writes anything. On SQLite the statements travel as one
-    /// batch: its single writer holds the write lock for the whole transaction, so the
-    /// round trips to the database are part of what limits registrations. On PostgreSQL
-    /// they are one statement (see [`registration_in_one_statement`]), and the attempt is
-    /// given back after it: every registration's attempt is counted on the one global
-    /// row, which stays locked until its transaction ends, so only a statement that does
-    /// nothing else may lock it. Given back in the registration's statement, the row was
-    /// held for all of its inserts, and registrations queued behind each other on it
-    /// (760 a second on two cores, against 1,230 apart). Should the give-back fail, or the server stop
-    /// between the two, the attempt stays counted: a limit is reached sooner, never
-    /// passed.
+    /// Of concurrent registrations with one code, exactly one writes anything. On SQLite
+    /// the registration joins the writer task's next group (see
+    /// [`REGISTRATIONS_TOGETHER`]), its attempt given back in the group's transaction. On
+    /// PostgreSQL it is one statement (see [`registration_in_one_statement`]), and the
+    /// attempt is given back after it: every registration's attempt is counted on the one
+    /// global row, which stays locked until its transaction ends, so only a statement
+    /// that does nothing else may lock it. Given back in the registration's statement,
+    /// the row was held for all of its inserts, and registrations queued behind each
+    /// other on it (760 a second on two cores, against 1,230 apart). Should the give-back
+    /// fail, or the server stop between the two, the attempt stays counted: a limit is
+    /// reached sooner, never passed.
     pub async fn register_device(
         &self,
         device: &NewDevice<'_>,
@@ -70,70 +72,9 @@ impl Store {
             }
             return Ok(registered > 0);
         };
-        let mut batch = StatementBatch::default();
-        batch
-            .statement(
-                "UPDATE enrollments SET status = 'CONSUMED', live_code = NULL, consumed_at = ",
-            )
-            .bind_int(device.now)
-            .push(", device_id = ")
-            .bind_text(device.id)
-            .push(" WHERE id = ")
-            .bind_text(device.enrollment_id)
-            .push(" AND ")
-            .push(STILL_PENDING)
-            .push(" AND expires_at > ")
-            .bind_int(device.now);
-        let statement = batch.statement(
-            "INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, \
-             name, platform, created_at, updated_at) SELECT ",
-        );
-        push_device_values(statement, device)
-            .push(" FROM enrollments WHERE id = ")
-            .bind_text(device.enrollment_id)
-            .push(" AND device_id = ")
-            .bind_text(device.id);
-        batch
-            .statement(
-                "INSERT INTO device_metadata (device_id, merchant_id, key, value, \
-                 device_created_at) SELECT d.id, d.merchant_id, m.key, m.value, d.created_at \
-                 FROM devices d CROSS JOIN enrollment_metadata m WHERE d.id = ",
-            )
-            .bind_text(device.id)
-            .push(" AND m.enrollment_id = d.enrollment_id");
-        batch
-            .statement("INSERT INTO device_tokens (token_hash, device_id, created_at) SELECT ")
-            .bind_text(device.token_hash)
-            .push(", id, created_at FROM devices WHERE id = ")
-            .bind_text(device.id);
-        let statement = batch.statement(
-            "INSERT INTO audit_events (merchant_id, occurred_at, actor_kind, actor_id, \
-             actor_label, action, target_kind, target_id, details) SELECT merchant_id, ",
-        );
-        push_audit_values(statement, audit)
-            .push(" FROM devices WHERE id = ")
-            .bind_text(device.id);
-        for event in device.webhook_events {
-            batch.push_webhook_event(event, device.id);
-        }
-        // The attempt given back, bucket by bucket in one order, like every other
-        // statement on the counters.
-        if let Some(attempt) = device.counted_attempt {
-            for bucket in attempt.sorted_buckets() {
-                batch
-                    .statement(
-                        "UPDATE attempt_failures SET failures = failures - 1 WHERE bucket = ",
-                    )
-                    .bind_text(bucket)
-                    .push(" AND window_start = ")
-                    .bind_int(attempt.window_start)
-                    .push(" AND failures > 0 AND EXISTS (SELECT 1 FROM devices WHERE id = ")
-                    .bind_text(device.id)
-                    .push(")");
-            }
-        }
-
-        writer.write_registration(batch, device.id).await
+        writer
+            .write_registration(registration_values(device, audit))
+            .await
     }
 }
 
@@ -182,24 +123,6 @@ fn registration_in_one_statement(device: &NewDevice<'_>, audit: &NewAuditEvent<'
     sql
 }
 
-/// SQLite's statements of one registration, run in order in one transaction and sent
-/// together as one batch, in a single round trip. Placeholders are numbered across the
-/// whole batch, which SQLite binds by number in each statement.
-#[derive(Default)]
-pub(super) struct StatementBatch {
-    pub(super) sql: SqlBuilder,
-}
-
-impl StatementBatch {
-    /// Starts the next statement with `sql`; bind its values on what this returns.
-    pub(super) fn statement(&mut self, sql: &str) -> &mut SqlBuilder {
-        if !self.sql.is_empty() {
-            self.sql.push("; ");
-        }
-        self.sql.push(sql)
-    }
-}
-
 /// `<id>, merchant_id, location_id, id, <hardware id>, <name>, <platform>, <now>, <now>`: a
 /// new device's values, read from a row of its enrollment.
 fn push_device_values<'s>(sql: &'s mut SqlBuilder, device: &NewDevice<'_>) -> &'s mut SqlBuilder {
@@ -238,3 +161,126 @@ fn push_audit_values<'s>(sql: &'s mut SqlBuilder, audit: &NewAuditEvent<'_>) -> 
         .push(", ")
         .bind_text(&audit.details)
 }
+
+/// A registration as SQLite's writer task takes it: the values its group's statements
+/// read (see [`REGISTRATIONS_TOGETHER`]), one JSON object.
+fn registration_values(device: &NewDevice<'_>, audit: &NewAuditEvent<'_>) -> serde_json::Value {
+    let events: Vec<serde_json::Value> = device
+        .webhook_events
+        .iter()
+        .map(|event| {
+            json!({
+                "id": event.id,
+                "merchant_id": event.merchant_id,
+                "type": event.event_type.as_str(),
+                "occurred_at": event.occurred_at,
+                "body": event.body,
+            })
+        })
+        .collect();
+    json!({
+        "device_id": device.id,
+        "enrollment_id": device.enrollment_id,
+        "hardware_id": device.hardware_id,
+        "name": device.name,
+        "platform": device.platform,
+        "token_hash": device.token_hash,
+        "now": device.now,
+        "audit_occurred_at": audit.occurred_at,
+        "actor_kind": audit.actor_kind,
+        "actor_id": audit.actor_id,
+        "actor_label": audit.actor_label,
+        "action": audit.action,
+        "target_kind": audit.target_kind,
+        "target_id": audit.target_id,
+        "details": audit.details,
+        "window_start": device.counted_attempt.map(|attempt| attempt.window_start),
+        "buckets": device.counted_attempt.map_or_else(Vec::new, CountedAttempt::sorted_buckets),
+        "events": events,
+    })
+}
+
+/// SQLite's registrations of one group, written by a fixed set of statements whatever
+/// their number: each statement writes its table's rows for every registration of the
+/// group at once. `$1` is the group's registrations, a JSON array of
+/// [`registration_values`]; the answer is each registration's device id and outcome,
+/// `registered`, `taken` (its hardware id is registered with the merchant) or `not
+/// pending`, in the group's order.
+///
+/// One registration at a time, the writer ran fourteen statements for each, every one
+/// bound, stepped and answered across threads on its own; the single writer is what
+/// limits registrations on SQLite, and it spent most of its time on that. Written
+/// in order, the group comes to what its registrations one after the other would:
+/// devices are inserted in the group's order, each only if its enrollment is pending
+/// and no device has its enrollment or its hardware id, so of two registrations with
+/// one code the first writes; everything else follows from the devices inserted.
+pub(super) static REGISTRATIONS_TOGETHER: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SAVEPOINT registrations; \
+         CREATE TEMP TABLE IF NOT EXISTS registering (seq INTEGER PRIMARY KEY, \
+         device_id TEXT NOT NULL, enrollment_id TEXT NOT NULL, hardware_id TEXT NOT NULL, \
+         name TEXT NOT NULL, platform TEXT NOT NULL, token_hash TEXT NOT NULL, \
+         now INTEGER NOT NULL, audit_occurred_at INTEGER NOT NULL, actor_kind TEXT NOT NULL, \
+         actor_id TEXT, actor_label TEXT NOT NULL, action TEXT NOT NULL, \
+         target_kind TEXT NOT NULL, target_id TEXT NOT NULL, details TEXT NOT NULL, \
+         window_start INTEGER, buckets TEXT NOT NULL); \
+         CREATE TEMP TABLE IF NOT EXISTS registering_events (seq INTEGER PRIMARY KEY, \
+         device_id TEXT NOT NULL, id TEXT NOT NULL, merchant_id TEXT NOT NULL, \
+         type TEXT NOT NULL, occurred_at INTEGER NOT NULL, body TEXT NOT NULL); \
+         DELETE FROM temp.registering; \
+         DELETE FROM temp.registering_events; \
+         INSERT INTO temp.registering SELECT r.key, r.value ->> 'device_id', \
+         r.value ->> 'enrollment_id', r.value ->> 'hardware_id', r.value ->> 'name', \
+         r.value ->> 'platform', r.value ->> 'token_hash', r.value ->> 'now', \
+         r.value ->> 'audit_occurred_at', r.value ->> 'actor_kind', r.value ->> 'actor_id', \
+         r.value ->> 'actor_label', r.value ->> 'action', r.value ->> 'target_kind', \
+         r.value ->> 'target_id', r.value ->> 'details', r.value ->> 'window_start', \
+         r.value -> 'buckets' FROM json_each($1) r; \
+         INSERT INTO temp.registering_events (device_id, id, merchant_id, type, occurred_at, \
+         body) SELECT r.value ->> 'device_id', e.value ->> 'id', e.value ->> 'merchant_id', \
+         e.value ->> 'type', e.value ->> 'occurred_at', e.value ->> 'body' \
+         FROM json_each($1) r JOIN json_each(r.value, '$.events') e ORDER BY r.key, e.key; \
+         INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, name, \
+         platform, created_at, updated_at) SELECT r.device_id, e.merchant_id, e.location_id, \
+         e.id, r.hardware_id, r.name, r.platform, r.now, r.now \
+         FROM temp.registering r JOIN enrollments e ON e.id = r.enrollment_id \
+         WHERE e.{STILL_PENDING} AND e.expires_at > r.now ORDER BY r.seq \
+         ON CONFLICT DO NOTHING; \
+         UPDATE enrollments SET status = 'CONSUMED', live_code = NULL, consumed_at = r.now, \
+         device_id = r.device_id FROM temp.registering r JOIN devices d ON d.id = r.device_id \
+         WHERE enrollments.id = r.enrollment_id; \
+         INSERT INTO device_metadata (device_id, merchant_id, key, value, device_created_at) \
+         SELECT d.id, d.merchant_id, m.key, m.value, d.created_at \
+         FROM temp.registering r JOIN devices d ON d.id = r.device_id \
+         JOIN enrollment_metadata m ON m.enrollment_id = d.enrollment_id ORDER BY r.seq, m.key; \
+         INSERT INTO device_tokens (token_hash, device_id, created_at) \
+         SELECT r.token_hash, d.id, d.created_at \
+         FROM temp.registering r JOIN devices d ON d.id = r.device_id ORDER BY r.seq; \
+         INSERT INTO audit_events (merchant_id, occurred_at, actor_kind, actor_id, actor_label, \
+         action, target_kind, target_id, details) SELECT d.merchant_id, r.audit_occurred_at, \
+         r.actor_kind, r.actor_id, r.actor_label, r.action, r.target_kind, r.target_id, \
+         r.details FROM temp.registering r JOIN devices d ON d.id = r.device_id ORDER BY r.seq; \
+         INSERT INTO webhook_events (id, merchant_id, type, occurred_at, body) \
+         SELECT ev.id, ev.merchant_id, ev.type, ev.occurred_at, ev.body \
+         FROM temp.registering_events ev JOIN devices d ON d.id = ev.device_id \
+         WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE {subscribed}) ORDER BY ev.seq; \
+         INSERT INTO webhook_deliveries (endpoint_id, event_id, merchant_id, status, \
+         created_at, next_attempt_at) \
+         SELECT e.id, w.id, w.merchant_id, 'PENDING', w.occurred_at, w.occurred_at \
+         FROM temp.registering_events ev JOIN webhook_events w ON w.id = ev.id \
+         JOIN webhook_endpoints e ON {subscribed} ORDER BY ev.seq; \
+         UPDATE attempt_failures SET failures = MAX(failures - given.attempts, 0) \
+         FROM (SELECT b.value AS bucket, r.window_start AS window_start, COUNT(*) AS attempts \
+         FROM temp.registering r JOIN devices d ON d.id = r.device_id \
+         JOIN json_each(r.buckets) b GROUP BY b.value, r.window_start) AS given \
+         WHERE attempt_failures.bucket = given.bucket \
+         AND attempt_failures.window_start = given.window_start; \
+         RELEASE registrations; \
+         SELECT r.device_id, CASE WHEN d.id IS NOT NULL THEN 'registered' \
+         WHEN e.{STILL_PENDING} AND e.expires_at > r.now THEN 'taken' \
+         ELSE 'not pending' END \
+         FROM temp.registering r LEFT JOIN devices d ON d.id = r.device_id \
+         LEFT JOIN enrollments e ON e.id = r.enrollment_id ORDER BY r.seq",
+        subscribed = subscribed_on_columns("ev.merchant_id", "ev.type"),
+    )
+});

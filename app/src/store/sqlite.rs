@@ -4,10 +4,11 @@
 //!
 //! SQLite has one writer at a time, and a commit rewrites every page it touched. So
 //! registrations are written in groups: one writer task takes every registration waiting
-//! at that moment and writes them in one transaction, each under its own savepoint.
-//! Registrations arriving together share one commit and the pages they have in common
-//! (the ends of the devices' indexes, the audit log) instead of queueing for one each.
-//! Attempt counts join the same groups, so counting costs no commit of its own.
+//! at that moment and writes them in one transaction, by statements that each write
+//! their table's rows for the whole group. Registrations arriving together share one
+//! commit, the writer's round trips, and the pages they have in common (the ends of the
+//! devices' indexes, the audit log) instead of queueing for one each. Attempt counts join
+//! the same groups, so counting costs no commit of its own.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,7 +17,7 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
-use super::registration::StatementBatch;
+use super::registration::REGISTRATIONS_TOGETHER;
 use super::{SqlBuilder, StoreError, StoreResult};
 
 /// Most writes (registrations, counts) in one transaction.
@@ -48,9 +49,9 @@ pub(super) async fn configure_connection(
         // counts in the server's resident memory once for each connection that
         // touched it.
         "PRAGMA mmap_size = 0",
-        // Each registration of a group writes under a savepoint, which keeps the
-        // pages it changes in a sub-journal: in memory, not a temporary file made
-        // and deleted for every group.
+        // A group's registrations are written under a savepoint, which keeps the
+        // pages it changes in a sub-journal, and read from temporary tables: in
+        // memory, not temporary files made and deleted for every group.
         "PRAGMA temp_store = MEMORY",
         // Registrations rewrite the same pages (the ends of indexes) again and
         // again: a longer log between checkpoints copies each of them back to
@@ -101,8 +102,8 @@ pub(super) struct GroupWriter {
 /// task writes it anyway and drops the answer.
 enum QueuedWrite {
     Registration {
-        batch: StatementBatch,
-        device_id: String,
+        /// What [`REGISTRATIONS_TOGETHER`] reads of it.
+        values: serde_json::Value,
         /// Whether the registration consumed its code.
         reply: oneshot::Sender<StoreResult<bool>>,
     },
@@ -129,17 +130,9 @@ impl GroupWriter {
         Self { sender }
     }
 
-    pub(super) async fn write_registration(
-        &self,
-        batch: StatementBatch,
-        device_id: &str,
-    ) -> StoreResult<bool> {
+    pub(super) async fn write_registration(&self, values: serde_json::Value) -> StoreResult<bool> {
         let (reply, outcome) = oneshot::channel();
-        self.queue(QueuedWrite::Registration {
-            batch,
-            device_id: device_id.to_owned(),
-            reply,
-        })?;
+        self.queue(QueuedWrite::Registration { values, reply })?;
         // The writer task finishes the group even if this caller is cancelled, so a
         // registration is either wholly written or not at all.
         outcome.await.map_err(|_| StoreError::WriterStopped)?
@@ -211,35 +204,110 @@ async fn write_groups(writer: AnyPool, mut queue: mpsc::UnboundedReceiver<Queued
     }
 }
 
-/// One transaction for the group; each registration under a savepoint, so one refused
-/// (a hardware id already registered) leaves the others in. The savepoint travels in the
-/// registration's own batch: one round trip each, unless it fails. The counts go first,
-/// all in one batch.
+/// One transaction for the group: the counts first, all in one batch, then the
+/// registrations, all together (see [`REGISTRATIONS_TOGETHER`]).
 async fn write_group(writer: &AnyPool, group: &[QueuedWrite]) -> StoreResult<Vec<Written>> {
-    let mut tx = writer.begin().await?;
+    // The write lock from the start: the group's first statements fill temporary
+    // tables, and a transaction that has begun reading the database before it writes
+    // cannot write at all once another process (a second instance, the command line)
+    // has committed meanwhile; waiting for the lock first, it sees that commit.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut counted = write_counts_together(&mut tx, group).await.into_iter();
-    let mut outcomes = Vec::with_capacity(group.len());
-    for write in group {
-        match write {
-            QueuedWrite::Registration {
-                batch, device_id, ..
-            } => {
-                let outcome = batch.execute_in_savepoint(&mut tx, device_id).await;
-                if outcome.is_err() {
-                    sqlx::query("ROLLBACK TO registration; RELEASE registration")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                outcomes.push(Written::Registration(outcome));
+    let registrations: Vec<&serde_json::Value> = group
+        .iter()
+        .filter_map(|write| match write {
+            QueuedWrite::Registration { values, .. } => Some(values),
+            QueuedWrite::Counts { .. } => None,
+        })
+        .collect();
+    let mut registered = write_registrations(&mut tx, &registrations)
+        .await?
+        .into_iter();
+    let outcomes = group
+        .iter()
+        .map(|write| match write {
+            QueuedWrite::Registration { .. } => {
+                Written::Registration(registered.next().expect("an outcome for each"))
             }
             QueuedWrite::Counts { .. } => {
-                let outcome = counted.next().expect("an outcome for each count");
-                outcomes.push(Written::Counts(outcome));
+                Written::Counts(counted.next().expect("an outcome for each count"))
             }
-        }
-    }
+        })
+        .collect();
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Writes the registrations together, answering each in order. Should that fail (none
+/// of the refusals registration expects does), each is written again on its own, so that
+/// a registration the database refuses fails alone.
+async fn write_registrations(
+    tx: &mut super::Tx,
+    registrations: &[&serde_json::Value],
+) -> StoreResult<Vec<StoreResult<bool>>> {
+    if registrations.is_empty() {
+        return Ok(Vec::new());
+    }
+    match write_together(tx, registrations).await? {
+        Ok(outcomes) => return Ok(outcomes),
+        Err(error) if registrations.len() == 1 => return Ok(vec![Err(error)]),
+        Err(error) => {
+            tracing::warn!(%error, "a group of registrations failed; writing them one by one");
+        }
+    }
+    let mut outcomes = Vec::with_capacity(registrations.len());
+    for registration in registrations {
+        outcomes.push(match write_together(tx, &[registration]).await? {
+            Ok(mut outcome) => outcome.pop().expect("one outcome"),
+            Err(error) => Err(error),
+        });
+    }
+    Ok(outcomes)
+}
+
+/// One run of [`REGISTRATIONS_TOGETHER`]: its outcomes, or its error with everything it
+/// wrote rolled back. The outer error is the connection's, when even that fails.
+async fn write_together(
+    tx: &mut super::Tx,
+    registrations: &[&serde_json::Value],
+) -> StoreResult<Result<Vec<StoreResult<bool>>, StoreError>> {
+    let values =
+        serde_json::Value::from(registrations.iter().copied().cloned().collect::<Vec<_>>());
+    let written: Result<Vec<(String, String)>, sqlx::Error> =
+        sqlx::query_as(REGISTRATIONS_TOGETHER.as_str())
+            .bind(values.to_string())
+            .fetch_all(&mut **tx)
+            .await;
+    let in_order = |rows: &[(String, String)]| {
+        rows.len() == registrations.len()
+            && rows
+                .iter()
+                .zip(registrations)
+                .all(|((device_id, _), registration)| {
+                    registration["device_id"].as_str() == Some(device_id)
+                })
+    };
+    match written {
+        Ok(rows) if in_order(&rows) => Ok(Ok(rows
+            .into_iter()
+            .map(|(_, outcome)| match outcome.as_str() {
+                "registered" => Ok(true),
+                "taken" => Err(StoreError::UniqueViolation),
+                _ => Ok(false),
+            })
+            .collect())),
+        Ok(rows) => Err(StoreError::GroupFailed(format!(
+            "{} outcomes, not in order, for {} registrations",
+            rows.len(),
+            registrations.len()
+        ))),
+        Err(error) => {
+            sqlx::query("ROLLBACK TO registrations; RELEASE registrations")
+                .execute(&mut **tx)
+                .await?;
+            Ok(Err(StoreError::classify(error)))
+        }
+    }
 }
 
 /// The group's counts, in its order: their statements sent as one batch, one round trip
@@ -290,26 +358,6 @@ async fn write_counts_together(
         .iter()
         .map(|_| Err(StoreError::GroupFailed(failure.clone())))
         .collect()
-}
-
-impl StatementBatch {
-    /// Runs the statements inside `SAVEPOINT registration`, released if all succeed, and
-    /// tells whether they created `device_id`. Asked of the
-    /// database, not summed from row counts: SQLite reports a savepoint's count as that
-    /// of the statement before it, which may be another registration's.
-    async fn execute_in_savepoint(&self, tx: &mut super::Tx, device_id: &str) -> StoreResult<bool> {
-        let mut wrapped = self.sql.with_prefix("SAVEPOINT registration; ");
-        wrapped
-            .push("; RELEASE registration; SELECT COUNT(*) FROM devices WHERE id = ")
-            .bind_text(device_id);
-        // All rows, not the first: reading stops the batch where the reading stops.
-        let created: Vec<i64> = wrapped
-            .query_scalar()?
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(StoreError::classify)?;
-        Ok(created == [1])
-    }
 }
 
 #[cfg(test)]

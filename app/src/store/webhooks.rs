@@ -10,7 +10,6 @@ use std::collections::HashMap;
 
 use crate::domain::webhook::{ALL_EVENTS, WebhookEventType};
 
-use super::registration::StatementBatch;
 use super::{Backend, SqlBuilder, Store, StoreResult, Tx};
 
 // No Debug: the row holds the signing secrets.
@@ -155,6 +154,15 @@ fn push_subscribed(sql: &mut SqlBuilder, merchant_id: &str, event_type: WebhookE
         .push(")");
 }
 
+/// [`push_subscribed`]'s rule on columns, for statements that write the events of many
+/// merchants at once: endpoint `e` receives events of type `event_type` of `merchant_id`.
+pub(super) fn subscribed_on_columns(merchant_id: &str, event_type: &str) -> String {
+    format!(
+        "e.merchant_id = {merchant_id} AND e.enabled = 1 AND (e.events = '{ALL_EVENTS}' \
+         OR e.events LIKE '%,' || {event_type} || ',%')"
+    )
+}
+
 /// `<id>, <merchant id>, <type>, <occurred at>, <body>`: an event's values.
 fn push_event_values<'s>(sql: &'s mut SqlBuilder, event: &NewWebhookEvent) -> &'s mut SqlBuilder {
     sql.bind_text(&event.id)
@@ -168,19 +176,12 @@ fn push_event_values<'s>(sql: &'s mut SqlBuilder, event: &NewWebhookEvent) -> &'
         .bind_text(&event.body)
 }
 
-/// The statement that writes an event, only when an endpoint will receive it (and, with
-/// `device_id`, only when that device exists: a registration's events are written only if
-/// it registered).
-fn push_event_insert(sql: &mut SqlBuilder, event: &NewWebhookEvent, device_id: Option<&str>) {
+/// The statement that writes an event, only when an endpoint will receive it.
+fn push_event_insert(sql: &mut SqlBuilder, event: &NewWebhookEvent) {
     sql.push("INSERT INTO webhook_events (id, merchant_id, type, occurred_at, body) SELECT ");
     push_event_values(sql, event).push(" WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
     push_subscribed(sql, &event.merchant_id, event.event_type);
     sql.push(")");
-    if let Some(device_id) = device_id {
-        sql.push(" AND EXISTS (SELECT 1 FROM devices WHERE id = ")
-            .bind_text(device_id)
-            .push(")");
-    }
 }
 
 /// The statement that writes a written event's deliveries, one to each endpoint that
@@ -218,14 +219,6 @@ pub(super) fn push_registration_event(sql: &mut SqlBuilder, event: &NewWebhookEv
     ));
     push_subscribed(sql, &event.merchant_id, event.event_type);
     sql.push(")");
-}
-
-impl StatementBatch {
-    /// Adds an event of a registration to its batch: written only if the device is.
-    pub(super) fn push_webhook_event(&mut self, event: &NewWebhookEvent, device_id: &str) {
-        push_event_insert(self.statement(""), event, Some(device_id));
-        push_fan_out(self.statement(""), event);
-    }
 }
 
 impl Store {
@@ -429,7 +422,7 @@ impl Store {
     /// that subscribes to its type; nothing when there is none. True when it was written.
     pub async fn insert_webhook_event(tx: &mut Tx, event: &NewWebhookEvent) -> StoreResult<bool> {
         let mut insert = SqlBuilder::default();
-        push_event_insert(&mut insert, event, None);
+        push_event_insert(&mut insert, event);
         let written = insert.execute(tx).await? == 1;
         if written {
             let mut fan_out = SqlBuilder::default();

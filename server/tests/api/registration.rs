@@ -2,6 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use app::services::RegistrationLimits;
+use app::store::{NewAuditEvent, NewDevice, Store, StoreError};
 
 use crate::helpers::{
     Backend, TestApp, expect_invalid_fields, expect_json, postgres_skipped, test_settings,
@@ -16,6 +17,8 @@ on_both_databases!(
     one_code_registers_exactly_one_device_under_concurrency,
     concurrent_registrations_fail_alone,
     deregistering_revokes_the_token_at_once,
+    a_registration_the_database_refuses_fails_alone,
+    two_instances_register_side_by_side,
 );
 
 async fn registration_returns_the_device_with_metadata_and_a_working_token(app: &TestApp) {
@@ -252,6 +255,114 @@ async fn concurrent_registrations_fail_alone(app: &TestApp) {
         };
         assert_eq!(enrollment["status"], expected, "enrollment {i}");
     }
+}
+
+/// Registrations written together (SQLite writes those waiting at one moment in one
+/// go) do not stand or fall together: when the database refuses one for a reason
+/// registration does not foresee, here a token hash another device has, only that one
+/// fails, and nothing of it is written.
+async fn a_registration_the_database_refuses_fails_alone(app: &TestApp) {
+    let store = Store::connect(&app.database_url).await.unwrap();
+    let mut enrollment_ids = Vec::new();
+    for _ in 0..8 {
+        let enrollment = app.create_enrollment(json!({})).await;
+        enrollment_ids.push(enrollment["enrollment_id"].as_str().unwrap().to_owned());
+    }
+    let now = app.services.now();
+    let device_ids: Vec<String> = (0..8).map(|i| format!("device-{i}")).collect();
+    let registrations = (0..8).map(|i| {
+        let (store, enrollment_id, device_id) = (&store, &enrollment_ids[i], &device_ids[i]);
+        async move {
+            let hardware_id = format!("hw-{i}");
+            // The last two carry one token hash: whichever is written second is refused.
+            let token_hash = format!("token-{}", i.min(6));
+            store
+                .register_device(
+                    &NewDevice {
+                        id: device_id,
+                        enrollment_id,
+                        hardware_id: &hardware_id,
+                        name: "Till",
+                        platform: "IOS",
+                        token_hash: &token_hash,
+                        now,
+                        counted_attempt: None,
+                        webhook_events: &[],
+                    },
+                    &NewAuditEvent {
+                        merchant_id: &app.merchant.id,
+                        occurred_at: now,
+                        actor_kind: "device",
+                        actor_id: Some(device_id),
+                        actor_label: "Till",
+                        action: "device.registered",
+                        target_kind: "device",
+                        target_id: device_id,
+                        details: "{}".to_owned(),
+                    },
+                )
+                .await
+        }
+    });
+    let outcomes = futures::future::join_all(registrations).await;
+    let refused: Vec<usize> = (0..8)
+        .filter(|&i| matches!(outcomes[i], Err(StoreError::UniqueViolation)))
+        .collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert!(refused[0] >= 6, "{outcomes:?}");
+    for (i, outcome) in outcomes.iter().enumerate() {
+        if i != refused[0] {
+            assert!(matches!(outcome, Ok(true)), "registration {i}: {outcome:?}");
+        }
+    }
+    for (i, enrollment_id) in enrollment_ids.iter().enumerate() {
+        let enrollment = expect_json(
+            app.get(&format!("/ipp/v1/enrollments/{enrollment_id}"))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let expected = if i == refused[0] {
+            "PENDING"
+        } else {
+            "CONSUMED"
+        };
+        assert_eq!(enrollment["status"], expected, "enrollment {i}");
+    }
+    let devices = expect_json(
+        app.get("/ipp/v1/devices?page_size=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(devices["total_elements"], 7);
+    store.close().await;
+}
+
+/// Two instances on one database (several on PostgreSQL; on SQLite, the command line
+/// writing beside the server is the same case) each write while the other does: every
+/// registration goes through, and each gives its attempt back.
+async fn two_instances_register_side_by_side(app: &TestApp) {
+    let (second, handle) = app.instance_configured(|_| {}).await;
+    let mut codes = Vec::new();
+    for _ in 0..60 {
+        let enrollment = app.create_enrollment(json!({})).await;
+        codes.push(enrollment["enrollment_code"].as_str().unwrap().to_owned());
+    }
+    let registrations = codes.iter().enumerate().map(|(i, code)| {
+        let base = if i % 2 == 0 { &app.address } else { &second };
+        let request = app
+            .client
+            .post(format!("{base}/ipp/v1/devices/register"))
+            .json(&json!({"enrollment_code": code, "hardware_id": format!("hw-{i}"), "platform": "IOS"}))
+            .send();
+        async move { request.await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(registrations).await;
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    handle.abort();
 }
 
 async fn deregistering_revokes_the_token_at_once(app: &TestApp) {
