@@ -11,6 +11,7 @@ mod audit;
 mod bulk;
 mod devices;
 mod enrollments;
+mod group_writer;
 mod locations;
 mod merchants;
 mod overview;
@@ -99,9 +100,9 @@ pub struct Store {
     writer: AnyPool,
     backend: Backend,
     url: String,
-    /// SQLite's writer task for registrations and attempt counts (see `sqlite.rs`);
-    /// PostgreSQL writes each in its own transaction, side by side.
-    group_writer: Option<sqlite::GroupWriter>,
+    /// The writer task for registrations, and on SQLite for attempt counts (see
+    /// `group_writer.rs`).
+    group_writer: group_writer::GroupWriter,
 }
 
 impl Store {
@@ -143,8 +144,7 @@ impl Store {
             }
             Backend::Postgres => pool.clone(),
         };
-        let group_writer =
-            (backend == Backend::Sqlite).then(|| sqlite::GroupWriter::start(writer.clone()));
+        let group_writer = group_writer::GroupWriter::start(backend, writer.clone());
         Ok(Self {
             pool,
             writer,

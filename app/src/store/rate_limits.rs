@@ -7,7 +7,7 @@
 //! one counted before it, so no burst gets past a limit between a check and a write. An
 //! attempt that turns out to succeed is given back.
 
-use super::{SqlBuilder, Store, StoreError, StoreResult};
+use super::{Backend, SqlBuilder, Store, StoreError, StoreResult};
 
 /// One attempt, counted in each of `buckets` in the windows that start at `window_start`.
 #[derive(Debug, Clone)]
@@ -118,9 +118,9 @@ impl Store {
         statement: SqlBuilder,
         rows: usize,
     ) -> StoreResult<Vec<(String, i64)>> {
-        match &self.group_writer {
-            Some(writer) => writer.write_counts(statement, rows).await,
-            None => Ok(statement.query_as()?.fetch_all(self.writer()).await?),
+        match self.backend {
+            Backend::Sqlite => self.group_writer.write_counts(statement, rows).await,
+            Backend::Postgres => Ok(statement.query_as()?.fetch_all(self.writer()).await?),
         }
     }
 }

@@ -198,29 +198,6 @@ fn push_fan_out(sql: &mut SqlBuilder, event: &NewWebhookEvent) {
     push_subscribed(sql, &event.merchant_id, event.event_type);
 }
 
-/// `, event_<n> AS (..), deliveries_<n> AS (..)`: an event of a registration and its
-/// deliveries as parts of the registration's one PostgreSQL statement. Written from the
-/// `registered` part, so only if the device is; the deliveries read the event from its
-/// own part, since the statement's parts do not see each other's rows in the tables.
-pub(super) fn push_registration_event(sql: &mut SqlBuilder, event: &NewWebhookEvent, index: usize) {
-    sql.push(&format!(
-        ", event_{index} AS (INSERT INTO webhook_events (id, merchant_id, type, occurred_at, \
-         body) SELECT "
-    ));
-    push_event_values(sql, event)
-        .push(" FROM registered WHERE EXISTS (SELECT 1 FROM webhook_endpoints e WHERE ");
-    push_subscribed(sql, &event.merchant_id, event.event_type);
-    sql.push(&format!(
-        ") RETURNING id, merchant_id, occurred_at), \
-         deliveries_{index} AS (INSERT INTO webhook_deliveries (endpoint_id, event_id, \
-         merchant_id, status, created_at, next_attempt_at) \
-         SELECT e.id, ev.id, ev.merchant_id, 'PENDING', ev.occurred_at, ev.occurred_at \
-         FROM event_{index} ev CROSS JOIN webhook_endpoints e WHERE "
-    ));
-    push_subscribed(sql, &event.merchant_id, event.event_type);
-    sql.push(")");
-}
-
 impl Store {
     // --- endpoints -------------------------------------------------------------------
 

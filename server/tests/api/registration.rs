@@ -19,6 +19,7 @@ on_both_databases!(
     deregistering_revokes_the_token_at_once,
     a_registration_the_database_refuses_fails_alone,
     two_instances_register_side_by_side,
+    a_code_cancelled_while_registering_ends_one_way,
 );
 
 async fn registration_returns_the_device_with_metadata_and_a_working_token(app: &TestApp) {
@@ -363,6 +364,63 @@ async fn two_instances_register_side_by_side(app: &TestApp) {
         "{statuses:?}"
     );
     handle.abort();
+}
+
+/// A cancellation and a registration of one code at the same moment: one of them wins,
+/// and the answers and the records agree on which.
+async fn a_code_cancelled_while_registering_ends_one_way(app: &TestApp) {
+    let mut enrollments = Vec::new();
+    for _ in 0..24 {
+        let enrollment = app.create_enrollment(json!({})).await;
+        enrollments.push((
+            enrollment["enrollment_id"].as_str().unwrap().to_owned(),
+            enrollment["enrollment_code"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let races = enrollments
+        .iter()
+        .enumerate()
+        .map(|(i, (id, code))| async move {
+            let path = format!("/ipp/v1/enrollments/{id}");
+            let (cancelled, registered) = tokio::join!(
+                async {
+                    app.request(Method::DELETE, &path)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                },
+                async { app.register(code, &format!("hw-{i}")).await.status() },
+            );
+            (cancelled, registered)
+        });
+    let answers = futures::future::join_all(races).await;
+    for ((id, _), (cancelled, registered)) in enrollments.iter().zip(&answers) {
+        let enrollment = expect_json(
+            app.get(&format!("/ipp/v1/enrollments/{id}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        let expected = if *registered == StatusCode::CREATED {
+            assert_eq!(*cancelled, StatusCode::CONFLICT, "{answers:?}");
+            "CONSUMED"
+        } else {
+            assert_eq!(*cancelled, StatusCode::OK, "{answers:?}");
+            assert_eq!(*registered, StatusCode::GONE, "{answers:?}");
+            "CANCELLED"
+        };
+        assert_eq!(enrollment["status"], expected, "{answers:?}");
+    }
+    let consumed = answers
+        .iter()
+        .filter(|(_, registered)| *registered == StatusCode::CREATED)
+        .count();
+    let devices = expect_json(
+        app.get("/ipp/v1/devices?page_size=100").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(devices["total_elements"], consumed);
 }
 
 async fn deregistering_revokes_the_token_at_once(app: &TestApp) {
