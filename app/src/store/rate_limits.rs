@@ -59,16 +59,19 @@ impl Store {
     }
 
     /// Counts the attempt in each of its buckets and returns each bucket's count, this
-    /// attempt included, in the order of `attempt.buckets`. One statement for all buckets
-    /// (atomic per bucket on either backend); on SQLite it goes through the writer task
-    /// with the registrations, one round trip.
+    /// attempt included, in the order of `attempt.buckets`. One statement, atomic per
+    /// bucket on either backend; on SQLite the attempts waiting at one moment are counted
+    /// together by the writer task (see `group_writer.rs`).
     pub async fn count_attempt(&self, attempt: &CountedAttempt) -> StoreResult<Vec<i64>> {
-        let counted = self
-            .write_counts(
-                upsert(attempt, 1, "attempt_failures.failures + 1"),
-                attempt.sorted_buckets().len(),
-            )
-            .await?;
+        let counted = match self.backend {
+            Backend::Sqlite => self.group_writer.count_attempt(attempt.clone()).await?,
+            Backend::Postgres => {
+                upsert(attempt, 1, "attempt_failures.failures + 1")
+                    .query_as()?
+                    .fetch_all(self.writer())
+                    .await?
+            }
+        };
         attempt
             .buckets
             .iter()
