@@ -284,8 +284,8 @@ async fn measure_database(mut databases: BenchDatabases) -> BackendReport {
     let database_url = databases.create("devices").await;
     let application = build_application(&database_url, LOOSE_LIMITS).await;
     let services = application.services().clone();
-    // The store alone, as registration's services use it: its own connections and, on
-    // SQLite, its own writer task grouping the writes the same way.
+    // The store alone, as registration's services use it: its own connections and its
+    // own writer task grouping the writes the same way.
     let store = Store::connect(&database_url).await.expect("open the store");
 
     let merchant = services
