@@ -19,7 +19,7 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::enrollments::STILL_PENDING;
-use super::registration::registrations_together;
+use super::registration::{GroupedRegistration, registrations_together};
 use super::{Backend, CountedAttempt, SqlBuilder, StoreError, StoreResult, Tx};
 
 /// Most writes (registrations, counts) in one transaction.
@@ -35,8 +35,7 @@ pub(super) struct GroupWriter {
 /// task writes it anyway and drops the answer.
 enum QueuedWrite {
     Registration {
-        /// What [`registrations_together`] reads of it.
-        values: serde_json::Value,
+        registration: GroupedRegistration,
         /// Whether the registration consumed its code.
         reply: oneshot::Sender<StoreResult<bool>>,
     },
@@ -69,9 +68,15 @@ impl GroupWriter {
         Self { sender }
     }
 
-    pub(super) async fn write_registration(&self, values: serde_json::Value) -> StoreResult<bool> {
+    pub(super) async fn write_registration(
+        &self,
+        registration: GroupedRegistration,
+    ) -> StoreResult<bool> {
         let (reply, outcome) = oneshot::channel();
-        self.queue(QueuedWrite::Registration { values, reply })?;
+        self.queue(QueuedWrite::Registration {
+            registration,
+            reply,
+        })?;
         // The writer task finishes the group even if this caller is cancelled, so a
         // registration is either wholly written or not at all.
         outcome.await.map_err(|_| StoreError::WriterStopped)?
@@ -185,10 +190,10 @@ async fn write_group(
     };
     let mut counted = write_counts_together(&mut tx, group).await.into_iter();
     let mut attempts_counted = count_together(&mut tx, &attempts).await.into_iter();
-    let registrations: Vec<&serde_json::Value> = group
+    let registrations: Vec<&GroupedRegistration> = group
         .iter()
         .filter_map(|write| match write {
-            QueuedWrite::Registration { values, .. } => Some(values),
+            QueuedWrite::Registration { registration, .. } => Some(registration),
             _ => None,
         })
         .collect();
@@ -222,7 +227,7 @@ async fn write_group(
 async fn write_registrations(
     backend: Backend,
     tx: &mut Tx,
-    registrations: &[&serde_json::Value],
+    registrations: &[&GroupedRegistration],
 ) -> StoreResult<Vec<StoreResult<bool>>> {
     if registrations.is_empty() {
         return Ok(Vec::new());
@@ -250,16 +255,16 @@ async fn write_registrations(
 async fn write_together(
     backend: Backend,
     tx: &mut Tx,
-    registrations: &[&serde_json::Value],
+    registrations: &[&GroupedRegistration],
 ) -> StoreResult<Result<Vec<StoreResult<bool>>, StoreError>> {
-    let values =
-        serde_json::Value::from(registrations.iter().copied().cloned().collect::<Vec<_>>());
+    let values = serde_json::to_string(registrations)
+        .map_err(|error| StoreError::GroupFailed(error.to_string()))?;
     sqlx::query("SAVEPOINT registrations")
         .execute(&mut **tx)
         .await?;
     let written: Result<Vec<(String, i64)>, sqlx::Error> =
         sqlx::query_as(registrations_together(backend))
-            .bind(values.to_string())
+            .bind(values)
             .fetch_all(&mut **tx)
             .await;
     let rows = match written {
@@ -281,9 +286,7 @@ async fn write_together(
         && rows
             .iter()
             .zip(registrations)
-            .all(|((device_id, _), registration)| {
-                registration["device_id"].as_str() == Some(device_id)
-            });
+            .all(|((device_id, _), registration)| registration.device_id == *device_id);
     if !in_order {
         return Ok(Err(StoreError::GroupFailed(format!(
             "{} outcomes, not in order, for {} registrations",
@@ -308,13 +311,13 @@ async fn write_together(
 /// meanwhile, which the group's statement read from before.
 async fn why_not_registered(
     tx: &mut Tx,
-    registration: &serde_json::Value,
+    registration: &GroupedRegistration,
 ) -> StoreResult<StoreResult<bool>> {
     let still_pending: i64 = sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM enrollments WHERE id = $1 AND {STILL_PENDING} AND expires_at > $2"
     ))
-    .bind(registration["enrollment_id"].as_str().unwrap_or_default())
-    .bind(registration["now"].as_i64().unwrap_or_default())
+    .bind(&registration.enrollment_id)
+    .bind(registration.now)
     .fetch_one(&mut **tx)
     .await?;
     Ok(if still_pending > 0 {
@@ -331,22 +334,19 @@ async fn why_not_registered(
 /// about to be answered, stay so.
 async fn give_back_together(
     writer: &AnyPool,
-    registrations: &[&serde_json::Value],
+    registrations: &[&GroupedRegistration],
     registered: &[StoreResult<bool>],
 ) {
-    let mut attempts: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    let mut attempts: BTreeMap<(&str, i64), i64> = BTreeMap::new();
     for (registration, outcome) in registrations.iter().zip(registered) {
-        let Some(window_start) = registration["window_start"].as_i64() else {
+        let Some(window_start) = registration.window_start else {
             continue;
         };
         if !matches!(outcome, Ok(true)) {
             continue;
         }
-        let buckets = registration["buckets"].as_array().into_iter().flatten();
-        for bucket in buckets.filter_map(serde_json::Value::as_str) {
-            *attempts
-                .entry((bucket.to_owned(), window_start))
-                .or_default() += 1;
+        for bucket in &registration.buckets {
+            *attempts.entry((bucket.as_str(), window_start)).or_default() += 1;
         }
     }
     if attempts.is_empty() {
@@ -354,10 +354,7 @@ async fn give_back_together(
     }
     let mut statement = SqlBuilder::new("WITH given (bucket, window_start, attempts) AS (VALUES ");
     for (index, ((bucket, window_start), count)) in attempts.into_iter().enumerate() {
-        statement.bind_row(
-            index,
-            [bucket.as_str().into(), window_start.into(), count.into()],
-        );
+        statement.bind_row(index, [bucket.into(), window_start.into(), count.into()]);
     }
     statement.push(
         "), locked AS (SELECT a.bucket, a.window_start, g.attempts FROM attempt_failures a \

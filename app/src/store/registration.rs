@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use serde_json::json;
+use serde::Serialize;
 
 use super::enrollments::STILL_PENDING;
 use super::webhooks::subscribed_on_columns;
@@ -47,51 +47,90 @@ impl Store {
         audit: &NewAuditEvent<'_>,
     ) -> StoreResult<bool> {
         self.group_writer
-            .write_registration(registration_values(device, audit))
+            .write_registration(GroupedRegistration::new(device, audit))
             .await
     }
 }
 
-/// A registration as SQLite's writer task takes it: the values its group's statements
-/// read (see [`REGISTRATIONS_TOGETHER`]), one JSON object.
-fn registration_values(device: &NewDevice<'_>, audit: &NewAuditEvent<'_>) -> serde_json::Value {
-    let events: Vec<serde_json::Value> = device
-        .webhook_events
-        .iter()
-        .map(|event| {
-            json!({
-                "id": event.id,
-                "merchant_id": event.merchant_id,
-                "type": event.event_type.as_str(),
-                "occurred_at": event.occurred_at,
-                "body": event.body,
-            })
-        })
-        .collect();
-    json!({
-        "device_id": device.id,
-        "enrollment_id": device.enrollment_id,
-        "hardware_id": device.hardware_id,
-        "name": device.name,
-        "platform": device.platform,
-        "token_hash": device.token_hash,
-        "now": device.now,
-        "audit_occurred_at": audit.occurred_at,
-        "actor_kind": audit.actor_kind,
-        "actor_id": audit.actor_id,
-        "actor_label": audit.actor_label,
-        "action": audit.action,
-        "target_kind": audit.target_kind,
-        "target_id": audit.target_id,
-        "details": audit.details,
-        "window_start": device.counted_attempt.map(|attempt| attempt.window_start),
-        "buckets": device.counted_attempt.map_or_else(Vec::new, CountedAttempt::sorted_buckets),
-        "events": events,
-    })
+/// A registration as the writer task takes it: what its group's statements read, as
+/// one object of the JSON array they are given (see [`registrations_together`]).
+#[derive(Serialize)]
+pub(super) struct GroupedRegistration {
+    pub(super) device_id: String,
+    pub(super) enrollment_id: String,
+    hardware_id: String,
+    name: String,
+    platform: String,
+    token_hash: String,
+    pub(super) now: i64,
+    audit_occurred_at: i64,
+    actor_kind: String,
+    actor_id: Option<String>,
+    actor_label: String,
+    action: String,
+    target_kind: String,
+    target_id: String,
+    details: String,
+    /// The counted attempt to give back, if any: its window and buckets.
+    pub(super) window_start: Option<i64>,
+    pub(super) buckets: Vec<String>,
+    events: Vec<GroupedEvent>,
+}
+
+/// A webhook event of a [`GroupedRegistration`], written if the device is.
+#[derive(Serialize)]
+struct GroupedEvent {
+    id: String,
+    merchant_id: String,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    occurred_at: i64,
+    body: String,
+}
+
+impl GroupedRegistration {
+    fn new(device: &NewDevice<'_>, audit: &NewAuditEvent<'_>) -> Self {
+        Self {
+            device_id: device.id.to_owned(),
+            enrollment_id: device.enrollment_id.to_owned(),
+            hardware_id: device.hardware_id.to_owned(),
+            name: device.name.to_owned(),
+            platform: device.platform.to_owned(),
+            token_hash: device.token_hash.to_owned(),
+            now: device.now,
+            audit_occurred_at: audit.occurred_at,
+            actor_kind: audit.actor_kind.to_owned(),
+            actor_id: audit.actor_id.map(str::to_owned),
+            actor_label: audit.actor_label.to_owned(),
+            action: audit.action.to_owned(),
+            target_kind: audit.target_kind.to_owned(),
+            target_id: audit.target_id.to_owned(),
+            details: audit.details.clone(),
+            window_start: device.counted_attempt.map(|attempt| attempt.window_start),
+            buckets: device.counted_attempt.map_or_else(Vec::new, |attempt| {
+                attempt
+                    .sorted_buckets()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            events: device
+                .webhook_events
+                .iter()
+                .map(|event| GroupedEvent {
+                    id: event.id.clone(),
+                    merchant_id: event.merchant_id.clone(),
+                    event_type: event.event_type.as_str(),
+                    occurred_at: event.occurred_at,
+                    body: event.body.clone(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The statements that write a group of registrations on `backend`. `$1` is the
-/// group, a JSON array of [`registration_values`]; the answer is each registration's
+/// group, a JSON array of [`GroupedRegistration`]s; the answer is each registration's
 /// device id and `1` if it registered, in the group's order.
 ///
 /// One registration at a time, SQLite's single writer ran fourteen statements for each,
