@@ -35,7 +35,7 @@ pub(super) struct GroupWriter {
 /// task writes it anyway and drops the answer.
 enum QueuedWrite {
     Registration {
-        registration: GroupedRegistration,
+        registration: Box<GroupedRegistration>,
         /// Whether the registration consumed its code.
         reply: oneshot::Sender<StoreResult<bool>>,
     },
@@ -74,7 +74,7 @@ impl GroupWriter {
     ) -> StoreResult<bool> {
         let (reply, outcome) = oneshot::channel();
         self.queue(QueuedWrite::Registration {
-            registration,
+            registration: Box::new(registration),
             reply,
         })?;
         // The writer task finishes the group even if this caller is cancelled, so a
@@ -193,7 +193,7 @@ async fn write_group(
     let registrations: Vec<&GroupedRegistration> = group
         .iter()
         .filter_map(|write| match write {
-            QueuedWrite::Registration { registration, .. } => Some(registration),
+            QueuedWrite::Registration { registration, .. } => Some(registration.as_ref()),
             _ => None,
         })
         .collect();
