@@ -446,9 +446,16 @@ impl SqlBuilder {
     }
 
     pub fn bind(&mut self, value: SqlValue) -> &mut Self {
-        self.values.push(value);
-        self.sql.push_str(&format!("${}", self.values.len()));
+        let placeholder = self.placeholder(value);
+        self.sql.push_str(&placeholder);
         self
+    }
+
+    /// Binds `value` without writing its placeholder, which it returns (`$3`), for SQL
+    /// built elsewhere from expressions.
+    pub fn placeholder(&mut self, value: SqlValue) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
     }
 
     pub fn bind_text(&mut self, value: impl Into<String>) -> &mut Self {

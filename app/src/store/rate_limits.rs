@@ -66,10 +66,11 @@ impl Store {
         let counted = match self.backend {
             Backend::Sqlite => self.group_writer.count_attempt(attempt.clone()).await?,
             Backend::Postgres => {
-                upsert(attempt, 1, "attempt_failures.failures + 1")
-                    .query_as()?
-                    .fetch_all(self.writer())
-                    .await?
+                self.write_counts(
+                    upsert(attempt, 1, "attempt_failures.failures + 1"),
+                    attempt.sorted_buckets().len(),
+                )
+                .await?
             }
         };
         attempt

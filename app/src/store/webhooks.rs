@@ -143,19 +143,15 @@ pub struct AttemptRecord<'a> {
     pub next_attempt_at: Option<i64>,
 }
 
-/// `e.merchant_id = .. AND e.enabled = 1 AND <e subscribes to the type>`.
+/// `e.merchant_id = .. AND e.enabled = 1 AND <e subscribes to the type>`, for one event.
 fn push_subscribed(sql: &mut SqlBuilder, merchant_id: &str, event_type: WebhookEventType) {
-    sql.push("e.merchant_id = ")
-        .bind_text(merchant_id)
-        .push(" AND e.enabled = 1 AND (e.events = ")
-        .bind_text(ALL_EVENTS)
-        .push(" OR e.events LIKE ")
-        .bind_text(format!("%,{},%", event_type.as_str()))
-        .push(")");
+    let merchant_id = sql.placeholder(merchant_id.into());
+    let event_type = sql.placeholder(event_type.as_str().into());
+    sql.push(&subscribed_on_columns(&merchant_id, &event_type));
 }
 
-/// [`push_subscribed`]'s rule on columns, for statements that write the events of many
-/// merchants at once: endpoint `e` receives events of type `event_type` of `merchant_id`.
+/// Whether endpoint `e` receives events of type `event_type` of `merchant_id`, both SQL
+/// expressions (columns, when a statement writes the events of many merchants at once).
 pub(super) fn subscribed_on_columns(merchant_id: &str, event_type: &str) -> String {
     format!(
         "e.merchant_id = {merchant_id} AND e.enabled = 1 AND (e.events = '{ALL_EVENTS}' \
