@@ -29,6 +29,25 @@ pub fn location_fragment() -> String {
     String::new()
 }
 
+/// What the page's input field `id` holds right now; `None` on the server or without it.
+/// Read before an island hydrates, since hydration resets the field to the server's value.
+pub fn field_value(id: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.get_element_by_id(id))
+            .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok())
+            .map(|input| input.value())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = id;
+        None
+    }
+}
+
 /// The browser's time zone, as `Intl` names it (`Europe/Stockholm`); empty if unknown.
 #[cfg(feature = "hydrate")]
 pub fn time_zone() -> String {

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::domain::pairing_code::{PairingCode, code_parameter};
-use crate::ui::components::browser::location_fragment;
+use crate::ui::components::browser::{field_value, location_fragment};
 
 #[component]
 pub fn PairCheckPage() -> impl IntoView {
@@ -32,12 +32,16 @@ pub fn PairCheckPage() -> impl IntoView {
 /// The code field, checked as it is typed (the check runs in the browser).
 #[island]
 fn CodeCheck(initial: String) -> impl IntoView {
+    // A clerk may type before the page has hydrated; hydration resets the field to the
+    // server's value, so what they typed is read first and put back once hydrated.
+    let typed_before_hydration = field_value("code").filter(|value| *value != initial);
     let typed = RwSignal::new(initial.clone());
     let checked = move || PairingCode::parse(&typed.get());
     // Runs in the browser only: the fragment never reaches the server.
     Effect::new(move || {
-        let fragment = location_fragment();
-        if let Some(code) = code_parameter(&fragment) {
+        if let Some(value) = typed_before_hydration.clone() {
+            typed.set(value);
+        } else if let Some(code) = code_parameter(&location_fragment()) {
             typed.set(code.to_owned());
         }
     });
