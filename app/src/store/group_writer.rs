@@ -7,20 +7,24 @@
 //! transaction, by statements that each write their table's rows for the whole group
 //! (see `registration.rs`). Registrations arriving together share the statements, the
 //! commit and the pages they have in common (the ends of the devices' indexes, the audit
-//! log). On SQLite, attempt counts join the same groups, one statement for a group's
-//! attempts, so counting costs no commit of its own; on PostgreSQL each count commits on
-//! its own (the counters are locked until their transaction ends, and every
-//! registration's is on the one global row), and a group gives its registrations'
-//! attempts back in one statement after it commits.
+//! log). Attempts are counted the same way, one statement for the attempts waiting
+//! together. On SQLite they join the registrations' groups, so counting costs no commit
+//! of its own, and a group is one batch sent to the connection's thread. On PostgreSQL a
+//! second task counts them, so that a count never waits for a group of registrations
+//! being written, and each statement commits on its own: the counters are locked until
+//! their transaction ends, and every attempt is counted on the one global row. There a
+//! group gives its registrations' attempts back in one statement after its own.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::enrollments::STILL_PENDING;
-use super::registration::{GroupedRegistration, registrations_together};
-use super::{Backend, CountedAttempt, SqlBuilder, StoreError, StoreResult, Tx};
+use super::rate_limits::counts_together;
+use super::registration::{GroupedRegistration, registrations_together, sqlite_registrations};
+use super::{Backend, CountedAttempt, SqlBuilder, StoreError, StoreResult};
 
 /// Most writes (registrations, counts) in one transaction.
 const MOST_PER_GROUP: usize = 64;
@@ -166,8 +170,15 @@ async fn write_groups(
     }
 }
 
-/// One transaction for the group: the counts first (SQLite), then the registrations,
-/// all together.
+/// Each write's outcome, of a group written: the counters' statements, the attempts
+/// counted, the registrations, each in the group's order.
+type GroupOutcomes = (
+    Vec<StoreResult<Vec<(String, i64)>>>,
+    Vec<StoreResult<Vec<(String, i64)>>>,
+    Vec<StoreResult<bool>>,
+);
+
+/// Writes the group and answers each write, in the group's order.
 async fn write_group(
     backend: Backend,
     writer: &AnyPool,
@@ -180,16 +191,6 @@ async fn write_group(
             _ => None,
         })
         .collect();
-    let mut tx = match backend {
-        // The write lock from the start: the group's first statement reads before it
-        // writes, and a SQLite transaction that has begun reading cannot write at all
-        // once another process (a second instance, the command line) has committed
-        // meanwhile; waiting for the lock first, it sees that commit.
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => writer.begin().await?,
-    };
-    let mut counted = write_counts_together(&mut tx, group).await.into_iter();
-    let mut attempts_counted = count_together(&mut tx, &attempts).await.into_iter();
     let registrations: Vec<&GroupedRegistration> = group
         .iter()
         .filter_map(|write| match write {
@@ -197,11 +198,21 @@ async fn write_group(
             _ => None,
         })
         .collect();
-    let registered = write_registrations(backend, &mut tx, &registrations).await?;
-    tx.commit().await?;
-    if backend == Backend::Postgres {
-        give_back_together(writer, &registrations, &registered).await;
-    }
+    let (counted, attempts_counted, registered) = match backend {
+        Backend::Sqlite => write_group_sqlite(writer, group, &attempts, &registrations).await?,
+        Backend::Postgres => {
+            // No transaction around them: each statement is atomic and commits on its
+            // own, and a group's statements need nothing of each other's. Every
+            // BEGIN, SAVEPOINT and COMMIT would be one more round trip for the group.
+            let mut connection = writer.acquire().await?;
+            let attempts_counted = count_together(backend, &mut connection, &attempts).await;
+            let registered = write_registrations(backend, &mut connection, &registrations).await?;
+            give_back_together(&mut connection, &registrations, &registered).await;
+            (Vec::new(), attempts_counted, registered)
+        }
+    };
+    let mut counted = counted.into_iter();
+    let mut attempts_counted = attempts_counted.into_iter();
     let mut registered = registered.into_iter();
     Ok(group
         .iter()
@@ -221,18 +232,121 @@ async fn write_group(
         .collect())
 }
 
+/// SQLite: the group in one transaction, sent to the connection's thread as one batch
+/// (see [`SQLITE_GROUP`]). Should the batch fail, or the group hold other statements on
+/// the counters, it is written step by step: the counters' statements, the attempts,
+/// then the registrations, each failing alone.
+async fn write_group_sqlite(
+    writer: &AnyPool,
+    group: &[QueuedWrite],
+    attempts: &[&CountedAttempt],
+    registrations: &[&GroupedRegistration],
+) -> StoreResult<GroupOutcomes> {
+    let only_attempts_and_registrations = !group
+        .iter()
+        .any(|write| matches!(write, QueuedWrite::Counts { .. }));
+    if only_attempts_and_registrations {
+        let mut connection = writer.acquire().await?;
+        match write_in_one_batch(&mut connection, attempts, registrations).await {
+            Ok(Some((attempts_counted, registered))) => {
+                return Ok((Vec::new(), attempts_counted, registered));
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "a group could not be written in one batch; writing it step by step");
+            }
+        }
+    }
+    // The write lock from the start: the group's first statement reads before it
+    // writes, and a SQLite transaction that has begun reading cannot write at all once
+    // another process (a second instance, the command line) has committed meanwhile;
+    // waiting for the lock first, it sees that commit.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let counted = write_counts_together(&mut tx, group).await;
+    let attempts_counted = count_together(Backend::Sqlite, &mut tx, attempts).await;
+    let registered = write_registrations(Backend::Sqlite, &mut tx, registrations).await?;
+    tx.commit().await?;
+    Ok((counted, attempts_counted, registered))
+}
+
+/// SQLite: a group of attempts and registrations in one transaction, sent to the
+/// connection's thread as one batch. Each statement sent is a round trip between the
+/// writer task and that thread, both woken for it, and the group used to take six; this
+/// is one. `$1` is the attempts to count ([`attempts_to_count`]), `$2` the registrations.
+static SQLITE_GROUP: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "BEGIN IMMEDIATE; {counts}; {registrations}; COMMIT",
+        counts = counts_together(Backend::Sqlite),
+        registrations = sqlite_registrations("$2"),
+    )
+});
+
+/// Writes the group as [`SQLITE_GROUP`]: each attempt's counts and each registration's
+/// outcome. `None` when the database refused the batch: nothing of it is written then,
+/// and the group is to be written step by step.
+async fn write_in_one_batch(
+    connection: &mut AnyConnection,
+    attempts: &[&CountedAttempt],
+    registrations: &[&GroupedRegistration],
+) -> StoreResult<Option<(Vec<StoreResult<Vec<(String, i64)>>>, Vec<StoreResult<bool>>)>> {
+    let in_group = attempts_in_group(attempts);
+    let to_count = attempts_to_count(&in_group)?;
+    let group = serde_json::to_string(registrations)
+        .map_err(|error| StoreError::GroupFailed(error.to_string()))?;
+    let rows = match sqlx::query(&SQLITE_GROUP)
+        .bind(to_count)
+        .bind(group)
+        .fetch_all(&mut *connection)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(error) => {
+            tracing::debug!(%error, "the group's batch was refused");
+            // The batch stops at its first error, inside its transaction (or before it
+            // began, when even BEGIN failed: then there is nothing to roll back).
+            let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+            return Ok(None);
+        }
+    };
+    // The counters' rows come first, then one row for each registration.
+    let (count_rows, registration_rows) = rows.split_at(in_group.len().min(rows.len()));
+    let totals: Result<Vec<(String, i64, i64)>, sqlx::Error> = count_rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect();
+    let written: Result<Vec<(String, i64)>, sqlx::Error> = registration_rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect();
+    let attempts_counted = counts_of_attempts(attempts, &in_group, totals.map_err(Into::into));
+    // Committed already: a failure to read the answer fails each registration; none is
+    // written again.
+    let registered = match written {
+        Ok(written) => outcomes_in_order(connection, registrations, written).await?,
+        Err(error) => Err(StoreError::from(error)),
+    };
+    let registered = registered.unwrap_or_else(|error| {
+        let failure = error.to_string();
+        registrations
+            .iter()
+            .map(|_| Err(StoreError::GroupFailed(failure.clone())))
+            .collect()
+    });
+    Ok(Some((attempts_counted, registered)))
+}
+
 /// Writes the registrations together, answering each in order. Should that fail (none
 /// of the refusals registration expects does), each is written again on its own, so that
 /// a registration the database refuses fails alone.
 async fn write_registrations(
     backend: Backend,
-    tx: &mut Tx,
+    connection: &mut AnyConnection,
     registrations: &[&GroupedRegistration],
 ) -> StoreResult<Vec<StoreResult<bool>>> {
     if registrations.is_empty() {
         return Ok(Vec::new());
     }
-    match write_together(backend, tx, registrations).await? {
+    match write_together(backend, connection, registrations).await? {
         Ok(outcomes) => return Ok(outcomes),
         Err(error) if registrations.len() == 1 => return Ok(vec![Err(error)]),
         Err(error) => {
@@ -241,76 +355,97 @@ async fn write_registrations(
     }
     let mut outcomes = Vec::with_capacity(registrations.len());
     for registration in registrations {
-        outcomes.push(match write_together(backend, tx, &[registration]).await? {
-            Ok(mut outcome) => outcome.pop().expect("one outcome"),
-            Err(error) => Err(error),
-        });
+        outcomes.push(
+            match write_together(backend, connection, &[registration]).await? {
+                Ok(mut outcome) => outcome.pop().expect("one outcome"),
+                Err(error) => Err(error),
+            },
+        );
     }
     Ok(outcomes)
 }
 
-/// One run of [`registrations_together`] under a savepoint: each registration's outcome,
-/// or the error, with everything the run wrote rolled back. The outer error is the
-/// connection's, when even that fails.
+/// One run of [`registrations_together`]: each registration's outcome, or the error,
+/// with everything the run wrote undone. On SQLite the run is inside the group's
+/// transaction, under a savepoint; on PostgreSQL it is one statement, which commits or
+/// fails whole on its own. The outer error is the connection's, when even that fails.
 async fn write_together(
     backend: Backend,
-    tx: &mut Tx,
+    connection: &mut AnyConnection,
     registrations: &[&GroupedRegistration],
 ) -> StoreResult<Result<Vec<StoreResult<bool>>, StoreError>> {
     let values = serde_json::to_string(registrations)
         .map_err(|error| StoreError::GroupFailed(error.to_string()))?;
-    sqlx::query("SAVEPOINT registrations")
-        .execute(&mut **tx)
-        .await?;
+    let savepoint = backend == Backend::Sqlite;
+    if savepoint {
+        sqlx::query("SAVEPOINT registrations")
+            .execute(&mut *connection)
+            .await?;
+    }
     let written: Result<Vec<(String, i64)>, sqlx::Error> =
         sqlx::query_as(registrations_together(backend))
             .bind(values)
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut *connection)
             .await;
-    let rows = match written {
-        Ok(rows) => rows,
+    let written = match written {
+        Ok(written) => written,
         Err(error) => {
-            sqlx::query("ROLLBACK TO registrations")
-                .execute(&mut **tx)
-                .await?;
-            sqlx::query("RELEASE registrations")
-                .execute(&mut **tx)
-                .await?;
+            if savepoint {
+                sqlx::query("ROLLBACK TO registrations")
+                    .execute(&mut *connection)
+                    .await?;
+                sqlx::query("RELEASE registrations")
+                    .execute(&mut *connection)
+                    .await?;
+            }
             return Ok(Err(StoreError::classify(error)));
         }
     };
-    sqlx::query("RELEASE registrations")
-        .execute(&mut **tx)
-        .await?;
-    let in_order = rows.len() == registrations.len()
-        && rows
+    if savepoint {
+        sqlx::query("RELEASE registrations")
+            .execute(&mut *connection)
+            .await?;
+    }
+    outcomes_in_order(connection, registrations, written).await
+}
+
+/// Each registration's outcome from the rows written for the group (device id, and `1`
+/// if it registered), which come in the group's order; a registration not written is
+/// asked why. Rows out of that order are the inner error.
+async fn outcomes_in_order(
+    connection: &mut AnyConnection,
+    registrations: &[&GroupedRegistration],
+    written: Vec<(String, i64)>,
+) -> StoreResult<Result<Vec<StoreResult<bool>>, StoreError>> {
+    let in_order = written.len() == registrations.len()
+        && written
             .iter()
             .zip(registrations)
             .all(|((device_id, _), registration)| registration.device_id == *device_id);
     if !in_order {
         return Ok(Err(StoreError::GroupFailed(format!(
             "{} outcomes, not in order, for {} registrations",
-            rows.len(),
+            written.len(),
             registrations.len()
         ))));
     }
-    let mut outcomes = Vec::with_capacity(rows.len());
-    for ((_, registered), registration) in rows.into_iter().zip(registrations) {
+    let mut outcomes = Vec::with_capacity(written.len());
+    for ((_, registered), registration) in written.into_iter().zip(registrations) {
         outcomes.push(if registered == 1 {
             Ok(true)
         } else {
-            why_not_registered(tx, registration).await?
+            why_not_registered(connection, registration).await?
         });
     }
     Ok(Ok(outcomes))
 }
 
 /// A registration the group did not write: its code was no longer pending (`false`), or,
-/// if it still is, the hardware id was taken. Asked after the group's statements, in its
-/// transaction: on PostgreSQL a new statement sees what other instances committed
-/// meanwhile, which the group's statement read from before.
+/// if it still is, the hardware id was taken. Asked by a statement after the group's: on
+/// PostgreSQL a new statement sees what other instances committed meanwhile, which the
+/// group's statement read from before.
 async fn why_not_registered(
-    tx: &mut Tx,
+    connection: &mut AnyConnection,
     registration: &GroupedRegistration,
 ) -> StoreResult<StoreResult<bool>> {
     let still_pending: i64 = sqlx::query_scalar(&format!(
@@ -318,7 +453,7 @@ async fn why_not_registered(
     ))
     .bind(&registration.enrollment_id)
     .bind(registration.now)
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *connection)
     .await?;
     Ok(if still_pending > 0 {
         Err(StoreError::UniqueViolation)
@@ -328,12 +463,12 @@ async fn why_not_registered(
 }
 
 /// PostgreSQL: the attempts of the group's registrations given back, one statement for
-/// the group. Its rows are locked in bucket order, as every statement on the counters
-/// does, so it never waits in a circle with a count. Should it fail, the attempts stay
-/// counted: the limit is reached sooner, never passed, and the devices, registered and
-/// about to be answered, stay so.
+/// the group, after the registrations' statement has committed. Its rows are locked in
+/// bucket order, as every statement on the counters does, so it never waits in a circle
+/// with a count. Should it fail, the attempts stay counted: the limit is reached sooner,
+/// never passed, and the devices, registered and about to be answered, stay so.
 async fn give_back_together(
-    writer: &AnyPool,
+    connection: &mut AnyConnection,
     registrations: &[&GroupedRegistration],
     registered: &[StoreResult<bool>],
 ) {
@@ -364,13 +499,14 @@ async fn give_back_together(
          FROM locked l WHERE a.bucket = l.bucket AND a.window_start = l.window_start",
     );
     let given_back = match statement.query() {
-        Ok(query) => query.execute(writer).await.map(|_| ()),
+        Ok(query) => query.execute(&mut *connection).await.map(|_| ()),
         Err(error) => Err(error),
     };
     if let Err(error) = given_back {
         tracing::warn!(%error, "a group's registration attempts could not be given back");
     }
 }
+
 /// The group's counts, in its order: their statements sent as one batch, one round trip
 /// for them all (each registration and sign-in makes one, so one each would double the
 /// round trips of registrations). Their rows come back statement by statement, each
@@ -421,58 +557,76 @@ async fn write_counts_together(
         .collect()
 }
 
-/// The group's attempts counted by one statement: each bucket's row goes up by the
-/// group's attempts in it (rows in bucket order, the order every statement on the
-/// counters locks them in). Each attempt's count is the one it would have had counted
-/// alone in the group's order: the total before the group, plus its place among the
-/// group's attempts in that bucket. Should the statement fail, every attempt hears so.
-async fn count_together(
-    tx: &mut Tx,
-    attempts: &[&CountedAttempt],
-) -> Vec<StoreResult<Vec<(String, i64)>>> {
-    if attempts.is_empty() {
-        return Vec::new();
-    }
+/// How many of the group's attempts fall in each bucket's window, in bucket order.
+fn attempts_in_group<'a>(attempts: &[&'a CountedAttempt]) -> BTreeMap<(&'a str, i64), i64> {
     let mut in_group: BTreeMap<(&str, i64), i64> = BTreeMap::new();
     for attempt in attempts {
         for bucket in attempt.sorted_buckets() {
             *in_group.entry((bucket, attempt.window_start)).or_default() += 1;
         }
     }
-    let mut statement =
-        SqlBuilder::new("INSERT INTO attempt_failures (bucket, window_start, failures) VALUES ");
-    for (index, ((bucket, window_start), count)) in in_group.iter().enumerate() {
-        statement.bind_row(
-            index,
-            [(*bucket).into(), (*window_start).into(), (*count).into()],
-        );
+    in_group
+}
+
+/// What [`counts_together`] is given: `[bucket, window_start, attempts]` for each bucket
+/// of the group, in bucket order.
+fn attempts_to_count(in_group: &BTreeMap<(&str, i64), i64>) -> StoreResult<String> {
+    let rows: Vec<(&str, i64, i64)> = in_group
+        .iter()
+        .map(|((bucket, window_start), count)| (*bucket, *window_start, *count))
+        .collect();
+    serde_json::to_string(&rows).map_err(|error| StoreError::GroupFailed(error.to_string()))
+}
+
+/// The group's attempts counted by one statement ([`counts_together`]): each bucket's row
+/// goes up by the group's attempts in it.
+async fn count_together(
+    backend: Backend,
+    connection: &mut AnyConnection,
+    attempts: &[&CountedAttempt],
+) -> Vec<StoreResult<Vec<(String, i64)>>> {
+    if attempts.is_empty() {
+        return Vec::new();
     }
-    statement.push(
-        " ON CONFLICT (bucket, window_start) DO UPDATE \
-         SET failures = attempt_failures.failures + excluded.failures \
-         RETURNING bucket, window_start, failures",
-    );
-    let totals: StoreResult<Vec<(String, i64, i64)>> = match statement.query_as() {
-        Ok(query) => query.fetch_all(&mut **tx).await.map_err(StoreError::from),
-        Err(error) => Err(error.into()),
+    let in_group = attempts_in_group(attempts);
+    let totals = match attempts_to_count(&in_group) {
+        Ok(to_count) => sqlx::query_as(counts_together(backend))
+            .bind(to_count)
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(StoreError::from),
+        Err(error) => Err(error),
     };
-    let totals = match totals {
-        Ok(totals) if totals.len() == in_group.len() => totals,
-        Ok(totals) => {
-            let failure = format!("{} counter rows for {}", totals.len(), in_group.len());
-            return attempts
-                .iter()
-                .map(|_| Err(StoreError::GroupFailed(failure.clone())))
-                .collect();
+    counts_of_attempts(attempts, &in_group, totals)
+}
+
+/// Each attempt's counts from the rows the group's count left (`totals`): the count it
+/// would have had counted alone in the group's order, the total before the group plus
+/// its place among the group's attempts in that bucket. Should the count have failed,
+/// every attempt hears so.
+fn counts_of_attempts(
+    attempts: &[&CountedAttempt],
+    in_group: &BTreeMap<(&str, i64), i64>,
+    totals: StoreResult<Vec<(String, i64, i64)>>,
+) -> Vec<StoreResult<Vec<(String, i64)>>> {
+    let failure = match totals {
+        Ok(totals) if totals.len() == in_group.len() => {
+            return counts_from_totals(attempts, in_group, totals);
         }
-        Err(error) => {
-            let failure = error.to_string();
-            return attempts
-                .iter()
-                .map(|_| Err(StoreError::GroupFailed(failure.clone())))
-                .collect();
-        }
+        Ok(totals) => format!("{} counter rows for {}", totals.len(), in_group.len()),
+        Err(error) => error.to_string(),
     };
+    attempts
+        .iter()
+        .map(|_| Err(StoreError::GroupFailed(failure.clone())))
+        .collect()
+}
+
+fn counts_from_totals(
+    attempts: &[&CountedAttempt],
+    in_group: &BTreeMap<(&str, i64), i64>,
+    totals: Vec<(String, i64, i64)>,
+) -> Vec<StoreResult<Vec<(String, i64)>>> {
     // The count each bucket had before the group, raised by each attempt in turn.
     let mut before: BTreeMap<(String, i64), i64> = totals
         .into_iter()

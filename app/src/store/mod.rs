@@ -103,6 +103,9 @@ pub struct Store {
     /// The writer task for registrations, and on SQLite for attempt counts (see
     /// `group_writer.rs`).
     group_writer: group_writer::GroupWriter,
+    /// The writer task that counts attempts: on SQLite the same one; on PostgreSQL a
+    /// second, so that counts never wait for a group of registrations being written.
+    attempt_writer: group_writer::GroupWriter,
 }
 
 impl Store {
@@ -145,12 +148,17 @@ impl Store {
             Backend::Postgres => pool.clone(),
         };
         let group_writer = group_writer::GroupWriter::start(backend, writer.clone());
+        let attempt_writer = match backend {
+            Backend::Sqlite => group_writer.clone(),
+            Backend::Postgres => group_writer::GroupWriter::start(backend, writer.clone()),
+        };
         Ok(Self {
             pool,
             writer,
             backend,
             url: url.to_owned(),
             group_writer,
+            attempt_writer,
         })
     }
 

@@ -59,20 +59,11 @@ impl Store {
     }
 
     /// Counts the attempt in each of its buckets and returns each bucket's count, this
-    /// attempt included, in the order of `attempt.buckets`. One statement, atomic per
-    /// bucket on either backend; on SQLite the attempts waiting at one moment are counted
-    /// together by the writer task (see `group_writer.rs`).
+    /// attempt included, in the order of `attempt.buckets`. The attempts waiting at one
+    /// moment are counted together by one statement, atomic per bucket, each attempt
+    /// seeing the count it would have had alone (see `group_writer.rs`).
     pub async fn count_attempt(&self, attempt: &CountedAttempt) -> StoreResult<Vec<i64>> {
-        let counted = match self.backend {
-            Backend::Sqlite => self.group_writer.count_attempt(attempt.clone()).await?,
-            Backend::Postgres => {
-                self.write_counts(
-                    upsert(attempt, 1, "attempt_failures.failures + 1"),
-                    attempt.sorted_buckets().len(),
-                )
-                .await?
-            }
-        };
+        let counted = self.attempt_writer.count_attempt(attempt.clone()).await?;
         attempt
             .buckets
             .iter()
@@ -125,6 +116,33 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self.group_writer.write_counts(statement, rows).await,
             Backend::Postgres => Ok(statement.query_as()?.fetch_all(self.writer()).await?),
+        }
+    }
+}
+
+/// The statement that counts a group's attempts (see `group_writer.rs`): `$1` is a JSON
+/// array of `[bucket, window_start, attempts]`, in bucket order, the order every statement
+/// on the counters locks rows in. Each row goes up by its attempts; the answer is each
+/// row as it is now.
+pub(super) fn counts_together(backend: Backend) -> &'static str {
+    match backend {
+        // `WHERE true`: SQLite's grammar needs it between a SELECT and its ON CONFLICT.
+        Backend::Sqlite => {
+            "INSERT INTO attempt_failures (bucket, window_start, failures) \
+             SELECT c.value ->> 0, c.value ->> 1, c.value ->> 2 FROM json_each($1) c \
+             WHERE true ORDER BY c.key \
+             ON CONFLICT (bucket, window_start) DO UPDATE \
+             SET failures = attempt_failures.failures + excluded.failures \
+             RETURNING bucket, window_start, failures"
+        }
+        Backend::Postgres => {
+            "INSERT INTO attempt_failures (bucket, window_start, failures) \
+             SELECT c.value ->> 0, (c.value ->> 1)::BIGINT, (c.value ->> 2)::BIGINT \
+             FROM jsonb_array_elements($1::JSONB) WITH ORDINALITY AS c (value, seq) \
+             ORDER BY c.seq \
+             ON CONFLICT (bucket, window_start) DO UPDATE \
+             SET failures = attempt_failures.failures + excluded.failures \
+             RETURNING bucket, window_start, failures"
         }
     }
 }

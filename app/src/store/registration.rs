@@ -147,8 +147,11 @@ pub(super) fn registrations_together(backend: Backend) -> &'static str {
     }
 }
 
-/// SQLite: the group copied into temporary tables, then one statement a table.
-static SQLITE_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| {
+static SQLITE_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| sqlite_registrations("$1"));
+
+/// SQLite: the group (the JSON array bound at `group`, `$1` or another placeholder)
+/// copied into temporary tables, then one statement a table.
+pub(super) fn sqlite_registrations(group: &str) -> String {
     format!(
         "CREATE TEMP TABLE IF NOT EXISTS registering (seq INTEGER PRIMARY KEY, \
          device_id TEXT NOT NULL, enrollment_id TEXT NOT NULL, hardware_id TEXT NOT NULL, \
@@ -168,11 +171,11 @@ static SQLITE_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| {
          r.value ->> 'audit_occurred_at', r.value ->> 'actor_kind', r.value ->> 'actor_id', \
          r.value ->> 'actor_label', r.value ->> 'action', r.value ->> 'target_kind', \
          r.value ->> 'target_id', r.value ->> 'details', r.value ->> 'window_start', \
-         r.value -> 'buckets' FROM json_each($1) r; \
+         r.value -> 'buckets' FROM json_each({group}) r; \
          INSERT INTO temp.registering_events (device_id, id, merchant_id, type, occurred_at, \
          body) SELECT r.value ->> 'device_id', e.value ->> 'id', e.value ->> 'merchant_id', \
          e.value ->> 'type', e.value ->> 'occurred_at', e.value ->> 'body' \
-         FROM json_each($1) r JOIN json_each(r.value, '$.events') e ORDER BY r.key, e.key; \
+         FROM json_each({group}) r JOIN json_each(r.value, '$.events') e ORDER BY r.key, e.key; \
          INSERT INTO devices (id, merchant_id, location_id, enrollment_id, hardware_id, name, \
          platform, created_at, updated_at) SELECT r.device_id, e.merchant_id, e.location_id, \
          e.id, r.hardware_id, r.name, r.platform, r.now, r.now \
@@ -212,7 +215,7 @@ static SQLITE_REGISTRATIONS: LazyLock<String> = LazyLock::new(|| {
          FROM temp.registering r LEFT JOIN devices d ON d.id = r.device_id ORDER BY r.seq",
         subscribed = subscribed_on_columns("ev.merchant_id", "ev.type"),
     )
-});
+}
 
 /// PostgreSQL: one statement of data-modifying parts, each fed by the one before through
 /// `RETURNING` (a statement's parts do not see each other's rows in the tables). The
