@@ -18,7 +18,8 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Row};
 use tokio::sync::{mpsc, oneshot};
 
 use super::enrollments::STILL_PENDING;
@@ -129,7 +130,22 @@ async fn write_groups(
     mut queue: mpsc::UnboundedReceiver<QueuedWrite>,
 ) {
     let mut group = Vec::with_capacity(MOST_PER_GROUP);
-    while let Some(first) = queue.recv().await {
+    // PostgreSQL: the task keeps its connection from group to group, sparing each group
+    // the pool's check of the connection it hands out (a round trip). A connection that
+    // failed is let go, and the next group takes a checked one.
+    let mut held: Option<PoolConnection<Any>> = None;
+    loop {
+        let first = tokio::select! {
+            next = queue.recv() => match next {
+                Some(first) => first,
+                None => break,
+            },
+            // Closing the pool waits for every connection to come back.
+            () = writer.close_event(), if held.is_some() => {
+                held = None;
+                continue;
+            }
+        };
         group.push(first);
         while group.len() < MOST_PER_GROUP {
             match queue.try_recv() {
@@ -137,7 +153,7 @@ async fn write_groups(
                 Err(_) => break,
             }
         }
-        match write_group(backend, &writer, &group).await {
+        match write_group(backend, &writer, &mut held, &group).await {
             Ok(outcomes) => {
                 for (write, outcome) in group.drain(..).zip(outcomes) {
                     match (write, outcome) {
@@ -182,6 +198,7 @@ type GroupOutcomes = (
 async fn write_group(
     backend: Backend,
     writer: &AnyPool,
+    held: &mut Option<PoolConnection<Any>>,
     group: &[QueuedWrite],
 ) -> StoreResult<Vec<Written>> {
     let attempts: Vec<&CountedAttempt> = group
@@ -204,10 +221,16 @@ async fn write_group(
             // No transaction around them: each statement is atomic and commits on its
             // own, and a group's statements need nothing of each other's. Every
             // BEGIN, SAVEPOINT and COMMIT would be one more round trip for the group.
-            let mut connection = writer.acquire().await?;
+            let mut connection = match held.take() {
+                Some(connection) => connection,
+                None => writer.acquire().await?,
+            };
             let attempts_counted = count_together(backend, &mut connection, &attempts).await;
             let registered = write_registrations(backend, &mut connection, &registrations).await?;
             give_back_together(&mut connection, &registrations, &registered).await;
+            if attempts_counted.iter().all(Result::is_ok) {
+                *held = Some(connection);
+            }
             (Vec::new(), attempts_counted, registered)
         }
     };
