@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Row};
@@ -29,6 +30,13 @@ use super::{Backend, CountedAttempt, SqlBuilder, StoreError, StoreResult};
 
 /// Most writes (registrations, counts) in one transaction.
 const MOST_PER_GROUP: usize = 64;
+
+/// How long a writer task keeps its connection (PostgreSQL) with nothing to write. Under
+/// load, groups follow each other within milliseconds. A connection idle longer goes back
+/// to the pool, which checks it before handing it out again: the database, or a proxy on
+/// the way, may drop a connection that has been idle, and a registration must not fail on
+/// one.
+const KEEP_IDLE_CONNECTION: Duration = Duration::from_millis(250);
 
 /// The way to the writer task.
 #[derive(Clone)]
@@ -131,7 +139,7 @@ async fn write_groups(
     let mut group = Vec::with_capacity(MOST_PER_GROUP);
     // PostgreSQL: the task keeps its connection from group to group, sparing each group
     // the pool's check of the connection it hands out (a round trip). A connection that
-    // failed is let go, and the next group takes a checked one.
+    // failed, or has been idle a moment, is let go, and the next group takes a checked one.
     let mut held: Option<PoolConnection<Any>> = None;
     loop {
         let first = tokio::select! {
@@ -139,6 +147,10 @@ async fn write_groups(
                 Some(first) => first,
                 None => break,
             },
+            () = tokio::time::sleep(KEEP_IDLE_CONNECTION), if held.is_some() => {
+                held = None;
+                continue;
+            }
             // Closing the pool waits for every connection to come back.
             () = writer.close_event(), if held.is_some() => {
                 held = None;

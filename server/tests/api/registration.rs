@@ -602,3 +602,57 @@ async fn limits_hold_across_server_instances_on_postgres() {
     }
     limits_hold_across_server_instances(Backend::Postgres).await;
 }
+
+/// PostgreSQL: the writer tasks keep their connections between groups, but not while
+/// idle. The database (restarted, or a proxy's idle limit) may drop connections while
+/// nothing is written; the next registration must not fail on one.
+#[tokio::test]
+async fn connections_dropped_while_idle_cost_no_registration_on_postgres() {
+    if postgres_skipped() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let register = |index: usize| {
+        let app = &app;
+        async move {
+            let enrollment = app.create_enrollment(json!({})).await;
+            app.client
+                .post(app.url("/ipp/v1/devices/register"))
+                .json(&json!({
+                    "enrollment_code": enrollment["enrollment_code"],
+                    "hardware_id": format!("hw-idle-{index}"),
+                    "platform": "ANDROID",
+                }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(register(0).await, StatusCode::CREATED);
+
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&app.database_url).await.unwrap();
+    let others = "FROM pg_stat_activity WHERE datname = current_database() \
+                  AND pid <> pg_backend_pid()";
+    let open: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {others}"))
+        .fetch_one(&admin)
+        .await
+        .unwrap();
+    assert!(open > 0, "the application has connections open");
+    sqlx::query(&format!("SELECT pg_terminate_backend(pid) {others}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    // Idle for a second, as between two registrations at a quiet time.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+
+    assert_eq!(register(1).await, StatusCode::CREATED);
+    let statuses = futures::future::join_all((2..8).map(register)).await;
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+    app.cleanup().await;
+}
