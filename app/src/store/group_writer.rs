@@ -356,7 +356,7 @@ async fn write_in_one_batch(
     // Committed already: a failure to read the answer fails each registration; none is
     // written again.
     let registered = match written {
-        Ok(written) => outcomes_in_order(connection, registrations, written).await?,
+        Ok(written) => outcomes_in_order(connection, registrations, written).await,
         Err(error) => Err(StoreError::from(error)),
     };
     let registered = registered.unwrap_or_else(|error| {
@@ -440,38 +440,42 @@ async fn write_together(
             .execute(&mut *connection)
             .await?;
     }
-    outcomes_in_order(connection, registrations, written).await
+    Ok(outcomes_in_order(connection, registrations, written).await)
 }
 
 /// Each registration's outcome from the rows written for the group (device id, and `1`
 /// if it registered), which come in the group's order; a registration not written is
-/// asked why. Rows out of that order are the inner error.
+/// asked why, and should asking fail, that registration alone fails: the group's rows
+/// may be committed already, and must not be written again. Rows out of that order are
+/// the error.
 async fn outcomes_in_order(
     connection: &mut AnyConnection,
     registrations: &[&GroupedRegistration],
     written: Vec<(String, i64)>,
-) -> StoreResult<Result<Vec<StoreResult<bool>>, StoreError>> {
+) -> Result<Vec<StoreResult<bool>>, StoreError> {
     let in_order = written.len() == registrations.len()
         && written
             .iter()
             .zip(registrations)
             .all(|((device_id, _), registration)| registration.device_id == *device_id);
     if !in_order {
-        return Ok(Err(StoreError::GroupFailed(format!(
+        return Err(StoreError::GroupFailed(format!(
             "{} outcomes, not in order, for {} registrations",
             written.len(),
             registrations.len()
-        ))));
+        )));
     }
     let mut outcomes = Vec::with_capacity(written.len());
     for ((_, registered), registration) in written.into_iter().zip(registrations) {
         outcomes.push(if registered == 1 {
             Ok(true)
         } else {
-            why_not_registered(connection, registration).await?
+            why_not_registered(connection, registration)
+                .await
+                .unwrap_or_else(Err)
         });
     }
-    Ok(Ok(outcomes))
+    Ok(outcomes)
 }
 
 /// A registration the group did not write: its code was no longer pending (`false`), or,
