@@ -359,13 +359,8 @@ async fn write_in_one_batch(
         Ok(written) => outcomes_in_order(connection, registrations, written).await,
         Err(error) => Err(StoreError::from(error)),
     };
-    let registered = registered.unwrap_or_else(|error| {
-        let failure = error.to_string();
-        registrations
-            .iter()
-            .map(|_| Err(StoreError::GroupFailed(failure.clone())))
-            .collect()
-    });
+    let registered =
+        registered.unwrap_or_else(|error| all_failed(registrations.len(), &error.to_string()));
     Ok(Some((attempts_counted, registered)))
 }
 
@@ -589,10 +584,7 @@ async fn write_counts_together(
         Ok(rows) => format!("{} counter rows for {expected}", rows.len()),
         Err(error) => error.to_string(),
     };
-    counts
-        .iter()
-        .map(|_| Err(StoreError::GroupFailed(failure.clone())))
-        .collect()
+    all_failed(counts.len(), &failure)
 }
 
 /// How many of the group's attempts fall in each bucket's window, in bucket order.
@@ -654,10 +646,7 @@ fn counts_of_attempts(
         Ok(totals) => format!("{} counter rows for {}", totals.len(), in_group.len()),
         Err(error) => error.to_string(),
     };
-    attempts
-        .iter()
-        .map(|_| Err(StoreError::GroupFailed(failure.clone())))
-        .collect()
+    all_failed(attempts.len(), &failure)
 }
 
 fn counts_from_totals(
@@ -691,5 +680,12 @@ fn counts_from_totals(
                 })
                 .collect()
         })
+        .collect()
+}
+
+/// `writes` outcomes, each the group's `failure`: every write of a group hears it.
+fn all_failed<T>(writes: usize, failure: &str) -> Vec<StoreResult<T>> {
+    (0..writes)
+        .map(|_| Err(StoreError::GroupFailed(failure.to_owned())))
         .collect()
 }

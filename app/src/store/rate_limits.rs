@@ -80,16 +80,8 @@ impl Store {
     /// Takes the attempt back from each of its buckets (it succeeded, or was refused and
     /// so never tried). Never below zero.
     pub async fn give_back_attempt(&self, attempt: &CountedAttempt) -> StoreResult<()> {
-        self.write_counts(
-            upsert(
-                attempt,
-                0,
-                "CASE WHEN attempt_failures.failures > 0 \
-                 THEN attempt_failures.failures - 1 ELSE 0 END",
-            ),
-            attempt.sorted_buckets().len(),
-        )
-        .await?;
+        self.write_counts(give_back(attempt), attempt.sorted_buckets().len())
+            .await?;
         Ok(())
     }
 
@@ -147,21 +139,22 @@ pub(super) fn counts_together(backend: Backend) -> &'static str {
     }
 }
 
-/// `INSERT` each bucket's row of the window with `failures = inserted`, or set
-/// `failures = updated` where it exists, returning the rows as they are now.
-fn upsert(attempt: &CountedAttempt, inserted: i64, updated: &str) -> SqlBuilder {
+/// Takes one attempt back from each of its buckets' rows in the window, in bucket order,
+/// never below zero (a row missing is written at zero), returning the rows as they are.
+fn give_back(attempt: &CountedAttempt) -> SqlBuilder {
     let mut statement =
         SqlBuilder::new("INSERT INTO attempt_failures (bucket, window_start, failures) VALUES ");
     for (index, bucket) in attempt.sorted_buckets().into_iter().enumerate() {
         statement.bind_row(
             index,
-            [bucket.into(), attempt.window_start.into(), inserted.into()],
+            [bucket.into(), attempt.window_start.into(), 0.into()],
         );
     }
-    statement.push(&format!(
-        " ON CONFLICT (bucket, window_start) DO UPDATE SET failures = {updated} \
-         RETURNING bucket, failures"
-    ));
+    statement.push(
+        " ON CONFLICT (bucket, window_start) DO UPDATE SET failures = \
+         CASE WHEN attempt_failures.failures > 0 THEN attempt_failures.failures - 1 ELSE 0 END \
+         RETURNING bucket, failures",
+    );
     statement
 }
 
@@ -170,17 +163,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_statement_counts_every_bucket_in_one_order() {
+    fn one_statement_gives_back_every_bucket_in_one_order() {
         let attempt = CountedAttempt {
             buckets: vec!["register:global".into(), "register:addr:10.0.0.1".into()],
             window_start: 900_000,
         };
-        let statement = upsert(&attempt, 1, "attempt_failures.failures + 1");
+        let statement = give_back(&attempt);
         assert_eq!(
             statement.sql(),
             "INSERT INTO attempt_failures (bucket, window_start, failures) VALUES \
              ($1, $2, $3), ($4, $5, $6) ON CONFLICT (bucket, window_start) DO UPDATE SET \
-             failures = attempt_failures.failures + 1 RETURNING bucket, failures"
+             failures = CASE WHEN attempt_failures.failures > 0 \
+             THEN attempt_failures.failures - 1 ELSE 0 END RETURNING bucket, failures"
         );
         assert_eq!(
             attempt.sorted_buckets(),

@@ -616,16 +616,9 @@ async fn connections_dropped_while_idle_cost_no_registration_on_postgres() {
         let app = &app;
         async move {
             let enrollment = app.create_enrollment(json!({})).await;
-            app.client
-                .post(app.url("/ipp/v1/devices/register"))
-                .json(&json!({
-                    "enrollment_code": enrollment["enrollment_code"],
-                    "hardware_id": format!("hw-idle-{index}"),
-                    "platform": "ANDROID",
-                }))
-                .send()
+            let code = enrollment["enrollment_code"].as_str().unwrap();
+            app.register(code, &format!("hw-idle-{index}"))
                 .await
-                .unwrap()
                 .status()
         }
     };
