@@ -42,8 +42,11 @@ async fn ipp_portal(app: &TestApp, args: &[&str], stdin: Option<&str>) -> Output
         .spawn()
         .expect("start ipp-portal");
     let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).await.unwrap();
+    if let Some(text) = stdin
+        && let Err(error) = input.write_all(text.as_bytes()).await
+    {
+        // A command that refuses its arguments may exit before it reads its input.
+        assert_eq!(error.kind(), std::io::ErrorKind::BrokenPipe, "{error}");
     }
     drop(input);
     let output = child.wait_with_output().await.unwrap();
